@@ -1,0 +1,46 @@
+/* Program-level logging (the supervisor, the CLI, baton-web's main): one line per event on
+ * stderr, as text or as a JSON object ({"ts","level","msg","gen","pid",...}). Libraries do not
+ * log; they return errors to code that does. */
+#ifndef BATON_COMMON_LOG_H
+#define BATON_COMMON_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum baton_log_level {
+    BATON_LOG_DEBUG,
+    BATON_LOG_INFO,
+    BATON_LOG_NOTICE,
+    BATON_LOG_WARNING,
+    BATON_LOG_ERROR,
+    BATON_LOG_ALERT, /* a broken invariant; tests fail when one appears */
+};
+
+enum baton_log_format {
+    BATON_LOG_TEXT,
+    BATON_LOG_JSON,
+};
+
+/* Sets the program name shown in text lines, the format and the lowest level written. */
+void baton__log_setup(const char *program, enum baton_log_format format,
+                      enum baton_log_level min_level);
+
+/* "debug", "info", "notice", "warning"/"warn", "error", "alert". Returns 0 or -EINVAL. */
+int baton__log_level_parse(const char *text, enum baton_log_level *ret);
+/* "text" or "json". Returns 0 or -EINVAL. */
+int baton__log_format_parse(const char *text, enum baton_log_format *ret);
+const char *baton__log_level_name(enum baton_log_level level);
+
+/* Logs a message. gen and pid are attached when >= 0. */
+void baton__log(enum baton_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void baton__log_at(enum baton_log_level level, long gen, long pid, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void baton__log_vat(enum baton_log_level level, long gen, long pid, const char *fmt, va_list ap);
+
+/* Logs one line a worker wrote to stdout or stderr (stream "stdout"/"stderr"), tagged with its
+ * generation and pid. The line need not be NUL-terminated and is written verbatim in text mode,
+ * escaped in JSON mode. */
+void baton__log_worker_line(long gen, long pid, const char *stream, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * Readiness and status: systemd's notify protocol.
+ *
+ * NOTIFY_SOCKET names a datagram socket, either a filesystem path ("/run/baton/notify") or an
+ * abstract one written with a leading '@'. Each message is one datagram of newline-separated
+ * VAR=value assignments. The receiver learns who sent it from the kernel (SCM_CREDENTIALS), so
+ * nothing here needs to name the sender.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "baton/baton.h"
+#include "internal.h"
+
+/*
+ * How long a send may wait for room in the receiver's queue. AF_UNIX datagrams block while the
+ * receiver's queue is full (net.unix.max_dgram_qlen); a supervisor that stopped reading must
+ * not freeze the application's event loop forever, yet a busy one must not lose READY=1.
+ */
+#define NOTIFY_SEND_TIMEOUT_MS 2000
+
+/* Fills addr from NOTIFY_SOCKET's value. Returns the address length or -errno. */
+static int notify_address(const char *name, struct sockaddr_un *addr)
+{
+    size_t len = strlen(name);
+
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (name[0] == '@') {
+        /* Abstract namespace: a leading NUL instead of '@', and the length counts exactly. */
+        if (len < 2 || len > sizeof(addr->sun_path))
+            return -EINVAL;
+        memcpy(addr->sun_path + 1, name + 1, len - 1);
+        return (int)(offsetof(struct sockaddr_un, sun_path) + len);
+    }
+    if (name[0] != '/')
+        return -EAFNOSUPPORT; /* relative paths, vsock:..., and anything else */
+    if (len >= sizeof(addr->sun_path))
+        return -ENAMETOOLONG;
+    memcpy(addr->sun_path, name, len);
+    return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+int baton_notify(const char *state)
+{
+    const char *name = getenv("NOTIFY_SOCKET");
+    struct timeval tv = {NOTIFY_SEND_TIMEOUT_MS / 1000, (NOTIFY_SEND_TIMEOUT_MS % 1000) * 1000};
+    struct sockaddr_un addr;
+    struct iovec iov;
+    struct msghdr msg;
+    ssize_t n;
+    int fd = -1, addrlen, r;
+
+    if (state == NULL || *state == '\0')
+        return -EINVAL;
+    if (name == NULL || *name == '\0')
+        return 0;
+    addrlen = notify_address(name, &addr);
+    if (addrlen < 0)
+        return addrlen;
+
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+        r = -errno;
+        goto out;
+    }
+
+    iov.iov_base = (void *)state;
+    iov.iov_len = strlen(state);
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = &addr;
+    msg.msg_namelen = (socklen_t)addrlen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+
+    /* MSG_NOSIGNAL: a vanished receiver is an error to return, never a SIGPIPE. */
+    n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0)
+        r = -errno;
+    else
+        r = (size_t)n == iov.iov_len ? 1 : -EIO;
+out:
+    close(fd);
+    return r;
+}
+
+/*
+ * Formats prefix + format into buf; when replace_newlines is set, newlines the caller's text
+ * holds become spaces so that it cannot smuggle extra assignments (STATUS=x\nREADY=1).
+ */
+static int format_message(char *buf, size_t size, const char *prefix, int replace_newlines,
+                          const char *format, va_list ap)
+{
+    size_t plen = strlen(prefix);
+    int n;
+
+    if (format == NULL || plen >= size)
+        return -EINVAL;
+    memcpy(buf, prefix, plen);
+    n = vsnprintf(buf + plen, size - plen, format, ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= size - plen)
+        return -EMSGSIZE;
+    if (replace_newlines) {
+        for (char *p = buf + plen; *p != '\0'; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+    }
+    return 0;
+}
+
+int baton_notifyf(const char *format, ...)
+{
+    char buf[BATON__NOTIFY_MAX];
+    va_list ap;
+    int r;
+
+    va_start(ap, format);
+    r = format_message(buf, sizeof(buf), "", 0, format, ap);
+    va_end(ap);
+    return r < 0 ? r : baton_notify(buf);
+}
+
+int baton_notify_status(const char *format, ...)
+{
+    char buf[BATON__NOTIFY_MAX];
+    va_list ap;
+    int r;
+
+    va_start(ap, format);
+    r = format_message(buf, sizeof(buf), "STATUS=", 1, format, ap);
+    va_end(ap);
+    return r < 0 ? r : baton_notify(buf);
+}
+
+int baton_notify_ready(void)
+{
+    return baton_notify("READY=1");
+}
+
+int baton_notify_stopping(void)
+{
+    return baton_notify("STOPPING=1");
+}
+
+int baton_notify_reloading(void)
+{
+    struct timespec ts;
+
+    /* systemd's Type=notify-reload wants the CLOCK_MONOTONIC time the reload began. */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        return -errno;
+    return baton_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu",
+                         (unsigned long long)ts.tv_sec * 1000000ULL +
+                             (unsigned long long)ts.tv_nsec / 1000ULL);
+}

@@ -1,0 +1,239 @@
+/*
+ * The notify protocol against real datagram sockets bound by the test: a path and an abstract
+ * name, with the sender's credentials checked as a supervisor would check them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "baton/baton.h"
+
+struct receiver {
+    int fd;
+    char dir[64];
+    char env[128]; /* the NOTIFY_SOCKET value naming it */
+};
+
+static struct receiver rx;
+
+/* Binds a datagram socket with SO_PASSCRED, at a path or (abstract) at "@name". */
+static void receiver_open(int abstract)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    socklen_t len;
+    int one = 1;
+
+    rx.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(rx.fd >= 0);
+    assert_int_equal(setsockopt(rx.fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+    if (abstract) {
+        snprintf(rx.env, sizeof(rx.env), "@baton-test-notify-%d-%ld", (int)getpid(),
+                 (long)time(NULL));
+        memcpy(addr.sun_path + 1, rx.env + 1, strlen(rx.env) - 1);
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(rx.env));
+    } else {
+        strcpy(rx.dir, "/tmp/baton-test-notify-XXXXXX");
+        assert_non_null(mkdtemp(rx.dir));
+        snprintf(rx.env, sizeof(rx.env), "%s/notify", rx.dir);
+        strcpy(addr.sun_path, rx.env);
+        len = sizeof(addr);
+    }
+    assert_int_equal(bind(rx.fd, (struct sockaddr *)&addr, len), 0);
+    assert_int_equal(setenv("NOTIFY_SOCKET", rx.env, 1), 0);
+}
+
+static void receiver_close(void)
+{
+    close(rx.fd);
+    if (rx.dir[0] != '\0') {
+        unlink(rx.env);
+        rmdir(rx.dir);
+    }
+    memset(&rx, 0, sizeof(rx));
+    unsetenv("NOTIFY_SOCKET");
+}
+
+/* Receives one datagram (non-blocking: it was sent before) and checks who sent it. */
+static void expect_message(const char *want)
+{
+    char buf[8192];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    struct iovec iov = {buf, sizeof(buf) - 1};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *c;
+    struct ucred cred;
+    ssize_t n;
+
+    n = recvmsg(rx.fd, &msg, MSG_DONTWAIT);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, want);
+    c = CMSG_FIRSTHDR(&msg);
+    assert_non_null(c);
+    assert_int_equal(c->cmsg_type, SCM_CREDENTIALS);
+    memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+    assert_int_equal(cred.pid, getpid());
+}
+
+static void expect_nothing(void)
+{
+    char buf[16];
+
+    assert_int_equal(recv(rx.fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+}
+
+static int open_path(void **state)
+{
+    receiver_open(0);
+    return 0;
+}
+
+static int open_abstract(void **state)
+{
+    receiver_open(1);
+    return 0;
+}
+
+static int close_receiver(void **state)
+{
+    receiver_close();
+    return 0;
+}
+
+static void test_messages(void **state)
+{
+    char big[3000];
+
+    assert_int_equal(baton_notify("READY=1"), 1);
+    expect_message("READY=1");
+    assert_int_equal(baton_notify("READY=1\nSTATUS=serving"), 1);
+    expect_message("READY=1\nSTATUS=serving");
+    assert_int_equal(baton_notify_ready(), 1);
+    expect_message("READY=1");
+    assert_int_equal(baton_notify_stopping(), 1);
+    expect_message("STOPPING=1");
+    assert_int_equal(baton_notifyf("BATON_STATS=requests=%d errors=%d", 12, 0), 1);
+    expect_message("BATON_STATS=requests=12 errors=0");
+    assert_int_equal(baton_notify_status("%d connections", 3), 1);
+    expect_message("STATUS=3 connections");
+    /* A status cannot smuggle in other assignments. */
+    assert_int_equal(baton_notify_status("broken\nREADY=1"), 1);
+    expect_message("STATUS=broken READY=1");
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "STATUS=", 7);
+    assert_int_equal(baton_notify(big), 1);
+    expect_message(big);
+    expect_nothing();
+}
+
+static void test_reloading(void **state)
+{
+    char buf[128];
+    unsigned long long usec, now;
+    struct timespec ts;
+    ssize_t n;
+
+    assert_int_equal(baton_notify_reloading(), 1);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+    n = recv(rx.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_int_equal(sscanf(buf, "RELOADING=1\nMONOTONIC_USEC=%llu", &usec), 1);
+    assert_true(usec <= now && now - usec < 5000000ULL);
+}
+
+static void test_refused_arguments(void **state)
+{
+    char huge[5000];
+
+    assert_int_equal(baton_notify(NULL), -EINVAL);
+    assert_int_equal(baton_notify(""), -EINVAL);
+    memset(huge, 'x', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    assert_int_equal(baton_notify_status("%s", huge), -EMSGSIZE);
+    expect_nothing();
+}
+
+static void test_unset(void **state)
+{
+    unsetenv("NOTIFY_SOCKET");
+    assert_int_equal(baton_notify_ready(), 0);
+    assert_int_equal(baton_notify_status("x"), 0);
+    setenv("NOTIFY_SOCKET", "", 1);
+    assert_int_equal(baton_notify_ready(), 0);
+    unsetenv("NOTIFY_SOCKET");
+}
+
+static void test_bad_addresses(void **state)
+{
+    char dir[] = "/tmp/baton-test-notify-XXXXXX", path[128], longname[200];
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int fd;
+
+    assert_non_null(mkdtemp(dir));
+
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    setenv("NOTIFY_SOCKET", path, 1);
+    assert_int_equal(baton_notify_ready(), -ENOENT);
+
+    /* A socket file whose owner is gone: the kernel refuses the datagram. */
+    snprintf(path, sizeof(path), "%s/gone", dir);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    strcpy(addr.sun_path, path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    close(fd);
+    setenv("NOTIFY_SOCKET", path, 1);
+    assert_int_equal(baton_notify_ready(), -ECONNREFUSED);
+    unlink(path);
+
+    setenv("NOTIFY_SOCKET", "@baton-test-nobody-listens-here", 1);
+    assert_int_equal(baton_notify_ready(), -ECONNREFUSED);
+    setenv("NOTIFY_SOCKET", "@", 1);
+    assert_int_equal(baton_notify_ready(), -EINVAL);
+    setenv("NOTIFY_SOCKET", "relative/notify", 1);
+    assert_int_equal(baton_notify_ready(), -EAFNOSUPPORT);
+    setenv("NOTIFY_SOCKET", "vsock:2:1234", 1);
+    assert_int_equal(baton_notify_ready(), -EAFNOSUPPORT);
+    longname[0] = '/';
+    memset(longname + 1, 'x', sizeof(longname) - 2);
+    longname[sizeof(longname) - 1] = '\0';
+    setenv("NOTIFY_SOCKET", longname, 1);
+    assert_int_equal(baton_notify_ready(), -ENAMETOOLONG);
+
+    unsetenv("NOTIFY_SOCKET");
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_messages, open_path, close_receiver),
+        cmocka_unit_test_setup_teardown(test_messages, open_abstract, close_receiver),
+        cmocka_unit_test_setup_teardown(test_reloading, open_path, close_receiver),
+        cmocka_unit_test_setup_teardown(test_refused_arguments, open_abstract, close_receiver),
+        cmocka_unit_test(test_unset),
+        cmocka_unit_test(test_bad_addresses),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
