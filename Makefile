@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test test-asan build-asan bench format check-format clean
+.PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean
 
 all: build
 
@@ -33,6 +33,14 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# libFuzzer builds (clang) of every target in tests/fuzz; FUZZ_SECONDS each.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBATON_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	bench/run-all $(BUILD)

@@ -129,8 +129,8 @@ static void send_request(struct loop *l, struct conn *c, uint64_t now)
     const struct run *run = l->run;
     while (c->written < run->request_len) {
         /* MSG_NOSIGNAL: a peer that closed makes this EPIPE, not a SIGPIPE. */
-        ssize_t n = send(c->fd, run->request + c->written, run->request_len - c->written,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, run->request + c->written, run->request_len - c->written, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

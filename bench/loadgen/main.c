@@ -17,35 +17,36 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: loadgen --port PORT [--host HOST] [--connections N] [--duration DUR]\n"
-            "               [--close] [--path PATH] [--timeout DUR] [--threads T]\n"
-            "               [--json FILE] [--samples FILE] [--samples-max N]\n"
-            "\n"
-            "A closed-loop HTTP/1.1 load client that accounts for every request: N connections\n"
-            "each send a GET, read the whole response, and send the next (keep-alive, or a new\n"
-            "connection per request with --close) for DUR, then finish what is in flight.\n"
-            "Every attempt is one of: ok (2xx), non2xx, refused (connect failed), lost_fresh /\n"
-            "lost_reused (closed or reset before any response byte on a new / a reused\n"
-            "connection), partial (closed, reset or malformed mid-response), timeout.\n"
-            "\n"
-            "  --host HOST         server address (default 127.0.0.1)\n"
-            "  --port PORT         server port (required)\n"
-            "  --connections N     concurrent connections (default 64)\n"
-            "  --duration DUR      how long to send: 500ms, 20s, 1m (default 10s)\n"
-            "  --close             send Connection: close and reconnect for every request\n"
-            "  --path PATH         request target (default /)\n"
-            "  --timeout DUR       limit for one attempt (default 5s)\n"
-            "  --threads T         epoll threads sharing the connections (default 1)\n"
-            "  --json FILE         write the report as one JSON object\n"
-            "  --samples FILE      write every attempt: header \"LOADGEN1\" u64 count u64 dropped,\n"
-            "                      then per attempt u64 start ns (CLOCK_MONOTONIC), u64 latency ns,\n"
-            "                      u8 class (ok non2xx refused lost_fresh lost_reused partial\n"
-            "                      timeout = 0..6), 7 pad bytes; little-endian\n"
-            "  --samples-max N     keep at most N samples (default 8000000), count the rest\n"
-            "\n"
-            "Exit status: 0 when the run completed (whatever the failures), 1 when it could not\n"
-            "run, 2 on usage errors.\n");
+    fprintf(
+        f,
+        "usage: loadgen --port PORT [--host HOST] [--connections N] [--duration DUR]\n"
+        "               [--close] [--path PATH] [--timeout DUR] [--threads T]\n"
+        "               [--json FILE] [--samples FILE] [--samples-max N]\n"
+        "\n"
+        "A closed-loop HTTP/1.1 load client that accounts for every request: N connections\n"
+        "each send a GET, read the whole response, and send the next (keep-alive, or a new\n"
+        "connection per request with --close) for DUR, then finish what is in flight.\n"
+        "Every attempt is one of: ok (2xx), non2xx, refused (connect failed), lost_fresh /\n"
+        "lost_reused (closed or reset before any response byte on a new / a reused\n"
+        "connection), partial (closed, reset or malformed mid-response), timeout.\n"
+        "\n"
+        "  --host HOST         server address (default 127.0.0.1)\n"
+        "  --port PORT         server port (required)\n"
+        "  --connections N     concurrent connections (default 64)\n"
+        "  --duration DUR      how long to send: 500ms, 20s, 1m (default 10s)\n"
+        "  --close             send Connection: close and reconnect for every request\n"
+        "  --path PATH         request target (default /)\n"
+        "  --timeout DUR       limit for one attempt (default 5s)\n"
+        "  --threads T         epoll threads sharing the connections (default 1)\n"
+        "  --json FILE         write the report as one JSON object\n"
+        "  --samples FILE      write every attempt: header \"LOADGEN1\" u64 count u64 dropped,\n"
+        "                      then per attempt u64 start ns (CLOCK_MONOTONIC), u64 latency ns,\n"
+        "                      u8 class (ok non2xx refused lost_fresh lost_reused partial\n"
+        "                      timeout = 0..6), 7 pad bytes; little-endian\n"
+        "  --samples-max N     keep at most N samples (default 8000000), count the rest\n"
+        "\n"
+        "Exit status: 0 when the run completed (whatever the failures), 1 when it could not\n"
+        "run, 2 on usage errors.\n");
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -226,13 +227,15 @@ static void print_summary(const struct options *opt, const struct stats *s, doub
     uint64_t failed = failed_count(s);
     printf("loadgen: %s:%s%s, %u connections (%s), %.2f s\n", opt->host, opt->port, opt->path,
            opt->connections, opt->close ? "Connection: close" : "keep-alive", seconds);
-    printf("  sent %llu  ok %llu  failed %llu (", (unsigned long long)(s->outcomes[OUTCOME_OK] + failed),
+    printf("  sent %llu  ok %llu  failed %llu (",
+           (unsigned long long)(s->outcomes[OUTCOME_OK] + failed),
            (unsigned long long)s->outcomes[OUTCOME_OK], (unsigned long long)failed);
     for (int i = OUTCOME_NON2XX; i < OUTCOME_COUNT; i++)
         printf("%s%s %llu", i == OUTCOME_NON2XX ? "" : ", ", outcome_names[i],
                (unsigned long long)s->outcomes[i]);
     printf(")\n");
-    printf("  throughput %.0f req/s (2xx)\n", seconds > 0 ? (double)s->outcomes[OUTCOME_OK] / seconds : 0.0);
+    printf("  throughput %.0f req/s (2xx)\n",
+           seconds > 0 ? (double)s->outcomes[OUTCOME_OK] / seconds : 0.0);
     printf("  latency (2xx) p50 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us\n",
            (double)stats_quantile(s, 0.50) / 1e3, (double)stats_quantile(s, 0.99) / 1e3,
            (double)stats_quantile(s, 0.999) / 1e3, (double)s->latency_max / 1e3);
@@ -248,8 +251,9 @@ static int write_json(const char *path, const struct stats *s, double seconds)
     fprintf(f, "{\"sent\": %llu", (unsigned long long)(s->outcomes[OUTCOME_OK] + failed));
     for (int i = 0; i < OUTCOME_COUNT; i++)
         fprintf(f, ", \"%s\": %llu", outcome_names[i], (unsigned long long)s->outcomes[i]);
-    fprintf(f, ", \"failed\": %llu, \"duration_s\": %.6f, \"rps\": %.1f", (unsigned long long)failed,
-            seconds, seconds > 0 ? (double)s->outcomes[OUTCOME_OK] / seconds : 0.0);
+    fprintf(f, ", \"failed\": %llu, \"duration_s\": %.6f, \"rps\": %.1f",
+            (unsigned long long)failed, seconds,
+            seconds > 0 ? (double)s->outcomes[OUTCOME_OK] / seconds : 0.0);
     fprintf(f, ", \"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f}",
             (double)stats_quantile(s, 0.50) / 1e3, (double)stats_quantile(s, 0.99) / 1e3,
             (double)stats_quantile(s, 0.999) / 1e3, (double)s->latency_max / 1e3);
@@ -262,9 +266,9 @@ static int write_json(const char *path, const struct stats *s, double seconds)
 static char *build_request(const struct options *opt, size_t *ret_len)
 {
     char *req = NULL;
-    int n = asprintf(&req,
-                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: loadgen\r\nAccept: */*\r\n%s\r\n",
-                     opt->path, opt->host, opt->port, opt->close ? "Connection: close\r\n" : "");
+    int n = asprintf(
+        &req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: loadgen\r\nAccept: */*\r\n%s\r\n",
+        opt->path, opt->host, opt->port, opt->close ? "Connection: close\r\n" : "");
     if (n < 0)
         return NULL;
     *ret_len = (size_t)n;

@@ -13,14 +13,17 @@ struct baton_buf {
 };
 
 #define BATON_BUF_INIT(max_)                                                                       \
-    { NULL, 0, 0, (max_) }
+    {                                                                                              \
+        NULL, 0, 0, (max_)                                                                         \
+    }
 
 /* Appends n bytes. Returns 0, -ENOBUFS past the buffer's maximum, or -ENOMEM. */
 int baton__buf_append(struct baton_buf *b, const void *p, size_t n);
 /* Appends a NUL-terminated string. */
 int baton__buf_puts(struct baton_buf *b, const char *s);
 /* Appends printf-style text. */
-int baton__buf_printf(struct baton_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int baton__buf_printf(struct baton_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 int baton__buf_vprintf(struct baton_buf *b, const char *fmt, va_list ap);
 /* Drops the first n bytes (n <= len). */
 void baton__buf_consume(struct baton_buf *b, size_t n);

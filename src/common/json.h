@@ -13,7 +13,8 @@ int baton__json_string(struct baton_buf *b, const char *s, size_t n);
 /* Appends `"key":` (with a leading comma unless the buffer ends with '{' or '['). */
 int baton__json_key(struct baton_buf *b, const char *key);
 
-/* Appends `"key":"value"` / `"key":number` / `"key":true|false` members, comma-separated as above. */
+/* Appends `"key":"value"` / `"key":number` / `"key":true|false` members, comma-separated as above.
+ */
 int baton__json_kv_str(struct baton_buf *b, const char *key, const char *value);
 int baton__json_kv_int(struct baton_buf *b, const char *key, long long value);
 int baton__json_kv_bool(struct baton_buf *b, const char *key, int value);

@@ -67,6 +67,11 @@ static void test_listen_same_as_systemd(void **state)
         for (int k = 0; theirs > 0 && k < theirs; k++) {
             char buf[256];
 
+            /* The one deliberate difference: an empty name is "unknown", not "". */
+            if (sd_names[k][0] == '\0') {
+                free(sd_names[k]);
+                sd_names[k] = strdup("unknown");
+            }
             assert_int_equal(baton_listen_fd_name(3 + k, buf, sizeof(buf)), 0);
             if (strcmp(buf, sd_names[k]) != 0)
                 fail_msg("case %zu fd %d: baton '%s', systemd '%s'", i, 3 + k, buf, sd_names[k]);

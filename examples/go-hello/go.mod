@@ -1,0 +1,3 @@
+module baton.example/go-hello
+
+go 1.19

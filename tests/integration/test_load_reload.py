@@ -1,0 +1,54 @@
+"""Zero loss: reloads under load, counted by a client that accounts for every request.
+
+For baton-web and for the Go net/http example, with keep-alive and with Connection: close,
+64 connections: at least 20 reloads each while bench/loadgen runs, and every request it sent
+must be answered with a 2xx. Each reload must really change the generation: the active
+generation id goes up by one, every worker pid is new, and the old workers exit (drained).
+"""
+import pytest
+
+from baton_helpers import Supervisor, pid_alive, write_config
+from conftest import BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, read_report, wait_for
+
+RELOADS = 20
+
+APPS = {
+    "baton-web": lambda: [BATON_WEB, "--module", HELLO_MODULE],
+    "go-hello": lambda: [GO_HELLO],
+}
+
+
+@pytest.mark.parametrize("mode", ["keepalive", "close"])
+@pytest.mark.parametrize("app", list(APPS))
+def test_reloads_under_load_lose_nothing(procs, port, app, mode):
+    config = write_config(procs.tmp, port, APPS[app](), workers=2)
+    sup = Supervisor(procs, config)
+    gen = sup.wait_ready(workers=2)
+
+    # Long enough for 20 reloads with their drains; loadgen stops by itself.
+    seconds = int(20 * TIME_SCALE)
+    client, report = loadgen(procs, port, seconds, connections=64, close=(mode == "close"))
+    wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
+
+    for i in range(RELOADS):
+        assert client.alive(), f"load ended after only {i} reloads; make the run longer"
+        old_id = gen["id"]
+        old_pids = {w["pid"] for w in gen["workers"]}
+        r = sup.reload()
+        assert r.returncode == 0, f"reload {i + 1} failed: {r.stdout}{r.stderr}"
+        gen = sup.wait_ready(workers=2, generation=old_id + 1)
+        new_pids = {w["pid"] for w in gen["workers"]}
+        assert not (new_pids & old_pids), "reload kept old workers"
+        # The old generation drains and exits before the next reload.
+        wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15,
+                 what=f"generation {old_id} to exit")
+
+    client.wait(timeout=seconds + 30)
+    result = read_report(report)
+    assert result["sent"] > 1000, result
+    failures = {k: result[k] for k in
+                ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")}
+    assert result["failed"] == 0 and not any(failures.values()), (
+        f"{app} {mode}: {result['failed']} of {result['sent']} requests failed over "
+        f"{RELOADS} reloads: {failures}")
+    assert result["ok"] == result["sent"]

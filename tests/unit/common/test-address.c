@@ -1,0 +1,105 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/address.h"
+
+static void parses_forms(void **state)
+{
+    struct baton_address a;
+    char buf[128];
+
+    assert_int_equal(baton__address_parse("127.0.0.1:8080", &a, NULL), 0);
+    assert_int_equal(a.u.sa.sa_family, AF_INET);
+    assert_int_equal(baton__address_port(&a), 8080);
+    assert_string_equal(baton__address_format(&a, buf, sizeof(buf)), "127.0.0.1:8080");
+
+    assert_int_equal(baton__address_parse("[::1]:9000", &a, NULL), 0);
+    assert_int_equal(a.u.sa.sa_family, AF_INET6);
+    assert_string_equal(baton__address_format(&a, buf, sizeof(buf)), "[::1]:9000");
+
+    assert_int_equal(baton__address_parse(":80", &a, NULL), 0);
+    assert_string_equal(baton__address_format(&a, buf, sizeof(buf)), "0.0.0.0:80");
+
+    assert_int_equal(baton__address_parse("unix:/run/app.sock", &a, NULL), 0);
+    assert_int_equal(a.u.sa.sa_family, AF_UNIX);
+    assert_string_equal(baton__address_format(&a, buf, sizeof(buf)), "unix:/run/app.sock");
+
+    assert_int_equal(baton__address_parse("localhost:8080", &a, NULL), 0);
+    assert_int_equal(baton__address_port(&a), 8080);
+}
+
+static void refuses_bad_forms(void **state)
+{
+    static const char *bad[] = {
+        "",       "8080",    "127.0.0.1", "127.0.0.1:", "1.2.3.4:65536",       "1.2.3.4:-1",
+        "::1:80", "[::1]80", "[zz]:80",   "unix:",      "host name.invalid.:x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct baton_address a;
+        const char *reason = NULL;
+        assert_int_equal(baton__address_parse(bad[i], &a, &reason), -EINVAL);
+        assert_non_null(reason);
+    }
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    memcpy(longpath, "unix:/", 6);
+    struct baton_address a;
+    assert_int_equal(baton__address_parse(longpath, &a, NULL), -EINVAL);
+}
+
+static void listens_and_detects_busy(void **state)
+{
+    struct baton_address a;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+
+    assert_int_equal(baton__address_parse("127.0.0.1:0", &a, NULL), 0);
+    int fd = baton__address_listen(&a, 16);
+    assert_true(fd >= 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    a.u.in.sin_port = sin.sin_port;
+    assert_int_equal(baton__address_listen(&a, 16), -EADDRINUSE);
+    close(fd);
+}
+
+static void replaces_stale_unix_socket_only(void **state)
+{
+    char dir[] = "/tmp/baton-test-XXXXXX", text[128];
+    struct baton_address a;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(text, sizeof(text), "unix:%s/s.sock", dir);
+    assert_int_equal(baton__address_parse(text, &a, NULL), 0);
+    int fd = baton__address_listen(&a, 16);
+    assert_true(fd >= 0);
+    /* Live: refused. */
+    assert_int_equal(baton__address_listen(&a, 16), -EADDRINUSE);
+    close(fd);
+    /* Stale (nobody listens any more): replaced. */
+    fd = baton__address_listen(&a, 16);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(a.u.un.sun_path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_forms),
+        cmocka_unit_test(refuses_bad_forms),
+        cmocka_unit_test(listens_and_detects_busy),
+        cmocka_unit_test(replaces_stale_unix_socket_only),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
