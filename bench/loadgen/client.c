@@ -1,5 +1,6 @@
 /* The closed loop: one epoll instance drives a set of connections, each with at most one request
  * in flight. Every attempt ends in finish(), which classifies it exactly once. */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,8 +44,10 @@ struct loop {
     int epfd;
     struct conn *conns;
     unsigned count;
-    unsigned in_flight; /* connections not in CONN_IDLE */
-    char buf[64 * 1024];
+    unsigned in_flight;  /* connections not in CONN_IDLE */
+    struct conn **again; /* failed attempts to start over once the current event is handled */
+    unsigned n_again;
+    char buf[256 * 1024];
 };
 
 uint64_t now_ns(void)
@@ -98,11 +101,16 @@ static void finish(struct loop *l, struct conn *c, enum outcome o, bool keep, ui
     c->state = CONN_IDLE;
     l->in_flight--;
 
-    if (o == OUTCOME_REFUSED && now < l->run->end_ns) {
+    if (o == OUTCOME_OK || o == OUTCOME_NON2XX) {
+        start_attempt(l, c, now);
+    } else if (o == OUTCOME_REFUSED && now < l->run->end_ns) {
         c->retry_ns = now + RETRY_DELAY_NS;
-        return;
+    } else {
+        /* Not from here: a new attempt can fail at once, and failing again from inside
+         * finish() would nest without bound. */
+        assert(l->n_again < l->count);
+        l->again[l->n_again++] = c;
     }
-    start_attempt(l, c, now);
 }
 
 /* The connection failed before a complete response: which class that is depends on what came
@@ -273,6 +281,17 @@ static void check_deadlines(struct loop *l, uint64_t now)
     }
 }
 
+/* Starts over the connections whose attempt failed; those that fail again at once are queued
+ * again and started over in turn. now: the time of the current batch, which every attempt
+ * start and end in it shares, so that no duration comes out negative. */
+static void start_again(struct loop *l, uint64_t now)
+{
+    while (l->n_again > 0) {
+        struct conn *c = l->again[--l->n_again];
+        start_attempt(l, c, now);
+    }
+}
+
 static bool any_pending(const struct loop *l)
 {
     if (l->in_flight > 0)
@@ -295,7 +314,8 @@ int client_run(struct run *run, unsigned count, struct stats *stats)
     l->count = count;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->conns = calloc(count, sizeof(*l->conns));
-    if (l->epfd < 0 || !l->conns) {
+    l->again = calloc(count, sizeof(*l->again));
+    if (l->epfd < 0 || !l->conns || !l->again) {
         rc = l->epfd < 0 ? -errno : -ENOMEM;
         goto out;
     }
@@ -305,6 +325,7 @@ int client_run(struct run *run, unsigned count, struct stats *stats)
     uint64_t now = now_ns();
     for (unsigned i = 0; i < count; i++)
         start_attempt(l, &l->conns[i], now);
+    start_again(l, now);
 
     uint64_t next_tick = now + TICK_NS;
     struct epoll_event events[MAX_EVENTS];
@@ -315,10 +336,13 @@ int client_run(struct run *run, unsigned count, struct stats *stats)
             goto out;
         }
         now = now_ns();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             on_event(l, events[i].data.ptr, events[i].events, now);
+            start_again(l, now);
+        }
         if (now >= next_tick) {
             check_deadlines(l, now);
+            start_again(l, now);
             next_tick = now + TICK_NS;
         }
     }
@@ -329,6 +353,7 @@ out:
     }
     if (l->epfd >= 0)
         close(l->epfd);
+    free(l->again);
     free(l->conns);
     free(l);
     return rc;

@@ -34,8 +34,10 @@ extern "C" {
 /*
  * Returns the number of listeners passed to this process (fds BATON_LISTEN_FDS_START ...),
  * 0 when none were passed or LISTEN_PID names another process, or -errno (-EINVAL on a
- * malformed LISTEN_FDS). The fds are marked close-on-exec. With unset_environment non-zero,
- * LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES are removed so children do not inherit them.
+ * malformed LISTEN_FDS or LISTEN_PID, -EBADF when an announced fd is not open). The fds are
+ * marked close-on-exec. With unset_environment non-zero, LISTEN_FDS, LISTEN_PID and
+ * LISTEN_FDNAMES are removed (whatever the result) so children do not inherit them; read the
+ * names you need first.
  */
 BATON_EXTERN int baton_listen_fds(int unset_environment);
 
@@ -55,11 +57,12 @@ BATON_EXTERN int baton_listen_fd_name(int fd, char *buf, size_t size);
 /*
  * Sends one notify message (for example "READY=1\nSTATUS=serving") to NOTIFY_SOCKET.
  * Returns 1 when sent, 0 when NOTIFY_SOCKET is unset (not supervised: not an error),
- * or -errno.
+ * or -errno (-ECONNREFUSED when nobody receives, -EAGAIN when the receiver's queue stayed
+ * full for 2 seconds, -EAFNOSUPPORT for an address that is neither a path nor '@abstract').
  */
 BATON_EXTERN int baton_notify(const char *state);
 
-/* baton_notify() with a printf-style message. */
+/* baton_notify() with a printf-style message; -EMSGSIZE beyond 4095 bytes. */
 BATON_EXTERN int baton_notifyf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* Shorthands: READY=1, STOPPING=1, and RELOADING=1 with MONOTONIC_USEC= as systemd requires. */
@@ -67,7 +70,7 @@ BATON_EXTERN int baton_notify_ready(void);
 BATON_EXTERN int baton_notify_stopping(void);
 BATON_EXTERN int baton_notify_reloading(void);
 
-/* STATUS=<text>, printf-style. */
+/* STATUS=<text>, printf-style; newlines in the text become spaces. */
 BATON_EXTERN int baton_notify_status(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /*

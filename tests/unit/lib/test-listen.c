@@ -96,8 +96,8 @@ static void test_wrong_pid(void **state)
 
 static void test_garbage(void **state)
 {
-    static const char *bad_fds[] = {"",   "0",   "abc", "2x",  "-1", " 2", "+2",
-                                    "2 ", "0x2", "1e3", "99999999999999999999999"};
+    static const char *bad_fds[] = {
+        "", "0", "abc", "2x", "-1", " 2", "+2", "2 ", "0x2", "1e3", "99999999999999999999999"};
     static const char *bad_pids[] = {"", "0", "12a", "-5", "99999999999999999999999"};
 
     for (size_t i = 0; i < sizeof(bad_fds) / sizeof(bad_fds[0]); i++) {

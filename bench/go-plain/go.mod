@@ -1,0 +1,3 @@
+module baton.bench/go-plain
+
+go 1.19

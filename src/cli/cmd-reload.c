@@ -1,0 +1,82 @@
+/* `baton reload [--in-place] [--wait] [--timeout DUR] [--json]`: one synchronous transaction. */
+#include "cli/internal.h"
+
+#include <libfyaml.h>
+#include <string.h>
+
+#include "common/json.h"
+
+/* How long past --timeout the client still waits, so the supervisor's own "timed out" verdict
+ * (with its reason) arrives before the client gives up on it. */
+#define CLIENT_GRACE_MS 1000
+
+static void on_progress(void *ctx, const char *line, size_t len, struct fy_node *event)
+{
+    const struct baton_cli_args *args = ctx;
+    const char *msg = baton__json_get_text(event, "msg");
+    long long elapsed;
+    char t[32];
+
+    if (args->json) {
+        fwrite(line, 1, len, stdout);
+        fputc('\n', stdout);
+    } else if (msg) {
+        if (baton__json_get_int(event, "elapsed_ms", &elapsed))
+            printf("[+%s] %s\n", baton__cli_format_ms(elapsed, t, sizeof(t)), msg);
+        else
+            printf("%s\n", msg);
+    }
+    /* Progress is only worth something while it happens, also through a pipe. */
+    fflush(stdout);
+}
+
+static void build_request(const struct baton_cli_args *args, struct baton_buf *req)
+{
+    (void)baton__buf_puts(req, "{");
+    (void)baton__json_kv_str(req, "cmd", "reload");
+    (void)baton__json_kv_bool(req, "wait", args->wait);
+    (void)baton__json_kv_int(req, "timeout_ms", (long long)args->timeout_ms);
+    if (args->in_place)
+        (void)baton__json_kv_bool(req, "in_place", 1);
+    (void)baton__buf_puts(req, "}");
+}
+
+int baton__cmd_reload(const struct baton_cli_args *args)
+{
+    struct baton_control c = {.fd = -1};
+    struct baton_buf req = BATON_BUF_INIT(0);
+    struct fy_document *doc = NULL;
+    struct fy_node *result;
+    const char *line, *error;
+    uint64_t deadline = 0;
+    int code;
+
+    code = baton__cli_connect(args, &c);
+    if (code != BATON_EXIT_OK)
+        goto out;
+    build_request(args, &req);
+    if (args->timeout_given && args->timeout_ms > 0)
+        deadline = baton__now_ms() + args->timeout_ms + CLIENT_GRACE_MS;
+    code = baton__cli_request(&c, req.data, req.len, deadline, on_progress, (void *)args, &doc,
+                              &result, &line);
+    if (code != BATON_EXIT_OK)
+        goto out;
+
+    code = baton__json_get_bool(result, "ok") == 1 ? BATON_EXIT_OK : BATON_EXIT_FAILED;
+    if (args->json) {
+        printf("%s\n", line);
+    } else if (code == BATON_EXIT_OK) {
+        baton__cli_print_success(stdout, result);
+    } else {
+        error = baton__json_get_text(result, "error");
+        fprintf(stderr, "baton: %s\n", error && *error ? error : "reload failed");
+        if (baton__json_get_bool(result, "busy") == 1 && !args->wait)
+            fprintf(stderr, "  (baton reload --wait queues behind the running transition)\n");
+        baton__cli_print_failure(stderr, result, "  ");
+    }
+out:
+    baton__reply_free(doc);
+    baton__buf_free(&req);
+    baton__cli_disconnect(&c);
+    return code;
+}

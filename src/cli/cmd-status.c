@@ -1,0 +1,186 @@
+/* `baton status [--json]`: the supervisor's generations and workers, for people or programs. */
+#include "cli/internal.h"
+
+#include <libfyaml.h>
+#include <string.h>
+
+/* How long status waits for its answer: the supervisor replies from its event loop at once. */
+#define STATUS_TIMEOUT_MS 10000
+
+static const char *text_or(struct fy_node *obj, const char *key, const char *fallback)
+{
+    const char *text = baton__json_get_text(obj, key);
+    return text && *text ? text : fallback;
+}
+
+/* Writes argv as a shell would need it, so it can be copied and run. */
+static void print_command(FILE *f, struct fy_node *command)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    const char *sep = "";
+
+    while ((item = baton__json_next(command, &iter))) {
+        const char *arg = baton__json_text(item);
+        if (!arg)
+            arg = "";
+        if (*arg && strcspn(arg, " \t\n'\"\\$`*?;&|<>()#~") == strlen(arg))
+            fprintf(f, "%s%s", sep, arg);
+        else {
+            fprintf(f, "%s'", sep);
+            for (const char *p = arg; *p; p++) {
+                if (*p == '\'')
+                    fputs("'\\''", f);
+                else
+                    fputc(*p, f);
+            }
+            fputc('\'', f);
+        }
+        sep = " ";
+    }
+}
+
+static void print_workers(struct fy_node *workers)
+{
+    struct fy_node *w;
+    void *iter = NULL;
+    bool header = false;
+
+    while ((w = baton__json_next(workers, &iter))) {
+        long long pid = 0, slot = -1, restarts = 0, ready_ms = -1;
+        char pid_text[24], slot_text[24], ready[32];
+
+        if (!header) {
+            printf("  %-8s %-5s %-9s %-9s %-9s %s\n", "PID", "SLOT", "STATE", "RESTARTS",
+                   "READY IN", "STATUS");
+            header = true;
+        }
+        baton__json_get_int(w, "pid", &pid);
+        baton__json_get_int(w, "slot", &slot);
+        baton__json_get_int(w, "restarts", &restarts);
+        if (!baton__json_get_int(w, "ready_ms", &ready_ms))
+            ready_ms = -1;
+        snprintf(pid_text, sizeof(pid_text), pid > 0 ? "%lld" : "-", pid);
+        snprintf(slot_text, sizeof(slot_text), slot >= 0 ? "%lld" : "-", slot);
+        printf("  %-8s %-5s %-9s %-9lld %-9s %s\n", pid_text, slot_text, text_or(w, "state", "?"),
+               restarts, ready_ms >= 0 ? baton__cli_format_ms(ready_ms, ready, sizeof(ready)) : "-",
+               text_or(w, "status", ""));
+    }
+    if (!header)
+        printf("  (no workers)\n");
+}
+
+static void print_generations(struct fy_node *generations)
+{
+    struct fy_node *g;
+    void *iter = NULL;
+
+    while ((g = baton__json_next(generations, &iter))) {
+        long long id = 0, ago;
+        char t[32];
+
+        baton__json_get_int(g, "id", &id);
+        printf("\ngeneration %lld: %s", id, text_or(g, "state", "?"));
+        if (baton__json_get_int(g, "started_ms_ago", &ago))
+            printf(", started %s ago", baton__cli_format_ms(ago, t, sizeof(t)));
+        putchar('\n');
+        if (baton__json_get(g, "command")) {
+            printf("  command: ");
+            print_command(stdout, baton__json_get(g, "command"));
+            putchar('\n');
+        }
+        if (baton__json_get_text(g, "dir"))
+            printf("  dir: %s\n", baton__json_get_text(g, "dir"));
+        print_workers(baton__json_get(g, "workers"));
+    }
+}
+
+static void print_health(struct fy_node *status)
+{
+    struct fy_node *slots = baton__json_get(status, "crash_loop_slots"), *slot;
+    struct fy_node *last = baton__json_get(status, "last_reload");
+    long long restarts;
+    void *iter = NULL;
+    const char *sep = " (slots ";
+
+    putchar('\n');
+    if (baton__json_get_int(status, "restarts", &restarts))
+        printf("restarts: %lld\n", restarts);
+    if (baton__json_get_bool(status, "crash_loop") == 1) {
+        printf("warning: crash loop: workers keep exiting and being restarted");
+        while ((slot = baton__json_next(slots, &iter))) {
+            const char *text = baton__json_text(slot);
+            printf("%s%s", sep, text ? text : "?");
+            sep = ", ";
+        }
+        printf("%s\n", sep[1] == '(' ? "" : ")");
+    }
+    if (!last || fy_node_get_type(last) != FYNT_MAPPING) {
+        printf("last reload: none\n");
+    } else if (baton__json_get_bool(last, "ok") == 1) {
+        printf("last reload: ok: ");
+        baton__cli_print_success(stdout, last);
+    } else {
+        printf("last reload: failed: %s\n", text_or(last, "error", "no reason given"));
+        baton__cli_print_failure(stdout, last, "  ");
+    }
+}
+
+static void print_status(struct fy_node *status)
+{
+    struct fy_node *listeners = baton__json_get(status, "listeners"), *l;
+    long long pid, uptime, gen;
+    void *iter = NULL;
+    char t[32];
+
+    printf("%s: %s", text_or(status, "name", "baton"), text_or(status, "state", "?"));
+    if (baton__json_get_int(status, "pid", &pid))
+        printf(", supervisor pid %lld", pid);
+    if (baton__json_get_int(status, "uptime_ms", &uptime))
+        printf(", up %s", baton__cli_format_ms(uptime, t, sizeof(t)));
+    if (baton__json_get_int(status, "generation", &gen))
+        printf(", serving generation %lld", gen);
+    if (baton__json_get_text(status, "version"))
+        printf(", baton %s", baton__json_get_text(status, "version"));
+    putchar('\n');
+    while ((l = baton__json_next(listeners, &iter))) {
+        long long fd;
+        printf("listen: %s %s", text_or(l, "name", "?"), text_or(l, "address", "?"));
+        if (baton__json_get_int(l, "fd", &fd))
+            printf(" (fd %lld)", fd);
+        putchar('\n');
+    }
+    print_generations(baton__json_get(status, "generations"));
+    print_health(status);
+}
+
+int baton__cmd_status(const struct baton_cli_args *args)
+{
+    static const char request[] = "{\"cmd\":\"status\"}";
+    struct baton_control c = {.fd = -1};
+    struct fy_document *doc = NULL;
+    struct fy_node *status;
+    const char *line;
+    int code;
+
+    code = baton__cli_connect(args, &c);
+    if (code != BATON_EXIT_OK)
+        goto out;
+    code = baton__cli_request(&c, request, sizeof(request) - 1, baton__now_ms() + STATUS_TIMEOUT_MS,
+                              NULL, NULL, &doc, &status, &line);
+    if (code != BATON_EXIT_OK)
+        goto out;
+    if (baton__json_get_bool(status, "ok") != 1)
+        code = BATON_EXIT_FAILED;
+    if (args->json) {
+        printf("%s\n", line);
+    } else if (code != BATON_EXIT_OK) {
+        fprintf(stderr, "baton: %s\n", text_or(status, "error", "status refused"));
+    } else {
+        print_status(status);
+    }
+out:
+    baton__reply_free(doc);
+    baton__cli_disconnect(&c);
+    return code;
+}

@@ -1,0 +1,74 @@
+/*
+ * The client side of the control socket (/work/control-protocol.md, DESIGN.md "Control
+ * socket"): a UNIX stream connection carrying one JSON object per line each way, and the
+ * parsing of the replies (libfyaml: JSON is YAML).
+ */
+#ifndef BATON_CLI_CONTROL_CLIENT_H
+#define BATON_CLI_CONTROL_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+
+struct fy_document;
+struct fy_node;
+
+/* Replies can be long (status of many workers, stderr lines) but never unbounded. */
+#define BATON_CONTROL_MAX_REPLY (4u << 20)
+
+struct baton_control {
+    int fd;
+    const char *path;
+    pid_t peer_pid; /* from SO_PEERCRED: the supervisor's pid, 0 when unknown */
+    struct baton_buf in;
+    size_t taken; /* bytes of `in` handed out by the last read_line, dropped by the next */
+};
+
+/* Milliseconds on the monotonic clock. */
+uint64_t baton__now_ms(void);
+
+/*
+ * Connects to the supervisor's control socket at `path` (kept, not copied). Paths longer than
+ * sun_path are reached through /proc/self/fd. Returns 0, or -errno from connect(): -ENOENT and
+ * -ECONNREFUSED mean no supervisor is there.
+ */
+int baton__control_connect(struct baton_control *c, const char *path);
+
+/* Sends one request line (a JSON object without the newline). Returns 0 or -errno. */
+int baton__control_send(struct baton_control *c, const char *json, size_t len);
+
+/*
+ * Reads the next line (without its newline) into *ret_line (valid until the next call),
+ * waiting until `deadline_ms` (baton__now_ms() time; 0 = no deadline). Returns 1 with a line,
+ * 0 at end of stream, -ETIMEDOUT, -EMSGSIZE for a line past BATON_CONTROL_MAX_REPLY, or -errno.
+ */
+int baton__control_read_line(struct baton_control *c, uint64_t deadline_ms, char **ret_line,
+                             size_t *ret_len);
+
+/* Closes the connection; safe to call twice. */
+void baton__control_close(struct baton_control *c);
+
+/*
+ * Parses one reply line, which must be a JSON object. Returns the document (free it with
+ * baton__reply_free) and its root in *ret_root, or NULL when the line is not a JSON object.
+ */
+struct fy_document *baton__reply_parse(const char *line, size_t len, struct fy_node **ret_root);
+void baton__reply_free(struct fy_document *doc);
+
+/* Member `key` of an object node; NULL when obj is not an object or has no such key. */
+struct fy_node *baton__json_get(struct fy_node *obj, const char *key);
+/* The text of a string or number; NULL for null, objects, arrays or a missing node. */
+const char *baton__json_text(struct fy_node *n);
+/* A string member's text, or NULL. */
+const char *baton__json_get_text(struct fy_node *obj, const char *key);
+/* An integer member: true and *ret set when present and integral. */
+bool baton__json_get_int(struct fy_node *obj, const char *key, long long *ret);
+/* A boolean member: 1 true, 0 false, -1 missing or not a boolean. */
+int baton__json_get_bool(struct fy_node *obj, const char *key);
+/* Array iteration: the next item after *iter (start with NULL), or NULL at the end. */
+struct fy_node *baton__json_next(struct fy_node *array, void **iter);
+
+#endif

@@ -1,0 +1,117 @@
+/* The usage texts of `baton` and its commands (the full reference is baton(1)). */
+#include "cli/internal.h"
+
+#include <string.h>
+
+static const char overview[] =
+    "usage: baton COMMAND [OPTIONS]\n"
+    "\n"
+    "baton keeps a web service answering while it is updated: the supervisor owns the\n"
+    "listening sockets, runs the app's workers and replaces them generation by generation.\n"
+    "\n"
+    "commands:\n"
+    "  run       run the supervisor in the foreground\n"
+    "  reload    start a new generation; retire the old one once the new one is ready\n"
+    "  status    show the generations and their workers\n"
+    "  stop      drain the workers and stop the supervisor\n"
+    "  config    validate the configuration and print the merged result\n"
+    "  version   print baton's version\n"
+    "  help      show the options of a command: baton help COMMAND\n"
+    "\n"
+    "exit codes: 0 done, 1 failed or refused, 2 usage or configuration error,\n"
+    "3 no supervisor reachable. See baton(1).\n";
+
+#define TARGET_OPTIONS                                                                             \
+    "  -c, --config FILE   find the control socket in this configuration\n"                       \
+    "                      (control.socket; default: ./baton.yaml)\n"                              \
+    "  -s, --socket PATH   talk to the supervisor at this control socket\n"                       \
+    "                      (default: $BATON_SOCKET; either wins over -c)\n"
+
+static const char run_usage[] =
+    "usage: baton run [-c FILE] [--env NAME] [--set KEY=VALUE]...\n"
+    "       baton run --listen ADDR... [--workers N] [--ready MODE] -- CMD [ARG...]\n"
+    "\n"
+    "Runs the supervisor in the foreground until SIGTERM, SIGINT or 'baton stop'.\n"
+    "SIGHUP reloads, SIGQUIT stops at once.\n"
+    "\n"
+    "  -c, --config FILE   the configuration (default: ./baton.yaml)\n"
+    "      --env NAME      also read baton.NAME.yaml beside it (default: $BATON_ENV)\n"
+    "      --set KEY=VALUE override one setting, like app.workers=4 (repeatable;\n"
+    "                      wins over the files and BATON_<SECTION>_<KEY>)\n"
+    "      --listen ADDR   without a config file: listen on ADDR (host:port, [::1]:port,\n"
+    "                      :port, unix:/path); repeat for more (fds 3, 4, ...)\n"
+    "      --workers N     how many workers (app.workers)\n"
+    "      --ready MODE    notify (READY=1 from each worker) or delay:DURATION (app.ready)\n"
+    "  -h, --help          show this help\n";
+
+static const char reload_usage[] =
+    "usage: baton reload [-c FILE | -s SOCKET] [--in-place] [--wait] [--timeout DUR] [--json]\n"
+    "\n"
+    "Starts a new generation of workers and drains the old one once the new one is ready.\n"
+    "A new generation that fails is killed and the old one keeps serving (exit 1).\n"
+    "\n" TARGET_OPTIONS "      --in-place      ask the workers to reload without restarting\n"
+    "                      (app.reload_signal)\n"
+    "      --wait          queue behind a running transition instead of failing as busy\n"
+    "      --timeout DUR   give up after DUR (like 30s, 2m)\n"
+    "      --json          print the progress events and the result as JSON lines\n"
+    "  -h, --help          show this help\n";
+
+static const char status_usage[] =
+    "usage: baton status [-c FILE | -s SOCKET] [--json]\n"
+    "\n"
+    "Shows the supervisor, its generations and workers, crash loops and the last reload.\n"
+    "\n" TARGET_OPTIONS "      --json          print the status as one JSON object\n"
+    "  -h, --help          show this help\n";
+
+static const char stop_usage[] =
+    "usage: baton stop [-c FILE | -s SOCKET] [--fast] [--timeout DUR]\n"
+    "\n"
+    "Stops the supervisor: its workers finish their requests (up to app.drain_timeout),\n"
+    "then it exits. Waits until it is gone.\n"
+    "\n" TARGET_OPTIONS "      --fast          stop the workers at once, without draining\n"
+    "      --timeout DUR   stop waiting after DUR (default: 60s; 0 waits forever)\n"
+    "  -h, --help          show this help\n";
+
+static const char version_usage[] = "usage: baton version\n"
+                                    "\n"
+                                    "Prints baton's version.\n";
+
+static const char config_usage[] = "usage: baton config [-c FILE] [--env NAME]\n"
+                                   "\n"
+                                   "Validates the configuration and prints the merged result\n"
+                                   "with the origin of each value. See 'baton config --help'.\n";
+
+static const char *usage_text(enum baton_cli_command topic)
+{
+    switch (topic) {
+    case BATON_CLI_RUN:
+        return run_usage;
+    case BATON_CLI_RELOAD:
+        return reload_usage;
+    case BATON_CLI_STATUS:
+        return status_usage;
+    case BATON_CLI_STOP:
+        return stop_usage;
+    case BATON_CLI_VERSION:
+        return version_usage;
+    case BATON_CLI_CONFIG:
+        return config_usage;
+    case BATON_CLI_USAGE:
+    case BATON_CLI_HELP:
+        return overview;
+    }
+    return overview;
+}
+
+void baton__cli_usage(FILE *f, enum baton_cli_command topic, bool brief)
+{
+    const char *text = usage_text(topic), *end = strstr(text, "\n\n");
+    const char *name = baton__cli_command_name(topic);
+
+    if (!brief || !end) {
+        fputs(text, f);
+        return;
+    }
+    fprintf(f, "%.*s\n\nRun 'baton help%s%s' for more.\n", (int)(end - text), text,
+            name ? " " : "", name ? name : "");
+}

@@ -1,0 +1,72 @@
+/*
+ * The `baton` command: one file per subcommand (cmd-*.c), the control-socket client
+ * (control-client.c), the session glue they share (session.c) and the human output (print.c).
+ */
+#ifndef BATON_CLI_INTERNAL_H
+#define BATON_CLI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/args.h"
+#include "cli/control-client.h"
+#include "common/buf.h"
+
+/* Exit codes (contract, DESIGN.md "Command line"). */
+enum baton_exit {
+    BATON_EXIT_OK = 0,          /* done */
+    BATON_EXIT_FAILED = 1,      /* failed and rolled back, or refused; the message says why */
+    BATON_EXIT_USAGE = 2,       /* usage or configuration error */
+    BATON_EXIT_UNREACHABLE = 3, /* no supervisor reachable */
+};
+
+/* The subcommands. Each returns the process exit code and has written its own messages. */
+int baton__cmd_run(const struct baton_cli_args *args);
+int baton__cmd_reload(const struct baton_cli_args *args);
+int baton__cmd_status(const struct baton_cli_args *args);
+int baton__cmd_stop(const struct baton_cli_args *args);
+int baton__cmd_version(const struct baton_cli_args *args);
+
+/* Writes the usage of `topic` (BATON_CLI_USAGE: the overview of all commands) to f; brief:
+ * only its synopsis, with a pointer to `baton help`. */
+void baton__cli_usage(FILE *f, enum baton_cli_command topic, bool brief);
+
+/* Writes configuration errors from baton__config_load() (r is its return value) to stderr, one
+ * "baton: ..." line per problem. */
+void baton__cli_config_error(const struct baton_buf *err, int r);
+
+/*
+ * Finds the control socket (-s, else BATON_SOCKET, else the config file's control.socket) and
+ * connects to it. On success returns 0 with `c` connected (c->path stays valid until
+ * baton__cli_disconnect). On failure prints why and returns the exit code: 2 for a config that
+ * cannot be read, 3 when no supervisor is there, 1 when it refuses us.
+ */
+int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *c);
+void baton__cli_disconnect(struct baton_control *c);
+
+/* Called for each progress event line before the result, with the raw line and its parse. */
+typedef void (*baton_cli_event_fn)(void *ctx, const char *line, size_t len, struct fy_node *event);
+
+/*
+ * Sends one request line and reads until the result object (the first line with an "ok"
+ * member), handing progress events to on_event (NULL: ignored). deadline_ms as in
+ * baton__control_read_line(). On success returns 0 with the result's document, root and raw
+ * line (valid until the next read on c). On failure prints why and returns the exit code.
+ */
+int baton__cli_request(struct baton_control *c, const char *request, size_t len,
+                       uint64_t deadline_ms, baton_cli_event_fn on_event, void *ctx,
+                       struct fy_document **ret_doc, struct fy_node **ret_root,
+                       const char **ret_line);
+
+/* Writes a duration for people: "35ms", "1.2s", "5m3s", "2h10m". Returns buf. */
+char *baton__cli_format_ms(long long ms, char *buf, size_t size);
+
+/* Writes the details of a failed reload result (error, reason, stderr lines, rollback message)
+ * to f, each line starting with `indent`. */
+void baton__cli_print_failure(FILE *f, struct fy_node *result, const char *indent);
+
+/* One line summing up a successful reload result: "generation 4 is serving (ready in 35ms)". */
+void baton__cli_print_success(FILE *f, struct fy_node *result);
+
+#endif

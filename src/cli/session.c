@@ -1,0 +1,176 @@
+#include "cli/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xmalloc.h"
+#include "supervisor/config.h"
+
+/* The socket path found for this process (-s, BATON_SOCKET or the config), owned here. */
+static char *resolved_socket;
+
+void baton__cli_config_error(const struct baton_buf *err, int r)
+{
+    const char *p = err->data;
+
+    if (!p || !*p) {
+        fprintf(stderr, "baton: cannot load the configuration: %s\n", strerror(-r));
+        return;
+    }
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        if (n > 0)
+            fprintf(stderr, "baton: %.*s\n", (int)n, p);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
+/* The control socket named by the config file, read with every layer the supervisor uses
+ * (baton.<env>.yaml via BATON_ENV, BATON_CONTROL_SOCKET), so both find the same path. */
+static int socket_from_config(const char *path, char **ret)
+{
+    struct baton_config_options options = {.path = path};
+    struct baton_config *config = NULL;
+    struct baton_buf err = BATON_BUF_INIT(0);
+    int r;
+
+    r = baton__config_load(&options, &config, &err);
+    if (r < 0) {
+        baton__cli_config_error(&err, r);
+        goto out;
+    }
+    *ret = baton__xstrdup(config->control.socket);
+out:
+    baton__config_free(config);
+    baton__buf_free(&err);
+    return r;
+}
+
+/* Without -c and without ./baton.yaml, the supervisor to talk to is the one that
+ * `baton run --listen ADDR -- CMD` started here: it puts its socket in its working directory. */
+static char *socket_without_config(void)
+{
+    char *cwd = getcwd(NULL, 0), *path;
+
+    if (!cwd)
+        return baton__xstrdup("baton.sock");
+    path = baton__xasprintf("%s%sbaton.sock", cwd, strcmp(cwd, "/") == 0 ? "" : "/");
+    free(cwd);
+    return path;
+}
+
+int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *c)
+{
+    const char *env = getenv("BATON_SOCKET");
+    int r;
+
+    free(resolved_socket);
+    resolved_socket = NULL;
+    if (args->socket_path)
+        resolved_socket = baton__xstrdup(args->socket_path);
+    else if (env && *env)
+        resolved_socket = baton__xstrdup(env);
+    else if (!args->config_given && access(args->config_path, F_OK) < 0 && errno == ENOENT)
+        resolved_socket = socket_without_config();
+    else if (socket_from_config(args->config_path, &resolved_socket) < 0)
+        return BATON_EXIT_USAGE;
+
+    r = baton__control_connect(c, resolved_socket);
+    if (r == 0)
+        return BATON_EXIT_OK;
+    switch (-r) {
+    case EACCES:
+    case EPERM:
+        fprintf(stderr, "baton: not allowed to talk to the supervisor at %s (connect: %s)\n",
+                resolved_socket, strerror(-r));
+        return BATON_EXIT_FAILED;
+    case ENAMETOOLONG:
+        fprintf(stderr, "baton: control socket path too long: %s\n", resolved_socket);
+        return BATON_EXIT_USAGE;
+    case EAGAIN:
+        fprintf(stderr, "baton: the supervisor at %s accepts no connections (connect: %s)\n",
+                resolved_socket, strerror(-r));
+        return BATON_EXIT_UNREACHABLE;
+    default:
+        /* ENOENT, ECONNREFUSED (a stale socket file, or not a socket), ENOTDIR, ... */
+        fprintf(stderr, "baton: no supervisor at %s (connect: %s)\n", resolved_socket,
+                strerror(-r));
+        return BATON_EXIT_UNREACHABLE;
+    }
+}
+
+void baton__cli_disconnect(struct baton_control *c)
+{
+    baton__control_close(c);
+    free(resolved_socket);
+    resolved_socket = NULL;
+}
+
+/* Reports a line that is not a JSON object, shortened to what fits a terminal line. */
+static void bad_reply(const struct baton_control *c, const char *line, size_t len)
+{
+    fprintf(stderr, "baton: unreadable reply from the supervisor at %s: %.*s%s\n", c->path,
+            (int)(len > 200 ? 200 : len), line, len > 200 ? "..." : "");
+}
+
+int baton__cli_request(struct baton_control *c, const char *request, size_t len,
+                       uint64_t deadline_ms, baton_cli_event_fn on_event, void *ctx,
+                       struct fy_document **ret_doc, struct fy_node **ret_root,
+                       const char **ret_line)
+{
+    int r = baton__control_send(c, request, len);
+
+    /* A supervisor that refuses us (another uid) writes its reason and closes, maybe before
+     * our request arrived: a failed send still leaves that reason to read. */
+    if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+        fprintf(stderr, "baton: cannot send to the supervisor at %s: %s\n", c->path, strerror(-r));
+        return BATON_EXIT_FAILED;
+    }
+    for (;;) {
+        struct fy_document *doc;
+        struct fy_node *root;
+        char *line;
+        size_t n;
+
+        r = baton__control_read_line(c, deadline_ms, &line, &n);
+        if (r == 0) {
+            fprintf(stderr, "baton: the supervisor at %s closed the connection without an answer\n",
+                    c->path);
+            return BATON_EXIT_FAILED;
+        }
+        if (r == -ETIMEDOUT) {
+            fprintf(stderr, "baton: timed out waiting for the supervisor at %s\n", c->path);
+            return BATON_EXIT_FAILED;
+        }
+        if (r == -EMSGSIZE) {
+            fprintf(stderr, "baton: reply from the supervisor at %s is longer than %u bytes\n",
+                    c->path, BATON_CONTROL_MAX_REPLY);
+            return BATON_EXIT_FAILED;
+        }
+        if (r < 0) {
+            fprintf(stderr, "baton: reading from the supervisor at %s: %s\n", c->path,
+                    strerror(-r));
+            return BATON_EXIT_FAILED;
+        }
+        if (n == 0)
+            continue;
+        doc = baton__reply_parse(line, n, &root);
+        if (!doc) {
+            bad_reply(c, line, n);
+            return BATON_EXIT_FAILED;
+        }
+        if (baton__json_get(root, "ok")) {
+            *ret_doc = doc;
+            *ret_root = root;
+            *ret_line = line;
+            return BATON_EXIT_OK;
+        }
+        if (on_event)
+            on_event(ctx, line, n, root);
+        baton__reply_free(doc);
+    }
+}

@@ -1,0 +1,673 @@
+/*
+ * One client connection: reading and parsing requests, queuing responses in order, writing
+ * them with as few system calls as possible, sending files, and closing without losing what
+ * the client already sent.
+ *
+ * Reads go into the server's shared buffer; the parser copies what it keeps, so an idle
+ * connection holds no read buffer at all. Responses of a whole read (pipelined requests) are
+ * serialised into the server's shared output buffer and written with one write; only what the
+ * kernel does not take at once is copied into the connection's own buffers for uv_write.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/internal.h"
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void on_write(uv_write_t *req, int status);
+static void process(struct baton__conn *c, const char *data, size_t len, bool shared);
+static void conn_abort(struct baton__conn *c);
+static void file_send(struct baton__conn *c);
+
+/* ---- timeout lists ------------------------------------------------------------------------- */
+
+static void list_remove(struct baton__conn *c)
+{
+    if (c->list == LIST_NONE)
+        return;
+    struct baton__conn_link *head = &c->server->lists[c->list];
+    if (c->link.prev)
+        c->link.prev->link.next = c->link.next;
+    else
+        head->next = c->link.next;
+    if (c->link.next)
+        c->link.next->link.prev = c->link.prev;
+    else
+        head->prev = c->link.prev;
+    c->link.prev = c->link.next = NULL;
+    c->list = LIST_NONE;
+}
+
+static void list_append(struct baton__conn *c, enum baton__conn_list list)
+{
+    struct baton__conn_link *head = &c->server->lists[list];
+    c->list = list;
+    c->link.next = NULL;
+    c->link.prev = head->prev;
+    if (head->prev)
+        head->prev->link.next = c;
+    else
+        head->next = c;
+    head->prev = c;
+}
+
+void baton__conn_move(struct baton__conn *c, enum baton__conn_list list)
+{
+    list_remove(c);
+    c->since = uv_now(c->server->loop);
+    if (list != LIST_NONE)
+        list_append(c, list);
+}
+
+/* Puts the connection in the list its state calls for. */
+static void settle(struct baton__conn *c)
+{
+    struct baton__server *s = c->server;
+    switch (c->state) {
+    case CONN_CLOSED:
+    case CONN_CLOSING:
+        return;
+    case CONN_RESPONDING:
+        baton__conn_move(c, c->writing ? LIST_WRITE : LIST_BUSY);
+        return;
+    case CONN_READING:
+        if (c->writing)
+            baton__conn_move(c, LIST_WRITE);
+        else if (baton__parser_in_body(&c->parser))
+            baton__conn_move(c, LIST_BODY); /* a body read refreshes the timeout */
+        else if (c->list != LIST_HEAD)
+            baton__conn_move(c, LIST_HEAD); /* the header timeout covers the whole section */
+        return;
+    case CONN_IDLE:
+        if (c->writing)
+            baton__conn_move(c, LIST_WRITE);
+        else if (s->draining)
+            baton__conn_move(c, LIST_GRACE);
+        else
+            baton__conn_move(c, LIST_IDLE);
+        return;
+    }
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+int baton__conn_accept(struct baton__server *s, int fd)
+{
+    struct baton__conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int r = uv_tcp_init(s->loop, &c->tcp);
+    if (r == 0)
+        r = uv_tcp_open(&c->tcp, fd);
+    if (r < 0) {
+        free(c);
+        return r;
+    }
+    c->tcp.data = c;
+    c->server = s;
+    c->file_poll_fd = -1;
+    c->res.file_fd = -1;
+    c->in = (struct baton_buf)BATON_BUF_INIT(0);
+    c->wq = (struct baton_buf)BATON_BUF_INIT(0);
+    c->wf = (struct baton_buf)BATON_BUF_INIT(0);
+    baton__parser_init(&c->parser, &s->config.limits);
+    c->state = CONN_IDLE;
+    s->stats.connections++;
+    s->stats.active++;
+    r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0) {
+        baton__conn_close(c, false);
+        return 0;
+    }
+    c->reading = true;
+    /* A new connection gets the header timeout for its first request. */
+    baton__conn_move(c, LIST_HEAD);
+    return 0;
+}
+
+static void free_conn(struct baton__conn *c)
+{
+    struct baton__server *s = c->server;
+    list_remove(c);
+    if (c->res.file_fd >= 0)
+        close(c->res.file_fd);
+    baton__parser_free(&c->parser);
+    baton__buf_free(&c->in);
+    baton__buf_free(&c->wq);
+    baton__buf_free(&c->wf);
+    if (s->out_conn == c) {
+        baton__buf_reset(&s->out);
+        s->out_conn = NULL;
+    }
+    free(c);
+    baton__server_conn_closed(s, c);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    struct baton__conn *c = h->data;
+    if (c->in_request) {
+        if (c->res.mode == RES_STREAMING) {
+            /* The handler still holds the response: it learns of the loss from its next
+             * write, and the connection is freed when it ends the stream. */
+            c->zombie = true;
+            return;
+        }
+        baton__request_end(c, 0);
+    }
+    free_conn(c);
+}
+
+static void on_file_poll_close(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void file_poll_stop(struct baton__conn *c)
+{
+    if (!c->file_poll)
+        return;
+    uv_close((uv_handle_t *)c->file_poll, on_file_poll_close);
+    /* uv_close removed the fd from epoll synchronously; the duplicate can go now. */
+    close(c->file_poll_fd);
+    c->file_poll = NULL;
+    c->file_poll_fd = -1;
+}
+
+static void hard_close(struct baton__conn *c)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    c->state = CONN_CLOSED;
+    list_remove(c);
+    file_poll_stop(c);
+    if (c->server->out_conn == c) {
+        baton__buf_reset(&c->server->out);
+        c->server->out_conn = NULL;
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct baton__conn *c = req->handle->data;
+    if (status < 0)
+        hard_close(c);
+    /* Otherwise keep reading until EOF, the linger bound or its timeout. */
+}
+
+/*
+ * Closes the connection. graceful: queued output is written first, and when the client may
+ * still be sending (must_linger), the write side is shut down and input read to EOF (bounded),
+ * because close() with unread input makes the kernel send RST, which can destroy the response
+ * in flight before the client reads it.
+ */
+void baton__conn_close(struct baton__conn *c, bool graceful)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
+        return;
+    if (!graceful) {
+        hard_close(c);
+        return;
+    }
+    baton__conn_flush(c);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->writing) {
+        c->close_after = true; /* output_drained() comes back here */
+        return;
+    }
+    if (c->peer_eof || !c->must_linger) {
+        hard_close(c);
+        return;
+    }
+    c->state = CONN_CLOSING;
+    c->linger_bytes = 0;
+    baton__conn_move(c, LIST_LINGER);
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        hard_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void conn_abort(struct baton__conn *c)
+{
+    c->server->stats.errors++;
+    hard_close(c);
+}
+
+void baton__conn_timeout(struct baton__conn *c)
+{
+    switch (c->list) {
+    case LIST_HEAD:
+        if (baton__parser_idle(&c->parser) && !c->in_request) {
+            c->must_linger = true;
+            baton__conn_close(c, true);
+            return;
+        }
+        /* fall through: a request started too slowly */
+    case LIST_BODY:
+        c->server->stats.errors++;
+        baton__response_write_error(c, 408);
+        c->must_linger = true;
+        c->state = CONN_READING;
+        baton__conn_close(c, true);
+        return;
+    case LIST_IDLE:
+    case LIST_IDLE_SHRUNK:
+    case LIST_GRACE:
+        c->must_linger = true;
+        baton__conn_close(c, true);
+        return;
+    case LIST_WRITE:
+    case LIST_LINGER:
+    default:
+        conn_abort(c);
+        return;
+    }
+}
+
+void baton__conn_drain(struct baton__conn *c)
+{
+    if (c->state == CONN_IDLE && !c->writing)
+        baton__conn_move(c, LIST_GRACE);
+}
+
+size_t baton__conn_memory(const struct baton__conn *c)
+{
+    return sizeof(*c) + baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+void baton__conn_emit(struct baton__conn *c, const void *p, size_t n)
+{
+    struct baton__server *s = c->server;
+    if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
+        return;
+    int r;
+    if (c->writing || c->wq.len) {
+        r = baton__buf_append(&c->wq, p, n);
+    } else {
+        if (s->out_conn && s->out_conn != c)
+            baton__conn_flush(s->out_conn);
+        s->out_conn = c;
+        r = baton__buf_append(&s->out, p, n);
+    }
+    if (r < 0)
+        conn_abort(c);
+}
+
+static int start_write(struct baton__conn *c)
+{
+    uv_buf_t b = uv_buf_init(c->wf.data, (unsigned)c->wf.len);
+    int r = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (r < 0)
+        return r;
+    c->writing = true;
+    return 0;
+}
+
+int baton__conn_flush(struct baton__conn *c)
+{
+    struct baton__server *s = c->server;
+    if (s->out_conn != c || s->out.len == 0)
+        return 0;
+    s->out_conn = NULL;
+    const char *p = s->out.data;
+    size_t len = s->out.len;
+    int r = 0;
+    if (c->writing) {
+        r = baton__buf_append(&c->wq, p, len);
+    } else {
+        uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == UV_EAGAIN || n == UV_ENOSYS)
+            n = 0;
+        if (n < 0) {
+            r = n;
+        } else {
+            s->stats.bytes_out += (size_t)n;
+            if ((size_t)n < len) {
+                /* The kernel took part: the rest waits in the connection's own buffer. */
+                r = baton__buf_append(&c->wf, p + n, len - (size_t)n);
+                if (r == 0)
+                    r = start_write(c);
+            }
+        }
+    }
+    baton__buf_reset(&s->out);
+    if (s->out.cap > BATON__OUTPUT_HIGH)
+        baton__buf_free(&s->out);
+    if (r < 0) {
+        conn_abort(c);
+        return r;
+    }
+    if (c->writing)
+        baton__conn_move(c, LIST_WRITE);
+    return 0;
+}
+
+/* Everything queued has been written: continue whatever waited for it. */
+static void output_drained(struct baton__conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
+        return;
+    if (c->in_request && c->res.mode == RES_FILE) {
+        file_send(c);
+        return;
+    }
+    if (c->close_after && !c->in_request) {
+        baton__conn_close(c, true);
+        return;
+    }
+    if (c->state != CONN_RESPONDING && c->in.len) {
+        process(c, c->in.data, c->in.len, false);
+        return;
+    }
+    if (!c->reading && c->state != CONN_RESPONDING && !c->peer_eof) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+    settle(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct baton__conn *c = req->handle->data;
+    c->writing = false;
+    if (status < 0) {
+        conn_abort(c);
+        return;
+    }
+    c->server->stats.bytes_out += c->wf.len;
+    baton__buf_reset(&c->wf);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->wq.len) {
+        struct baton_buf t = c->wf;
+        c->wf = c->wq;
+        c->wq = t;
+        if (start_write(c) < 0)
+            conn_abort(c);
+        else
+            baton__conn_move(c, LIST_WRITE); /* progress refreshes the send timeout */
+        return;
+    }
+    /* Big buffers go back once written; small ones stay for the next response. */
+    if (c->wf.cap > 16384)
+        baton__buf_free(&c->wf);
+    if (c->wq.cap > 16384)
+        baton__buf_free(&c->wq);
+    output_drained(c);
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static void on_file_writable(uv_poll_t *poll, int status, int events)
+{
+    struct baton__conn *c = poll->data;
+    if (status < 0) {
+        conn_abort(c);
+        return;
+    }
+    file_send(c);
+}
+
+/*
+ * libuv offers no sendfile on streams and allows one watcher per fd, so writability during a
+ * file send is watched on a duplicate of the socket: epoll keys registrations by fd number, and
+ * both refer to the same open socket.
+ */
+static int wait_writable(struct baton__conn *c)
+{
+    if (!c->file_poll) {
+        int fd = -1;
+        uv_fileno((uv_handle_t *)&c->tcp, &fd);
+        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+            return -errno;
+        uv_poll_t *poll = malloc(sizeof(*poll));
+        if (!poll) {
+            close(dup);
+            return -ENOMEM;
+        }
+        int r = uv_poll_init(c->server->loop, poll, dup);
+        if (r < 0) {
+            free(poll);
+            close(dup);
+            return r;
+        }
+        poll->data = c;
+        c->file_poll = poll;
+        c->file_poll_fd = dup;
+    }
+    baton__conn_move(c, LIST_WRITE);
+    return uv_poll_start(c->file_poll, UV_WRITABLE, on_file_writable);
+}
+
+static void file_send(struct baton__conn *c)
+{
+    struct baton_response *res = &c->res;
+    int sock = -1;
+    uv_fileno((uv_handle_t *)&c->tcp, &sock);
+    while (res->file_left > 0) {
+        size_t chunk = res->file_left > (1u << 20) ? (1u << 20) : (size_t)res->file_left;
+        ssize_t n = sendfile(sock, res->file_fd, &res->file_offset, chunk);
+        if (n > 0) {
+            res->file_left -= (uint64_t)n;
+            res->body_bytes += (uint64_t)n;
+            c->server->stats.bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (wait_writable(c) < 0)
+                conn_abort(c);
+            return;
+        }
+        /* An error, or the file shrank under us: the promised length cannot be kept, and only
+         * closing tells the client the response is incomplete. */
+        conn_abort(c);
+        return;
+    }
+    file_poll_stop(c);
+    close(res->file_fd);
+    res->file_fd = -1;
+    res->mode = RES_DONE;
+    if (!c->dispatching)
+        baton__conn_response_done(c);
+}
+
+void baton__conn_file_start(struct baton__conn *c)
+{
+    struct baton_response *res = &c->res;
+    if (c->req.head || res->file_left == 0 || !(res->status >= 200 && res->status != 204 &&
+                                                 res->status != 304)) {
+        close(res->file_fd);
+        res->file_fd = -1;
+        res->mode = RES_DONE;
+        return; /* dispatch sees RES_DONE and finishes synchronously */
+    }
+    c->state = CONN_RESPONDING;
+    baton__conn_flush(c);
+    /* The head must reach the socket before the file: when it is still being written,
+     * output_drained() starts the file. */
+    if (c->state == CONN_RESPONDING && !c->writing)
+        file_send(c);
+}
+
+/* ---- input --------------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct baton__conn *c = h->data;
+    buf->base = c->server->read_buf;
+    buf->len = BATON__READ_BUFFER;
+}
+
+static void stop_reading(struct baton__conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct baton__conn *c = stream->data;
+    if (nread == 0)
+        return;
+    if (c->state == CONN_CLOSING) {
+        if (nread < 0) {
+            hard_close(c); /* EOF (or error): the client has everything */
+            return;
+        }
+        c->linger_bytes += (uint64_t)nread;
+        if (c->linger_bytes > BATON__LINGER_BYTES)
+            hard_close(c);
+        return;
+    }
+    if (c->state == CONN_CLOSED)
+        return;
+    if (nread > 0) {
+        process(c, buf->base, (size_t)nread, true);
+        return;
+    }
+    if (nread != UV_EOF) {
+        conn_abort(c);
+        return;
+    }
+    /* The client will send nothing more. Answer what it sent, then close. */
+    c->peer_eof = true;
+    stop_reading(c);
+    if (c->state == CONN_READING && !c->in_request) {
+        /* A request cut short can never complete. */
+        if (!c->writing && !(c->server->out_conn == c))
+            hard_close(c);
+        else
+            c->close_after = true;
+        return;
+    }
+    if (c->in_request || c->writing || c->in.len) {
+        c->close_after = true;
+        return;
+    }
+    hard_close(c);
+}
+
+/* Sends 100 Continue when a request announced a body with Expect and is waiting for it. */
+static void maybe_continue(struct baton__conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (c->parser.expect_continue && !c->continue_sent && baton__parser_in_body(&c->parser) &&
+        !c->close_after) {
+        baton__conn_emit(c, cont, sizeof(cont) - 1);
+        c->continue_sent = true;
+    }
+}
+
+/*
+ * Parses and answers every complete request in data. shared: data is the server's read buffer
+ * (what is left over is copied into c->in); otherwise data is c->in itself.
+ */
+static void process(struct baton__conn *c, const char *data, size_t len, bool shared)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (c->state == CONN_RESPONDING || c->close_after || c->state >= CONN_CLOSING)
+            break;
+        if (c->wq.len > BATON__OUTPUT_HIGH)
+            break; /* the client does not read its answers: stop reading its requests */
+        size_t used = 0;
+        int r = baton__parser_execute(&c->parser, data + off, len - off, &used);
+        if (r == BATON__PARSE_MORE) {
+            off = len;
+            c->state = baton__parser_idle(&c->parser) ? CONN_IDLE : CONN_READING;
+            break;
+        }
+        if (r == BATON__PARSE_ERROR) {
+            baton__response_write_error(c, c->parser.error_status);
+            c->must_linger = true;
+            c->state = CONN_READING;
+            off = len;
+            break;
+        }
+        off += used;
+        c->more_input = off < len;
+        c->state = CONN_READING;
+        baton__dispatch(c);
+    }
+    if (c->state == CONN_CLOSED)
+        return;
+    size_t left = len - off;
+    if (shared) {
+        if (left && !c->close_after) {
+            if (baton__buf_append(&c->in, data + off, left) < 0) {
+                conn_abort(c);
+                return;
+            }
+        } else if (left) {
+            c->must_linger = true; /* input we will not answer */
+        }
+    } else {
+        baton__buf_consume(&c->in, off);
+        if (c->close_after && c->in.len) {
+            c->must_linger = true;
+            baton__buf_free(&c->in);
+        } else if (c->in.len == 0 && c->in.cap > 4096) {
+            baton__buf_free(&c->in);
+        }
+    }
+    if (c->in.len)
+        stop_reading(c); /* a response holds parsing: keep the rest where it is */
+    maybe_continue(c);
+    baton__conn_flush(c);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->close_after && !c->in_request && !c->writing) {
+        baton__conn_close(c, true);
+        return;
+    }
+    if (!c->reading && !c->in.len && c->state != CONN_RESPONDING && !c->peer_eof &&
+        !c->close_after) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+    settle(c);
+}
+
+/* A response has been handed over completely (synchronously or at the end of a stream or
+ * file): end its request and move on to the next one. */
+void baton__conn_response_done(struct baton__conn *c)
+{
+    bool async = !c->dispatching;
+    baton__request_end(c, 1);
+    if (c->zombie) {
+        free_conn(c);
+        return;
+    }
+    if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_IDLE;
+    if (!async)
+        return; /* process() goes on with the next request */
+    baton__conn_flush(c);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (c->writing) {
+        settle(c);
+        return; /* output_drained() continues */
+    }
+    output_drained(c);
+}

@@ -1,0 +1,202 @@
+/*
+ * baton-web's HTTP core internals shared between its files: the server, its connections and the
+ * request/response objects handlers see. Not installed.
+ */
+#ifndef BATON_HTTP_INTERNAL_H
+#define BATON_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "baton/http.h"
+#include "common/buf.h"
+#include "http/parser.h"
+#include "http/router.h"
+#include "http/server.h"
+
+/* Output queued on one connection past which it stops parsing (and reading) more requests. */
+#define BATON__OUTPUT_HIGH (256 * 1024)
+/* The shared read buffer: one read takes up to this much. */
+#define BATON__READ_BUFFER (64 * 1024)
+/* A connection idle this long gives its buffers back. */
+#define BATON__SHRINK_AFTER_MS 1000
+/* Bytes discarded while lingering before the close. */
+#define BATON__LINGER_BYTES (256 * 1024)
+
+struct baton__conn;
+
+enum baton__res_mode {
+    RES_OPEN,      /* the handler is filling it in */
+    RES_STREAMING, /* headers sent; chunks follow */
+    RES_FILE,      /* headers sent; a file range follows */
+    RES_DONE,      /* everything handed to the connection */
+};
+
+struct baton_request {
+    struct baton__conn *conn;
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *id;   /* lazily made */
+    const char *peer; /* lazily made */
+    struct baton__header *headers;
+    unsigned nheaders;
+    const char *body;
+    size_t body_len;
+    unsigned nparams;
+    struct {
+        const char *name;
+        const char *value;
+    } params[BATON__MAX_PARAMS];
+    void *data;
+    struct baton__owner *owner; /* pinned for the request's life */
+    uint64_t start_ns;
+    bool head;       /* HEAD: no body on the wire */
+    bool keep_alive; /* the client keeps the connection */
+    uint8_t http_minor;
+};
+
+struct baton_response {
+    struct baton__conn *conn;
+    int status;
+    enum baton__res_mode mode;
+    bool touched;  /* the handler set something */
+    bool has_type; /* Content-Type set */
+    bool close;    /* Connection: close sent */
+    struct baton_buf *headers; /* "Name: value\r\n"...: the server's shared buffer */
+    struct baton_buf *body;    /* the server's shared buffer */
+    uint64_t body_bytes;       /* body bytes queued so far (all modes) */
+    int file_fd;
+    off_t file_offset;
+    uint64_t file_left;
+};
+
+enum baton__conn_state {
+    CONN_IDLE,       /* between requests: no byte of the next one yet */
+    CONN_READING,    /* a request is arriving */
+    CONN_RESPONDING, /* a stream or a file is being sent; further input waits */
+    CONN_CLOSING,    /* shut down for writing; reading to EOF before the close */
+    CONN_CLOSED,     /* uv_close() called */
+};
+
+/* Connections wait in one list per timeout; all in a list share a timeout, so each list is
+ * ordered by deadline and the sweep only looks at the heads. */
+enum baton__conn_list {
+    LIST_NONE,
+    LIST_IDLE,        /* keep-alive wait, buffers still held */
+    LIST_IDLE_SHRUNK, /* keep-alive wait, buffers given back */
+    LIST_HEAD,        /* header section arriving */
+    LIST_BODY,        /* body arriving */
+    LIST_WRITE,       /* output waiting for the client */
+    LIST_BUSY,        /* a handler holds the response; no timeout */
+    LIST_LINGER,      /* closing, reading to EOF */
+    LIST_GRACE,       /* idle at drain: closed after a quiet grace period */
+    LIST_COUNT,
+};
+
+struct baton__conn_link {
+    struct baton__conn *prev, *next;
+};
+
+struct baton__conn {
+    uv_tcp_t tcp;
+    struct baton__server *server;
+    struct baton__conn_link link; /* in server->lists[list] */
+    enum baton__conn_list list;
+    enum baton__conn_state state;
+    uint64_t since;    /* uv_now() when it entered its list */
+    uint64_t deadline; /* uv_now() past which the list's timeout fires */
+    struct baton__parser parser;
+    struct baton_buf in; /* input not parsed yet (only while a response holds parsing) */
+    struct baton_buf wq; /* output queued behind the write in flight */
+    struct baton_buf wf; /* output of the write in flight */
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    uv_poll_t *file_poll; /* waits for writability during a file send */
+    int file_poll_fd;
+    uint64_t linger_bytes;
+    bool writing;         /* a uv_write is in flight */
+    bool reading;         /* uv_read_start is on */
+    bool close_after;     /* close once the output is written */
+    bool must_linger;     /* unread input may be on the way: shut down and read to EOF */
+    bool peer_eof;        /* the client finished sending */
+    bool continue_sent;   /* 100 Continue sent for the current request */
+    bool in_request;      /* req/res hold a dispatched request */
+    bool dispatching;     /* inside baton__dispatch() */
+    bool more_input;      /* bytes of another request follow the one being answered */
+    bool zombie;          /* closed while a streaming handler still holds the response */
+    struct baton_request req;
+    struct baton_response res;
+};
+
+struct baton__listener {
+    uv_poll_t poll;
+    int fd;
+    struct baton__server *server;
+    bool active;
+};
+
+struct baton__server {
+    uv_loop_t *loop;
+    struct baton__server_config config;
+    struct baton__server_hooks hooks;
+    struct baton__listener *listeners;
+    size_t nlisteners;
+    bool accepting;     /* listeners polled */
+    bool accept_paused; /* at max connections or out of fds */
+    bool draining;
+    bool drained_called;
+    bool closing;
+    uv_timer_t sweep;         /* timeouts */
+    uv_timer_t accept_retry;  /* resumes accepting after EMFILE */
+    uv_timer_t drain_deadline;
+    struct baton__conn_link lists[LIST_COUNT];
+    struct baton__router *router;
+    struct baton_static *st;
+    char *read_buf; /* shared: connections read into it */
+    struct baton_buf out;          /* shared: responses of the connection being processed */
+    struct baton__conn *out_conn;  /* whose bytes `out` holds */
+    struct baton_buf res_headers;  /* shared: headers of the response being built */
+    struct baton_buf res_body;     /* shared: body of the response being built */
+    struct baton__server_stats stats;
+    uint64_t request_counter; /* for request ids */
+    time_t date_time;
+    char date_line[48]; /* "Date: ... GMT\r\n" */
+    size_t date_len;
+};
+
+/* conn.c */
+int baton__conn_accept(struct baton__server *s, int fd);
+void baton__conn_move(struct baton__conn *c, enum baton__conn_list list);
+void baton__conn_timeout(struct baton__conn *c);
+void baton__conn_drain(struct baton__conn *c);
+void baton__conn_close(struct baton__conn *c, bool graceful);
+void baton__conn_emit(struct baton__conn *c, const void *p, size_t n);
+int baton__conn_flush(struct baton__conn *c);
+void baton__conn_response_done(struct baton__conn *c);
+void baton__conn_file_start(struct baton__conn *c);
+size_t baton__conn_memory(const struct baton__conn *c);
+
+/* dispatch.c */
+void baton__dispatch(struct baton__conn *c);
+void baton__request_end(struct baton__conn *c, int complete);
+
+/* response.c */
+void baton__response_reset(struct baton_response *res, struct baton__conn *c);
+/* Serialises the status line and header section into the connection's output; close tells
+ * whether Connection: close is sent. length < 0: chunked. */
+void baton__response_write_head(struct baton_response *res, int64_t length);
+/* Serialises a complete in-memory response (head and body). */
+void baton__response_write_all(struct baton_response *res);
+/* A minimal response for protocol errors (400, 408, 413, ...), always with Connection: close. */
+void baton__response_write_error(struct baton__conn *c, int status);
+const char *baton__status_reason(int status);
+
+/* server.c */
+void baton__server_conn_closed(struct baton__server *s, struct baton__conn *c);
+void baton__server_update_date(struct baton__server *s);
+void baton__server_check_drained(struct baton__server *s);
+
+#endif

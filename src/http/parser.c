@@ -1,0 +1,413 @@
+#include "http/parser.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/uri.h"
+
+/* Bytes of chunk extensions accepted on one chunk (they carry nothing we use). */
+#define CHUNK_EXT_MAX 1024
+
+static struct baton__parser *parser_of(llhttp_t *h)
+{
+    return (struct baton__parser *)((char *)h - offsetof(struct baton__parser, http));
+}
+
+/* Records why the input is refused; llhttp then stops with HPE_USER. */
+static int fail(struct baton__parser *p, int status, const char *reason)
+{
+    if (!p->error_status) {
+        p->error_status = status;
+        p->error_reason = reason;
+    }
+    return HPE_USER;
+}
+
+static int on_message_begin(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    p->started = true;
+    return 0;
+}
+
+/* Counts head bytes as they arrive, so an endless header section fails early. */
+static int count_head(struct baton__parser *p, size_t n)
+{
+    p->head_bytes += n;
+    if (p->head_bytes > p->limits->header_bytes)
+        return fail(p, 431, "request header section too large");
+    return 0;
+}
+
+static int collect(struct baton__parser *p, enum baton__token kind, const char *at, size_t n)
+{
+    if (p->token_kind != kind) {
+        baton__buf_reset(&p->token);
+        p->token_kind = kind;
+    }
+    if (baton__buf_append(&p->token, at, n) < 0)
+        return fail(p, 431, "request header section too large");
+    return 0;
+}
+
+static int on_url(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    if (p->token.len + n > p->limits->uri_bytes)
+        return fail(p, 414, "request target too long");
+    int r = count_head(p, n);
+    return r ? r : collect(p, TOKEN_URL, at, n);
+}
+
+static int on_url_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    char *t = baton__arena_strndup(&p->arena, p->token.data ? p->token.data : "", p->token.len);
+    if (!t)
+        return fail(p, 431, "request header section too large");
+    p->target = t;
+    p->token_kind = TOKEN_NONE;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    int r = count_head(p, n);
+    return r ? r : collect(p, TOKEN_FIELD, at, n);
+}
+
+static int on_header_field_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    if (p->nheaders >= p->limits->header_count)
+        return fail(p, 431, "too many header fields");
+    char *f = baton__arena_strndup(&p->arena, p->token.data ? p->token.data : "", p->token.len);
+    if (!f)
+        return fail(p, 431, "request header section too large");
+    p->field = f;
+    p->field_len = (uint32_t)p->token.len;
+    p->token_kind = TOKEN_NONE;
+    /* ": " and CRLF count towards the head, as they do on the wire. */
+    return count_head(p, 4);
+}
+
+static int on_header_value(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    int r = count_head(p, n);
+    return r ? r : collect(p, TOKEN_VALUE, at, n);
+}
+
+static int add_header(struct baton__parser *p, const char *value, size_t len)
+{
+    if (p->nheaders == p->headers_cap) {
+        unsigned cap = p->headers_cap ? p->headers_cap * 2 : 16;
+        struct baton__header *hs = realloc(p->headers, cap * sizeof(*hs));
+        if (!hs)
+            return fail(p, 503, "out of memory");
+        p->headers = hs;
+        p->headers_cap = cap;
+    }
+    p->headers[p->nheaders++] = (struct baton__header){
+        .name = p->field,
+        .value = value,
+        .name_len = p->field_len,
+        .value_len = (uint32_t)len,
+    };
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    const char *v = p->token_kind == TOKEN_VALUE && p->token.data ? p->token.data : "";
+    size_t len = p->token_kind == TOKEN_VALUE ? p->token.len : 0;
+    p->token_kind = TOKEN_NONE;
+    /* llhttp keeps trailing whitespace in the value; the field value excludes it (RFC 9110 5.5). */
+    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    /* A CR or LF inside a value can only come from obsolete line folding (RFC 9112 5.2): a
+     * server must reject it or replace it; we reject, since folding is a smuggling vector. */
+    if (memchr(v, '\r', len) || memchr(v, '\n', len))
+        return fail(p, 400, "obsolete line folding");
+    if (p->in_trailers)
+        return 0; /* trailer fields are counted, checked and dropped */
+    char *value = baton__arena_strndup(&p->arena, v, len);
+    if (!value)
+        return fail(p, 431, "request header section too large");
+    if (p->field_len == 4 && strncasecmp(p->field, "host", 4) == 0)
+        p->host_count++;
+    return add_header(p, value, len);
+}
+
+static bool token_list_has(const char *value, const char *token)
+{
+    size_t tlen = strlen(token);
+    const char *s = value;
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - s) == tlen && strncasecmp(s, token, tlen) == 0)
+            return true;
+        s = e;
+    }
+    return false;
+}
+
+static int on_headers_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    p->headers_done = true;
+    if (h->http_major != 1 || h->http_minor > 1)
+        return fail(p, 505, "HTTP version not supported");
+    p->http_minor = h->http_minor;
+    if (h->http_minor == 1 && p->host_count != 1)
+        return fail(p, 400, p->host_count ? "more than one Host field" : "missing Host field");
+    if (p->host_count > 1)
+        return fail(p, 400, "more than one Host field");
+    if ((h->flags & F_TRANSFER_ENCODING) && h->http_minor == 0)
+        return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (h->method == HTTP_CONNECT)
+        return fail(p, 501, "CONNECT is not supported");
+    if ((h->flags & F_CONTENT_LENGTH) && h->content_length > p->limits->body_bytes)
+        return fail(p, 413, "request body too large");
+    bool has_body = (h->flags & F_CHUNKED) || h->content_length > 0;
+    const char *expect = baton__parser_header(p, "expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return fail(p, 417, "unsupported expectation");
+        p->expect_continue = has_body;
+    }
+    /* Protocol upgrades are not offered: treat the request as an ordinary one (RFC 9110 7.8
+     * lets a server ignore Upgrade), so llhttp does not hand the rest over as foreign bytes. */
+    h->upgrade = 0;
+    int r = baton__uri_split(&p->arena, p->target ? p->target : "",
+                             p->target ? strlen(p->target) : 0, &p->path, &p->query);
+    if (r == -ENOMEM)
+        return fail(p, 503, "out of memory");
+    if (r < 0)
+        return fail(p, 400, "invalid request target");
+    p->method = llhttp_method_name((llhttp_method_t)h->method);
+    p->paused_at_headers = true;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    int r = baton__buf_append(&p->body, at, n);
+    if (r == -ENOBUFS)
+        return fail(p, 413, "request body too large");
+    if (r < 0)
+        return fail(p, 503, "out of memory");
+    return 0;
+}
+
+static int on_chunk_header(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    p->chunk_ext_bytes = 0;
+    /* The size line of the last chunk starts the trailer section. */
+    if (h->content_length == 0)
+        p->in_trailers = true;
+    return 0;
+}
+
+static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    p->chunk_ext_bytes += n;
+    if (p->chunk_ext_bytes > CHUNK_EXT_MAX)
+        return fail(p, 400, "chunk extensions too long");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    p->keep_alive = llhttp_should_keep_alive(h);
+    p->paused_at_headers = false;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension,
+    .on_message_complete = on_message_complete,
+};
+
+void baton__parser_init(struct baton__parser *p, const struct baton__limits *limits)
+{
+    memset(p, 0, sizeof(*p));
+    llhttp_init(&p->http, HTTP_REQUEST, &settings);
+    p->limits = limits;
+    baton__arena_init(&p->arena, limits->header_bytes * 2 + limits->uri_bytes * 2 + 4096);
+    p->token = (struct baton_buf)BATON_BUF_INIT(limits->header_bytes + limits->uri_bytes);
+    p->body = (struct baton_buf)BATON_BUF_INIT(limits->body_bytes);
+    p->query = "";
+}
+
+/* Maps an llhttp error to the status to answer (framing errors are all 400). */
+static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
+{
+    if (p->error_status)
+        return BATON__PARSE_ERROR;
+    switch (err) {
+    case HPE_INVALID_METHOD:
+        p->error_status = 400;
+        p->error_reason = "invalid method";
+        break;
+    case HPE_INVALID_VERSION:
+        p->error_status = 505;
+        p->error_reason = "invalid HTTP version";
+        break;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        p->error_status = 400;
+        p->error_reason = "invalid Transfer-Encoding";
+        break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        p->error_status = 400;
+        p->error_reason = "ambiguous body length";
+        break;
+    case HPE_INVALID_CONTENT_LENGTH:
+        p->error_status = 400;
+        p->error_reason = "invalid Content-Length";
+        break;
+    case HPE_INVALID_CHUNK_SIZE:
+        p->error_status = 400;
+        p->error_reason = "invalid chunk size";
+        break;
+    default:
+        p->error_status = 400;
+        p->error_reason = llhttp_get_error_reason(&p->http);
+        if (!p->error_reason)
+            p->error_reason = "malformed request";
+        break;
+    }
+    return BATON__PARSE_ERROR;
+}
+
+int baton__parser_execute(struct baton__parser *p, const char *data, size_t len, size_t *ret_used)
+{
+    size_t used = 0;
+    if (p->error_status)
+        return BATON__PARSE_ERROR;
+    while (used < len) {
+        size_t head_before = p->head_bytes;
+        llhttp_errno_t err = llhttp_execute(&p->http, data + used, len - used);
+        if (err == HPE_OK) {
+            /* Whitespace and CRLFs of the head that reached no callback still count. */
+            if (p->started && !p->headers_done) {
+                size_t raw = len - used;
+                if (raw > p->head_bytes - head_before)
+                    p->head_bytes = head_before + raw;
+                if (p->head_bytes > p->limits->header_bytes) {
+                    fail(p, 431, "request header section too large");
+                    return BATON__PARSE_ERROR;
+                }
+            }
+            used = len;
+            break;
+        }
+        if (err != HPE_PAUSED)
+            return error_from_llhttp(p, err);
+        const char *pos = llhttp_get_error_pos(&p->http);
+        used = (size_t)(pos - data);
+        llhttp_resume(&p->http);
+        if (p->paused_at_headers) {
+            p->paused_at_headers = false;
+            continue;
+        }
+        *ret_used = used;
+        return BATON__PARSE_REQUEST;
+    }
+    *ret_used = used;
+    return BATON__PARSE_MORE;
+}
+
+void baton__parser_next(struct baton__parser *p)
+{
+    baton__arena_reset(&p->arena);
+    baton__buf_reset(&p->token);
+    baton__buf_reset(&p->body);
+    p->token_kind = TOKEN_NONE;
+    p->field = NULL;
+    p->field_len = 0;
+    p->nheaders = 0;
+    p->head_bytes = 0;
+    p->chunk_ext_bytes = 0;
+    p->host_count = 0;
+    p->started = false;
+    p->headers_done = false;
+    p->paused_at_headers = false;
+    p->in_trailers = false;
+    p->expect_continue = false;
+    p->keep_alive = false;
+    p->method = NULL;
+    p->target = NULL;
+    p->path = NULL;
+    p->query = "";
+    p->http_minor = 1;
+}
+
+bool baton__parser_idle(const struct baton__parser *p)
+{
+    return !p->started && !p->error_status;
+}
+
+bool baton__parser_in_body(const struct baton__parser *p)
+{
+    return p->headers_done && !p->error_status;
+}
+
+const char *baton__parser_header(const struct baton__parser *p, const char *name)
+{
+    size_t n = strlen(name);
+    for (unsigned i = 0; i < p->nheaders; i++) {
+        const struct baton__header *h = &p->headers[i];
+        if (h->name_len == n && strncasecmp(h->name, name, n) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
+void baton__parser_shrink(struct baton__parser *p)
+{
+    baton__arena_free(&p->arena);
+    baton__buf_free(&p->token);
+    baton__buf_free(&p->body);
+    free(p->headers);
+    p->headers = NULL;
+    p->headers_cap = 0;
+    p->nheaders = 0;
+}
+
+void baton__parser_free(struct baton__parser *p)
+{
+    baton__parser_shrink(p);
+}
+
+size_t baton__parser_footprint(const struct baton__parser *p)
+{
+    return baton__arena_footprint(&p->arena) + p->token.cap + p->body.cap +
+           p->headers_cap * sizeof(struct baton__header);
+}

@@ -1,0 +1,115 @@
+/*
+ * The socket-free HTTP/1.1 request parser: bytes in, complete requests out, with every limit
+ * and framing check of RFC 9112 applied on the way. It owns no I/O, so unit tests and fuzz
+ * targets drive it directly; the connection code feeds it what it reads.
+ *
+ * Built on llhttp in strict mode (no lenient flag is ever set). The parser copies what it keeps
+ * (target, header names and values, body) into its own arena and buffers, so the caller may
+ * reuse its input buffer as soon as baton__parser_execute() returns.
+ */
+#ifndef BATON_HTTP_PARSER_H
+#define BATON_HTTP_PARSER_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "http/arena.h"
+
+struct baton__limits {
+    size_t header_bytes;   /* request line + header section, in bytes: 431 past it */
+    unsigned header_count; /* header fields: 431 past it */
+    size_t uri_bytes;      /* request target: 414 past it */
+    uint64_t body_bytes;   /* decoded body: 413 past it */
+};
+
+/* Defaults: 8 KiB of head, 100 fields, 4 KiB of target, 1 MiB of body. */
+#define BATON__LIMITS_DEFAULT {8192, 100, 4096, 1048576}
+
+struct baton__header {
+    const char *name; /* as received; compare case-insensitively */
+    const char *value;
+    uint32_t name_len;
+    uint32_t value_len;
+};
+
+enum baton__parse_result {
+    BATON__PARSE_MORE,    /* every byte consumed; a request is incomplete or none started */
+    BATON__PARSE_REQUEST, /* a complete request is ready; bytes after it were not consumed */
+    BATON__PARSE_ERROR,   /* the input is refused: answer error_status and close */
+};
+
+enum baton__token {
+    TOKEN_NONE,
+    TOKEN_URL,
+    TOKEN_FIELD,
+    TOKEN_VALUE,
+};
+
+struct baton__parser {
+    llhttp_t http;
+    const struct baton__limits *limits;
+    struct baton__arena arena; /* strings of the current request */
+    struct baton_buf token;    /* the URL, field or value being collected */
+    enum baton__token token_kind;
+    const char *field; /* the current header's name, in the arena */
+    uint32_t field_len;
+    struct baton__header *headers; /* kept across requests */
+    unsigned nheaders;
+    unsigned headers_cap;
+    size_t head_bytes;        /* bytes of request line and header section seen */
+    size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
+    struct baton_buf body;    /* decoded body, max = limits->body_bytes */
+    unsigned host_count;      /* Host fields seen */
+    bool started;             /* a byte of the current request has arrived */
+    bool headers_done;        /* the header section is complete */
+    bool paused_at_headers;   /* the last pause came from on_headers_complete */
+    bool in_trailers;         /* fields after the last chunk */
+    bool expect_continue;     /* Expect: 100-continue with a body still to come */
+    bool keep_alive;          /* after REQUEST: the client keeps the connection */
+    int error_status;         /* after ERROR: 400, 408, 413, 414, 431, 501, 505 */
+    const char *error_reason; /* after ERROR: static text */
+
+    /* The request, after REQUEST (valid until the next execute or reset). */
+    const char *method;
+    const char *target; /* raw, as received */
+    const char *path;   /* decoded and normalised: "/a/b" (never "..", never NUL) */
+    const char *query;  /* raw, after '?', "" when none */
+    uint8_t http_minor; /* 0 or 1 */
+};
+
+/* Prepares a parser with these limits (kept by pointer: they may change between requests). */
+void baton__parser_init(struct baton__parser *p, const struct baton__limits *limits);
+
+/*
+ * Feeds len bytes. Returns a baton__parse_result and sets *ret_used to the bytes consumed:
+ * all of them for MORE; up to the end of the request for REQUEST (call baton__parser_next()
+ * before feeding the rest); undefined for ERROR (the connection is closed anyway).
+ */
+int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
+                          size_t *ret_used);
+
+/* After REQUEST: forgets the request and gets ready for the next one on the connection. */
+void baton__parser_next(struct baton__parser *p);
+
+/* True when no byte of a next request has arrived (the connection is idle). */
+bool baton__parser_idle(const struct baton__parser *p);
+
+/* True while the parser waits for body bytes of a request whose header section is complete. */
+bool baton__parser_in_body(const struct baton__parser *p);
+
+/* Returns the value of header `name` (case-insensitive, first occurrence) or NULL. */
+const char *baton__parser_header(const struct baton__parser *p, const char *name);
+
+/* Frees memory not needed by an idle connection (arena, body and header index). */
+void baton__parser_shrink(struct baton__parser *p);
+
+/* Frees everything. */
+void baton__parser_free(struct baton__parser *p);
+
+/* Bytes of heap the parser holds. */
+size_t baton__parser_footprint(const struct baton__parser *p);
+
+#endif

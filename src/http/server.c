@@ -1,0 +1,365 @@
+/*
+ * The server: listeners and the accept path, the timeout sweep, the cached Date, and the drain.
+ *
+ * Accepting is done here rather than by uv_listen(): libuv's accept path answers EMFILE by
+ * accepting and closing connections (a reset for clients another worker could have served)
+ * and cannot pause. Here, at max connections or out of fds, the listener is simply not polled
+ * for a moment and the connections wait in the shared accept queue for any worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/internal.h"
+
+/* Connections accepted per readiness event before the loop serves the others. */
+#define ACCEPT_BATCH 32
+/* Pause after EMFILE/ENFILE before accepting again. */
+#define ACCEPT_RETRY_MS 100
+/* Timeout sweep period, and during a drain (the grace period is short). */
+#define SWEEP_MS       100
+#define SWEEP_DRAIN_MS 20
+
+static void on_listener(uv_poll_t *poll, int status, int events);
+
+int baton__server_new(uv_loop_t *loop, const struct baton__server_config *config,
+                      const struct baton__server_hooks *hooks, struct baton__server **ret)
+{
+    struct baton__server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->read_buf = malloc(BATON__READ_BUFFER);
+    if (!s->read_buf) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->loop = loop;
+    s->config = *config;
+    if (hooks)
+        s->hooks = *hooks;
+    s->out = (struct baton_buf)BATON_BUF_INIT(0);
+    s->res_headers = (struct baton_buf)BATON_BUF_INIT(64 * 1024);
+    s->res_body = (struct baton_buf)BATON_BUF_INIT(0);
+    uv_timer_init(loop, &s->sweep);
+    uv_timer_init(loop, &s->accept_retry);
+    uv_timer_init(loop, &s->drain_deadline);
+    s->sweep.data = s->accept_retry.data = s->drain_deadline.data = s;
+    *ret = s;
+    return 0;
+}
+
+static void event(struct baton__server *s, enum baton__event_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void event(struct baton__server *s, enum baton__event_level level, const char *fmt, ...)
+{
+    if (!s->hooks.event)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->hooks.event(s->hooks.data, level, msg);
+}
+
+int baton__server_add_listener(struct baton__server *s, int fd)
+{
+    struct baton__listener *ls = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*ls));
+    if (!ls)
+        return -ENOMEM;
+    s->listeners = ls;
+    /* Listeners are heap-stable only until the next realloc: add them all before start. */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    struct baton__listener *l = &s->listeners[s->nlisteners];
+    memset(l, 0, sizeof(*l));
+    l->fd = fd;
+    l->server = s;
+    s->nlisteners++;
+    return 0;
+}
+
+static void set_accepting(struct baton__server *s, bool on)
+{
+    if (s->accepting == on)
+        return;
+    s->accepting = on;
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        struct baton__listener *l = &s->listeners[i];
+        if (!l->active)
+            continue;
+        if (on)
+            uv_poll_start(&l->poll, UV_READABLE, on_listener);
+        else
+            uv_poll_stop(&l->poll);
+    }
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    struct baton__server *s = t->data;
+    s->accept_paused = false;
+    if (!s->draining && s->stats.active < s->config.max_connections)
+        set_accepting(s, true);
+}
+
+static void on_listener(uv_poll_t *poll, int status, int events)
+{
+    struct baton__listener *l = poll->data;
+    struct baton__server *s = l->server;
+    if (status < 0) {
+        event(s, BATON__EVENT_ERROR, "listener fd %d: %s", l->fd, uv_strerror(status));
+        return;
+    }
+    for (int i = 0; i < ACCEPT_BATCH && s->accepting; i++) {
+        if (s->stats.active >= s->config.max_connections) {
+            /* Leave the rest in the shared queue: another worker may take them. */
+            event(s, BATON__EVENT_WARNING, "%u connections: not accepting until one closes",
+                  s->stats.active);
+            s->accept_paused = true;
+            set_accepting(s, false);
+            return;
+        }
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM)
+                continue;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                event(s, BATON__EVENT_WARNING, "accept: %s: pausing for %d ms", strerror(e),
+                      ACCEPT_RETRY_MS);
+                s->accept_paused = true;
+                set_accepting(s, false);
+                uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+                return;
+            }
+            event(s, BATON__EVENT_ERROR, "accept: %s", strerror(e));
+            return;
+        }
+        int r = baton__conn_accept(s, fd);
+        if (r < 0) {
+            close(fd);
+            event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
+        }
+    }
+}
+
+static uint32_t list_timeout(const struct baton__server *s, enum baton__conn_list list)
+{
+    switch (list) {
+    case LIST_IDLE:
+    case LIST_IDLE_SHRUNK:
+        return s->config.keepalive_timeout_ms;
+    case LIST_HEAD:
+        return s->config.header_timeout_ms;
+    case LIST_BODY:
+        return s->config.body_timeout_ms;
+    case LIST_WRITE:
+        return s->config.send_timeout_ms;
+    case LIST_LINGER:
+        return s->config.linger_ms;
+    case LIST_GRACE:
+        return s->config.drain_grace_ms;
+    default:
+        return 0;
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct baton__server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    /* Idle connections give their buffers back after a while, keeping their place. */
+    struct baton__conn *c;
+    while ((c = s->lists[LIST_IDLE].next) && c->since + BATON__SHRINK_AFTER_MS <= now) {
+        uint64_t since = c->since;
+        baton__parser_shrink(&c->parser);
+        baton__buf_free(&c->in);
+        baton__buf_free(&c->wq);
+        baton__buf_free(&c->wf);
+        baton__conn_move(c, LIST_IDLE_SHRUNK);
+        c->since = since;
+    }
+    for (int list = LIST_IDLE; list < LIST_COUNT; list++) {
+        uint32_t timeout = list_timeout(s, list);
+        if (!timeout)
+            continue;
+        while ((c = s->lists[list].next) && c->since + timeout <= now)
+            baton__conn_timeout(c); /* always leaves the list */
+    }
+}
+
+int baton__server_start(struct baton__server *s)
+{
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        struct baton__listener *l = &s->listeners[i];
+        int r = uv_poll_init(s->loop, &l->poll, l->fd);
+        if (r < 0)
+            return r;
+        l->poll.data = l;
+        l->active = true;
+    }
+    set_accepting(s, true);
+    baton__server_update_date(s);
+    uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    return 0;
+}
+
+void baton__server_set_router(struct baton__server *s, struct baton__router *router)
+{
+    struct baton__router *old = s->router;
+    s->router = router;
+    baton__router_free(old);
+}
+
+void baton__server_set_static(struct baton__server *s, struct baton_static *st)
+{
+    s->st = st;
+}
+
+void baton__server_update_date(struct baton__server *s)
+{
+    time_t now = time(NULL);
+    if (now == s->date_time && s->date_len)
+        return;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    s->date_len = strftime(s->date_line, sizeof(s->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+                           &tm);
+    s->date_time = now;
+}
+
+static void on_listener_close(uv_handle_t *h)
+{
+    struct baton__listener *l = h->data;
+    close(l->fd);
+    l->fd = -1;
+}
+
+static void close_listeners(struct baton__server *s)
+{
+    s->accepting = false;
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        struct baton__listener *l = &s->listeners[i];
+        if (l->active) {
+            l->active = false;
+            uv_close((uv_handle_t *)&l->poll, on_listener_close);
+        } else if (l->fd >= 0) {
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+}
+
+void baton__server_check_drained(struct baton__server *s)
+{
+    if (s->draining && !s->drained_called && s->stats.active == 0) {
+        s->drained_called = true;
+        uv_timer_stop(&s->drain_deadline);
+        if (s->hooks.drained)
+            s->hooks.drained(s->hooks.data, 0);
+    }
+}
+
+static void close_all(struct baton__server *s)
+{
+    for (int list = 0; list < LIST_COUNT; list++) {
+        struct baton__conn *c;
+        while ((c = s->lists[list].next))
+            baton__conn_close(c, false); /* removes it from the list */
+    }
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    struct baton__server *s = t->data;
+    event(s, BATON__EVENT_WARNING, "drain deadline: closing %u connections", s->stats.active);
+    close_all(s);
+    if (!s->drained_called && s->stats.active == 0)
+        baton__server_check_drained(s);
+}
+
+void baton__server_drain(struct baton__server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    close_listeners(s);
+    uv_timer_stop(&s->accept_retry);
+    /* Idle connections get a short quiet period: a request may already be on the wire. */
+    struct baton__conn *c, *next;
+    for (int list = LIST_IDLE; list <= LIST_HEAD; list++) {
+        for (c = s->lists[list].next; c; c = next) {
+            next = c->link.next;
+            if (list != LIST_HEAD || baton__parser_idle(&c->parser))
+                baton__conn_drain(c);
+        }
+    }
+    uv_timer_start(&s->sweep, on_sweep, SWEEP_DRAIN_MS, SWEEP_DRAIN_MS);
+    if (s->config.drain_timeout_ms)
+        uv_timer_start(&s->drain_deadline, on_drain_deadline, s->config.drain_timeout_ms, 0);
+    baton__server_check_drained(s);
+}
+
+int baton__server_draining(const struct baton__server *s)
+{
+    return s->draining;
+}
+
+void baton__server_conn_closed(struct baton__server *s, struct baton__conn *c)
+{
+    (void)c;
+    s->stats.active--;
+    if (s->accept_paused && !s->draining && !uv_is_active((uv_handle_t *)&s->accept_retry) &&
+        s->stats.active < s->config.max_connections) {
+        s->accept_paused = false;
+        set_accepting(s, true);
+    }
+    baton__server_check_drained(s);
+}
+
+void baton__server_close(struct baton__server *s)
+{
+    s->closing = true;
+    close_listeners(s);
+    close_all(s);
+    uv_close((uv_handle_t *)&s->sweep, NULL);
+    uv_close((uv_handle_t *)&s->accept_retry, NULL);
+    uv_close((uv_handle_t *)&s->drain_deadline, NULL);
+}
+
+void baton__server_free(struct baton__server *s)
+{
+    if (!s)
+        return;
+    baton__router_free(s->router);
+    free(s->listeners);
+    free(s->read_buf);
+    baton__buf_free(&s->out);
+    baton__buf_free(&s->res_headers);
+    baton__buf_free(&s->res_body);
+    free(s);
+}
+
+void baton__server_stats(const struct baton__server *s, struct baton__server_stats *ret)
+{
+    *ret = s->stats;
+}
+
+size_t baton__server_connection_memory(const struct baton__server *s)
+{
+    size_t total = 0;
+    for (int list = 0; list < LIST_COUNT; list++)
+        for (struct baton__conn *c = s->lists[list].next; c; c = c->link.next)
+            total += baton__conn_memory(c);
+    return total;
+}

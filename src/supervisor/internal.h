@@ -1,0 +1,380 @@
+/*
+ * The supervisor's internals, shared by its files:
+ *
+ *   generation.c  the state machine of generations, workers and slots (pure: no I/O; side
+ *                 effects go through struct baton_gens_ops, time comes in as arguments)
+ *   rollout.c     the reload transaction: rolling / blue-green, verdicts, rollback
+ *   spawn.c       fork/exec of one worker with its environment and listeners
+ *   worker.c      a worker's stdout/stderr capture and signals
+ *   notify.c      the notify socket (READY=1, STATUS=...) and its message parser
+ *   control.c     the control socket server; request.c parses its requests
+ *   status.c      status and verdict objects as JSON
+ *   listener.c    the listening sockets
+ *   supervisor.c  the event loop, signals and the systemd side
+ */
+#ifndef BATON_SUPERVISOR_INTERNAL_H
+#define BATON_SUPERVISOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "supervisor/config.h"
+
+/* Lines of a worker's stderr kept for failure verdicts, and the longest kept line. */
+#define BATON_STDERR_TAIL     20
+#define BATON_STDERR_LINE_MAX 512
+/* A worker that stayed up this long has recovered: its slot's backoff starts over. */
+#define BATON_STABLE_MS 10000
+/* This many crashes in a row, each before the worker was stable, make a crash loop. */
+#define BATON_CRASH_LOOP 3
+/* How long a new worker that failed (never ready) gets after the stop signal before SIGKILL. */
+#define BATON_FAILED_KILL_MS 3000
+
+/* ---- workers and generations (generation.c) ------------------------------------------ */
+
+enum baton_worker_state {
+    BATON_WORKER_STARTING, /* spawned, not ready yet */
+    BATON_WORKER_READY,    /* serving */
+    BATON_WORKER_DRAINING, /* stop signal sent; SIGKILL at deadline_ms */
+    BATON_WORKER_KILLED,   /* SIGKILL sent; waiting to be reaped */
+};
+
+struct baton_worker_io; /* worker.c: pipes and their watchers */
+
+struct baton_worker {
+    struct baton_worker *next; /* in the generation's list */
+    struct baton_generation *gen;
+    pid_t pid;
+    unsigned slot;
+    enum baton_worker_state state;
+    uint64_t started_ms;  /* monotonic */
+    uint64_t ready_ms;    /* time from spawn to ready */
+    uint64_t deadline_ms; /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
+    bool replacement;     /* a respawn restoring a slot drained by a failed rollout */
+    char *status;         /* last STATUS= text, or NULL */
+    int notify_errno;     /* last ERRNO=, 0 when none */
+    char *stats;          /* last BATON_STATS= text, or NULL */
+    bool reloading;       /* RELOADING=1 seen, READY=1 not yet */
+    bool reload_pending;  /* asked to reload in place; READY=1 not yet */
+    /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c). */
+    char *stderr_tail[BATON_STDERR_TAIL];
+    unsigned tail_start, tail_count;
+    struct baton_worker_io *io;
+};
+
+enum baton_slot_state {
+    BATON_SLOT_RUNNING, /* has a worker process */
+    BATON_SLOT_BACKOFF, /* its worker died; restart at restart_at_ms */
+    BATON_SLOT_RETIRED, /* its worker was drained in favour of the next generation */
+};
+
+struct baton_slot {
+    enum baton_slot_state state;
+    struct baton_worker *worker; /* RUNNING only */
+    uint64_t restart_at_ms;      /* BACKOFF only */
+    uint64_t backoff_ms;         /* the next backoff; 0: restart_initial_ms */
+    unsigned restarts;           /* restarts after crashes, in total */
+    unsigned quick_crashes;      /* crashes in a row, each before BATON_STABLE_MS */
+};
+
+enum baton_generation_state {
+    BATON_GEN_STARTING, /* the reload transaction is starting it */
+    BATON_GEN_ACTIVE,   /* serving (the previous one stays ACTIVE during a rollout) */
+    BATON_GEN_DRAINING, /* replaced; its workers are draining */
+    BATON_GEN_FAILED,   /* a failed start; its workers are being stopped */
+};
+
+struct baton_generation {
+    struct baton_generation *next; /* oldest first */
+    long id;
+    enum baton_generation_state state;
+    struct baton_config *config; /* this generation's own; command, env, timeouts */
+    char *exec_path;             /* command[0] resolved once, when the generation started */
+    char *dir;                   /* app.dir resolved once (symlinks followed) */
+    uint64_t started_ms;
+    bool killed; /* SIGKILLed beyond max_draining: no longer counted as draining */
+    struct baton_slot *slots;
+    unsigned n_slots;
+    struct baton_worker *workers; /* every live process, draining ones included */
+};
+
+/* Why a reload failed, and what it did. */
+enum baton_cause {
+    BATON_CAUSE_NONE,
+    BATON_CAUSE_EXIT,    /* a new worker exited */
+    BATON_CAUSE_SIGNAL,  /* a new worker died by a signal */
+    BATON_CAUSE_TIMEOUT, /* not ready within ready_timeout */
+    BATON_CAUSE_EXEC,    /* the command could not be started */
+    BATON_CAUSE_CONFIG,  /* the configuration did not load */
+    BATON_CAUSE_STOP,    /* the supervisor was asked to stop */
+    BATON_CAUSE_RELOAD,  /* an in-place reload: a worker reported ERRNO=/failure */
+};
+
+struct baton_verdict {
+    bool ok;
+    long gen, previous; /* -1 when none */
+    enum baton_cause cause;
+    int exit_status; /* EXIT */
+    int signo;       /* SIGNAL */
+    int err;         /* EXEC: errno; RELOAD: ERRNO= */
+    pid_t pid;       /* the worker named by the cause, 0 when none */
+    char *status;    /* the worker's last STATUS=, or NULL */
+    char **stderr;   /* its last stderr lines, NULL-terminated, or NULL */
+    uint64_t ready_ms, total_ms;
+    char *error; /* "generation 5 failed: ..." (NULL when ok) */
+    char *msg;   /* "generation 4 is serving", "rolled back: ..." */
+};
+
+/* Side effects of the state machine. ctx is baton_gens.ctx. */
+struct baton_gens_ops {
+    /* Starts w's process (w->gen, w->slot set; sets w->pid). Returns 0, or -errno when the
+     * process could not be started (then *ret_what names what failed, "exec bin/x"). */
+    int (*spawn)(void *ctx, struct baton_worker *w, char **ret_what);
+    /* Sends a signal to w's process. */
+    void (*kill)(void *ctx, struct baton_worker *w, int signo);
+    /* A line of progress for the current transaction (also logged). */
+    void (*progress)(void *ctx, long gen, const char *msg);
+    /* The current transaction ended; v is valid during the call only. */
+    void (*done)(void *ctx, const struct baton_verdict *v);
+    /* w is about to be freed: release w->io. */
+    void (*release_worker)(void *ctx, struct baton_worker *w);
+    /* g is about to be freed: release g->config. */
+    void (*release_generation)(void *ctx, struct baton_generation *g);
+};
+
+enum baton_transition {
+    BATON_TRANSITION_NONE,
+    BATON_TRANSITION_ROLLOUT,  /* a new generation is starting */
+    BATON_TRANSITION_IN_PLACE, /* workers reload in place (reload_signal) */
+};
+
+struct baton_gens {
+    const struct baton_gens_ops *ops;
+    void *ctx;
+    struct baton_generation *list; /* every live generation, oldest first */
+    struct baton_generation *active;
+    long last_id;
+    bool stopping;
+    unsigned long restarts; /* active workers restarted after dying, in total */
+
+    /* The running transaction. */
+    enum baton_transition transition;
+    struct {
+        struct baton_generation *gen, *old;
+        unsigned started; /* slots of gen spawned so far (in slot order) */
+        unsigned ready;   /* of which ready */
+        unsigned drained; /* old workers drained for them */
+        unsigned pending; /* IN_PLACE: workers still reloading */
+        uint64_t started_ms, deadline_ms;
+        bool failing; /* inside fail(): ignore re-entrant events */
+    } tx;
+};
+
+/* Initialises an empty set of generations. */
+void baton__gens_init(struct baton_gens *gs, const struct baton_gens_ops *ops, void *ctx);
+/* Frees every generation and worker (their processes must be gone or abandoned). */
+void baton__gens_free(struct baton_gens *gs);
+
+/* Starts generation last_id+1 from config (ownership passes to it, also on failure).
+ * Returns the generation id, or -EBUSY while another transaction runs (nothing taken: the
+ * caller keeps config) or -ECANCELED when stopping. ops->done is called when it ends. */
+long baton__gens_reload(struct baton_gens *gs, struct baton_config *config, uint64_t now);
+/* Asks the active workers to reload in place (app.reload_signal). -EBUSY, -ECANCELED or
+ * -ESRCH (nothing active) as above; 0 when started. */
+int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now);
+
+/* Events from the outside world. */
+void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
+void baton__gens_worker_reloading(struct baton_gens *gs, struct baton_worker *w);
+void baton__gens_worker_errno(struct baton_gens *gs, struct baton_worker *w, int err, uint64_t now);
+/* The process of w exited with wait status `wstatus`; w is freed before this returns. */
+void baton__gens_worker_exited(struct baton_gens *gs, struct baton_worker *w, int wstatus,
+                               uint64_t now);
+/* Acts on every deadline that has passed. */
+void baton__gens_tick(struct baton_gens *gs, uint64_t now);
+/* The earliest deadline (monotonic ms), or UINT64_MAX when none. */
+uint64_t baton__gens_next_deadline(const struct baton_gens *gs);
+/* Stops everything: drains every worker (fast: SIGKILL at once); no more restarts. An
+ * unfinished transaction ends with cause STOP. */
+void baton__gens_stop(struct baton_gens *gs, bool fast, uint64_t now);
+/* True when no worker process is left. */
+bool baton__gens_idle(const struct baton_gens *gs);
+/* The worker with this pid, or NULL. */
+struct baton_worker *baton__gens_find(const struct baton_gens *gs, pid_t pid);
+/* True when some slot of the active generation is in a crash loop. */
+bool baton__slot_crash_loop(const struct baton_slot *slot, uint64_t now);
+
+/* Names for status output. */
+const char *baton__worker_state_name(enum baton_worker_state s);
+const char *baton__generation_state_name(enum baton_generation_state s);
+const char *baton__cause_name(enum baton_cause c);
+
+/* generation.c internals used by rollout.c. */
+struct baton_worker *baton__gens_start_worker(struct baton_gens *gs, struct baton_generation *g,
+                                              unsigned slot, uint64_t now, char **ret_what,
+                                              int *ret_err);
+void baton__gens_drain_worker(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
+void baton__gens_drain_generation(struct baton_gens *gs, struct baton_generation *g,
+                                  enum baton_generation_state state, uint64_t now);
+void baton__gens_enforce_max_draining(struct baton_gens *gs);
+void baton__gens_maybe_free(struct baton_gens *gs, struct baton_generation *g);
+void baton__gens_progress(struct baton_gens *gs, long gen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* rollout.c: the transaction's own steps, called by generation.c. */
+void baton__rollout_begin(struct baton_gens *gs, uint64_t now);
+void baton__rollout_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
+void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct baton_worker *w,
+                         int detail, const char *what, uint64_t now);
+void baton__in_place_step(struct baton_gens *gs, struct baton_worker *w, int err, uint64_t now);
+void baton__verdict_free(struct baton_verdict *v);
+
+/* ---- notify messages (notify.c) --------------------------------------------------------- */
+
+struct baton_notify_msg {
+    bool ready, reloading, stopping, watchdog;
+    bool has_status, has_errno, has_stats;
+    const char *status; /* points into the message; status_len bytes */
+    size_t status_len;
+    int err;
+    const char *stats;
+    size_t stats_len;
+};
+
+/* Parses one notify datagram (newline-separated KEY=VALUE; unknown keys and malformed values
+ * are ignored, as systemd does). Returns 0, or -EINVAL for a message holding a NUL byte. */
+int baton__notify_parse(const char *data, size_t len, struct baton_notify_msg *ret);
+
+/* ---- control requests (request.c) ------------------------------------------------------ */
+
+enum baton_request_cmd {
+    BATON_REQ_PING,
+    BATON_REQ_STATUS,
+    BATON_REQ_RELOAD,
+    BATON_REQ_STOP,
+};
+
+struct baton_request {
+    enum baton_request_cmd cmd;
+    bool wait, fast, in_place;
+    uint64_t timeout_ms;
+};
+
+/* Parses one request line (without its newline). Returns 0, or -EINVAL with a reason (one
+ * line, for the error reply) in err. Bounded in time and stack for any input. */
+int baton__request_parse(const char *line, size_t len, struct baton_request *ret,
+                         struct baton_buf *err);
+
+/* ---- the running supervisor (supervisor.c and the I/O files) ------------------------------ */
+
+struct baton_control_client;
+
+enum baton_sup_state {
+    BATON_SUP_RUNNING,
+    BATON_SUP_RELOADING,
+    BATON_SUP_STOPPING,
+};
+
+struct baton_listener {
+    char *name, *text; /* from the configuration the supervisor started with */
+    struct baton_address address;
+    int fd;
+};
+
+struct baton_supervisor {
+    uv_loop_t *loop;
+    const struct baton_config_options *options;
+    struct baton_gens gens;
+    enum baton_sup_state state;
+    uint64_t started_ms;
+    char *name;
+    int exit_code;
+    bool first_ready; /* generation 1 became ready */
+    bool stop_fast;
+
+    struct baton_listener *listeners;
+    size_t n_listeners;
+    char *fdnames; /* LISTEN_FDNAMES value */
+
+    char **base_env;        /* the supervisor's environment without LISTEN_* and NOTIFY_SOCKET */
+    char *sd_notify_socket; /* the supervisor's own NOTIFY_SOCKET (systemd), or NULL */
+    int devnull;
+
+    int notify_fd;
+    char notify_name[64]; /* NOTIFY_SOCKET value for workers: "@baton-..." */
+    uv_poll_t notify_poll;
+
+    char *control_path;
+    int control_fd;
+    uv_poll_t control_poll;
+    struct baton_control_client *clients;
+    struct baton_control_client *tx_client; /* asked for the running transaction, or NULL */
+    uint64_t tx_started_ms;
+    char *last_reload; /* JSON object of the last verdict, or NULL */
+
+    uv_timer_t timer;
+    uv_prepare_t prepare;
+    uv_signal_t signals[6];
+};
+
+/* Monotonic milliseconds. */
+uint64_t baton__sup_now_ms(void);
+
+/* listener.c: binds every `listen:` address (exit status 2 material on failure: returns -errno
+ * after logging "listen NAME: ADDRESS: reason"). */
+int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* Closes the listeners and unlinks UNIX socket files. */
+void baton__listeners_close(struct baton_supervisor *sup);
+/* True when config's `listen:` differs from the listeners held. */
+bool baton__listeners_changed(const struct baton_supervisor *sup,
+                              const struct baton_config *config);
+
+/* spawn.c: the gens_ops spawn: forks and execs w, sets w->pid and starts its output capture. */
+int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, char **ret_what);
+/* The environment every worker starts from (environ minus LISTEN_* and NOTIFY_SOCKET). */
+char **baton__worker_base_env(char **environ_);
+
+/* worker.c: output capture. */
+void baton__worker_io_start(struct baton_supervisor *sup, struct baton_worker *w, int out_fd,
+                            int err_fd);
+/* Reads whatever w's pipes hold now (called before an exit is handled). */
+void baton__worker_io_flush(struct baton_worker *w);
+/* Detaches w->io from w and closes it (the memory goes in the close callbacks). */
+void baton__worker_io_release(struct baton_worker *w);
+
+/* notify.c: the notify socket of the workers. */
+int baton__notify_open(struct baton_supervisor *sup);
+/* Handles every datagram waiting on the socket. */
+void baton__notify_drain(struct baton_supervisor *sup);
+void baton__notify_close(struct baton_supervisor *sup);
+
+/* control.c */
+int baton__ctl_open(struct baton_supervisor *sup, const struct baton_config *config);
+void baton__ctl_close(struct baton_supervisor *sup);
+/* Sends one line (a JSON object, without the newline) to client c. */
+void baton__ctl_send(struct baton_control_client *c, const char *json, size_t len);
+/* The transaction of c ended: c may send its next request; queued reloads get their turn. */
+void baton__ctl_tx_done(struct baton_supervisor *sup, struct baton_control_client *c);
+/* From the loop (before it blocks): starts queued reloads, reads clients' next requests. */
+void baton__ctl_resume(struct baton_supervisor *sup);
+uint64_t baton__ctl_next_deadline(const struct baton_supervisor *sup);
+void baton__ctl_tick(struct baton_supervisor *sup, uint64_t now);
+
+/* supervisor.c: actions shared by signals and control requests. Starts a reload for client c
+ * (NULL: a signal). Returns 0 when started or answered (the verdict goes to c), -EBUSY while
+ * another transaction runs (nothing done). */
+int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client *c, bool in_place);
+/* Begins a graceful (or fast) stop. */
+void baton__sup_stop(struct baton_supervisor *sup, bool fast);
+/* "busy: generation N is starting" for the running transaction. */
+void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size);
+
+/* status.c */
+void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);
+void baton__verdict_json(const struct baton_verdict *v, struct baton_buf *b);
+
+#endif

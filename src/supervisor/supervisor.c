@@ -1,0 +1,437 @@
+/*
+ * `baton run`: the event loop (libuv), the signals, the systemd side, and the glue between the
+ * state machine (generation.c, rollout.c) and the world: sockets, processes, the CLI.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "supervisor/internal.h"
+#include "supervisor/supervisor.h"
+
+extern char **environ;
+
+uint64_t baton__sup_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The supervisor's own readiness, for systemd (Type=notify). A no-op without NOTIFY_SOCKET. */
+static void sd_notify(struct baton_supervisor *sup, const char *msg)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = sup->sd_notify_socket;
+    size_t n;
+    if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        baton__log(BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void apply_log_config(const struct baton_config *c)
+{
+    enum baton_log_format format = c->log.format;
+    if (!c->log.format_set)
+        format = isatty(STDERR_FILENO) ? BATON_LOG_TEXT : BATON_LOG_JSON;
+    baton__log_setup("baton", format, c->log.level);
+}
+
+/* ---- the state machine's side effects ---------------------------------------------------- */
+
+static int op_spawn(void *ctx, struct baton_worker *w, char **ret_what)
+{
+    return baton__worker_spawn(ctx, w, ret_what);
+}
+
+static void op_kill(void *ctx, struct baton_worker *w, int signo)
+{
+    if (w->pid <= 0)
+        return;
+    baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s", baton__signal_name(signo));
+    if (kill(w->pid, signo) < 0 && errno != ESRCH)
+        baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill SIG%s: %s",
+                      baton__signal_name(signo), strerror(errno));
+}
+
+static void op_progress(void *ctx, long gen, const char *msg)
+{
+    struct baton_supervisor *sup = ctx;
+    baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
+    if (!sup->tx_client)
+        return;
+    struct baton_buf b = BATON_BUF_INIT(0);
+    baton__buf_puts(&b, "{");
+    baton__json_kv_str(&b, "event", "progress");
+    baton__json_kv_str(&b, "msg", msg);
+    baton__json_kv_int(&b, "gen", gen);
+    baton__json_kv_int(&b, "elapsed_ms", (long long)(baton__sup_now_ms() - sup->tx_started_ms));
+    baton__buf_puts(&b, "}");
+    baton__ctl_send(sup->tx_client, b.data, b.len);
+    baton__buf_free(&b);
+}
+
+/* A transaction ended with verdict JSON `json`: answer, record, tell systemd. */
+static void finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len, bool record)
+{
+    struct baton_control_client *c = sup->tx_client;
+    sup->tx_client = NULL;
+    if (record) {
+        free(sup->last_reload);
+        sup->last_reload = baton__xstrdup(json);
+    }
+    baton__ctl_send(c, json, len);
+    baton__ctl_tx_done(sup, c);
+    if (sup->state != BATON_SUP_STOPPING)
+        sup->state = BATON_SUP_RUNNING;
+    if (!sup->first_ready) {
+        if (!ok) {
+            baton__log(BATON_LOG_ERROR, "the first generation failed: stopping");
+            sup->exit_code = 1;
+            baton__sup_stop(sup, false);
+            return;
+        }
+        sup->first_ready = true;
+        sd_notify(sup, "READY=1\nSTATUS=serving");
+        return;
+    }
+    if (sup->state != BATON_SUP_STOPPING)
+        sd_notify(sup, ok ? "READY=1\nSTATUS=serving" : "READY=1\nSTATUS=serving (reload failed)");
+}
+
+static void op_done(void *ctx, const struct baton_verdict *v)
+{
+    struct baton_supervisor *sup = ctx;
+    struct baton_buf b = BATON_BUF_INIT(0);
+    baton__verdict_json(v, &b);
+    if (v->ok) {
+        baton__log_at(BATON_LOG_NOTICE, v->gen, -1, "%s", v->msg);
+    } else {
+        baton__log_at(BATON_LOG_ERROR, v->gen, v->pid > 0 ? v->pid : -1, "%s; %s", v->error,
+                      v->msg);
+        if (v->status)
+            baton__log_at(BATON_LOG_ERROR, v->gen, -1, "its last STATUS=%s", v->status);
+    }
+    finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
+    baton__buf_free(&b);
+}
+
+static void op_release_worker(void *ctx, struct baton_worker *w)
+{
+    baton__worker_io_release(w);
+}
+
+static void op_release_generation(void *ctx, struct baton_generation *g)
+{
+    baton__config_free(g->config);
+    g->config = NULL;
+}
+
+static const struct baton_gens_ops gens_ops = {
+    .spawn = op_spawn,
+    .kill = op_kill,
+    .progress = op_progress,
+    .done = op_done,
+    .release_worker = op_release_worker,
+    .release_generation = op_release_generation,
+};
+
+/* ---- actions ------------------------------------------------------------------------------ */
+
+void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size)
+{
+    const struct baton_gens *gs = &sup->gens;
+    if (gs->transition == BATON_TRANSITION_ROLLOUT)
+        snprintf(buf, size, "busy: generation %ld is starting", gs->tx.gen->id);
+    else if (gs->transition == BATON_TRANSITION_IN_PLACE)
+        snprintf(buf, size, "busy: generation %ld is reloading in place", gs->tx.gen->id);
+    else
+        snprintf(buf, size, "busy");
+}
+
+static void config_failed(struct baton_supervisor *sup, const char *error)
+{
+    struct baton_buf b = BATON_BUF_INIT(0);
+    size_t n = strlen(error);
+    while (n && error[n - 1] == '\n')
+        n--;
+    baton__log(BATON_LOG_ERROR, "reload: configuration error: %.*s", (int)n, error);
+    baton__buf_puts(&b, "{");
+    baton__json_kv_bool(&b, "ok", 0);
+    baton__json_kv_str(&b, "verdict", "failed");
+    baton__json_key(&b, "error");
+    baton__json_string(&b, error, n);
+    baton__buf_puts(&b, ",\"reason\":{\"cause\":\"config\"}");
+    baton__json_kv_str(&b, "msg", "nothing changed");
+    baton__buf_puts(&b, "}");
+    finish(sup, false, b.data, b.len, true);
+    baton__buf_free(&b);
+}
+
+int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client *c, bool in_place)
+{
+    struct baton_gens *gs = &sup->gens;
+    struct baton_config *config = NULL;
+    struct baton_buf err = BATON_BUF_INIT(64 * 1024);
+    uint64_t now = baton__sup_now_ms();
+    char msg[96];
+
+    if (gs->stopping)
+        return -ECANCELED;
+    if (gs->transition != BATON_TRANSITION_NONE)
+        return -EBUSY;
+    sup->tx_client = c;
+    sup->tx_started_ms = now;
+    sup->state = BATON_SUP_RELOADING;
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)now * 1000ULL);
+    sd_notify(sup, msg);
+
+    if (in_place) {
+        if (baton__gens_reload_in_place(gs, now) == -ESRCH)
+            config_failed(sup, "no generation is serving: nothing to reload in place");
+        return 0;
+    }
+    baton__log(BATON_LOG_INFO, "reload: reading the configuration");
+    if (baton__config_load(sup->options, &config, &err) < 0) {
+        config_failed(sup, err.data ? err.data : "configuration error");
+        baton__buf_free(&err);
+        return 0;
+    }
+    baton__buf_free(&err);
+    apply_log_config(config);
+    if (baton__listeners_changed(sup, config)) {
+        baton__log(BATON_LOG_WARNING, "listen changes need a restart: keeping the listeners");
+        op_progress(sup, gs->last_id + 1, "warning: listen changes need a restart");
+    }
+    if (sup->control_path && strcmp(sup->control_path, config->control.socket) != 0)
+        baton__log(BATON_LOG_WARNING, "control.socket changes need a restart");
+    long id = baton__gens_reload(gs, config, now);
+    if (id < 0) {
+        /* Checked above: cannot be busy or stopping here. */
+        baton__config_free(config);
+        config_failed(sup, "reload refused");
+    }
+    return 0;
+}
+
+void baton__sup_stop(struct baton_supervisor *sup, bool fast)
+{
+    if (sup->state == BATON_SUP_STOPPING && (!fast || sup->stop_fast))
+        return;
+    baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
+    sup->state = BATON_SUP_STOPPING;
+    sup->stop_fast = sup->stop_fast || fast;
+    sd_notify(sup, "STOPPING=1");
+    baton__gens_stop(&sup->gens, fast, baton__sup_now_ms());
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static void reap(struct baton_supervisor *sup)
+{
+    /* Notify messages first: a STATUS= or READY=1 sent just before exiting belongs to the
+     * verdict; the kernel keeps the datagrams of a dead sender. */
+    baton__notify_drain(sup);
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0)
+            break;
+        struct baton_worker *w = baton__gens_find(&sup->gens, pid);
+        if (!w) {
+            baton__log(BATON_LOG_DEBUG, "reaped pid %ld (not a worker)", (long)pid);
+            continue;
+        }
+        bool expected = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+        enum baton_log_level level = expected ? BATON_LOG_INFO : BATON_LOG_WARNING;
+        if (WIFSIGNALED(st))
+            baton__log_at(level, w->gen->id, pid, "worker (slot %u) was killed by SIG%s", w->slot,
+                          baton__signal_name(WTERMSIG(st)));
+        else
+            baton__log_at(level, w->gen->id, pid, "worker (slot %u) exited with status %d", w->slot,
+                          WEXITSTATUS(st));
+        baton__worker_io_flush(w);
+        baton__gens_worker_exited(&sup->gens, w, st, baton__sup_now_ms());
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signo)
+{
+    struct baton_supervisor *sup = h->data;
+    char busy[128];
+    switch (signo) {
+    case SIGCHLD:
+        reap(sup);
+        break;
+    case SIGHUP:
+        baton__log(BATON_LOG_INFO, "SIGHUP: reload");
+        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
+            baton__sup_busy_message(sup, busy, sizeof(busy));
+            baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
+        }
+        break;
+    case SIGTERM:
+    case SIGINT:
+        baton__sup_stop(sup, false);
+        break;
+    case SIGQUIT:
+        baton__sup_stop(sup, true);
+        break;
+    case SIGUSR2:
+        baton__log(BATON_LOG_WARNING, "SIGUSR2: re-executing the supervisor is not supported "
+                                      "yet; ignored");
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    struct baton_supervisor *sup = h->data;
+    uint64_t now = baton__sup_now_ms();
+    baton__gens_tick(&sup->gens, now);
+    baton__ctl_tick(sup, now);
+}
+
+/* Before the loop blocks: next requests, the exit condition, the one timer's deadline. */
+static void on_prepare(uv_prepare_t *h)
+{
+    struct baton_supervisor *sup = h->data;
+    baton__ctl_resume(sup);
+    if (sup->state == BATON_SUP_STOPPING && baton__gens_idle(&sup->gens)) {
+        uv_stop(sup->loop);
+        return;
+    }
+    uint64_t next = baton__gens_next_deadline(&sup->gens);
+    uint64_t c = baton__ctl_next_deadline(sup);
+    if (c < next)
+        next = c;
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&sup->timer);
+        return;
+    }
+    uint64_t now = baton__sup_now_ms();
+    /* +1: libuv's clock may be coarser than ours; firing early would only spin. */
+    uv_timer_start(&sup->timer, on_timer, next > now ? next - now + 1 : 0, 0);
+}
+
+static const int handled_signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR2};
+
+static int loop_setup(struct baton_supervisor *sup)
+{
+    int r;
+    for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++) {
+        uv_signal_init(sup->loop, &sup->signals[i]);
+        sup->signals[i].data = sup;
+        if ((r = uv_signal_start(&sup->signals[i], on_signal, handled_signals[i])) < 0)
+            return r;
+    }
+    uv_timer_init(sup->loop, &sup->timer);
+    sup->timer.data = sup;
+    uv_prepare_init(sup->loop, &sup->prepare);
+    sup->prepare.data = sup;
+    return uv_prepare_start(&sup->prepare, on_prepare);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Standard streams must exist: a pipe or socket created later must never become fd 0-2. */
+static void ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            abort();
+    }
+}
+
+int baton__supervisor_run(struct baton_config *config, const struct baton_config_options *options)
+{
+    struct baton_supervisor *sup = baton__xcalloc(1, sizeof(*sup));
+    uv_loop_t loop;
+    int code = 2, r;
+
+    ensure_stdio();
+    signal(SIGPIPE, SIG_IGN);
+    apply_log_config(config);
+    sup->loop = &loop;
+    sup->options = options;
+    sup->started_ms = baton__sup_now_ms();
+    sup->notify_fd = sup->control_fd = -1;
+    sup->name = baton__xstrdup(config->name ? config->name : "baton");
+    sup->base_env = baton__worker_base_env(environ);
+    const char *sd = getenv("NOTIFY_SOCKET");
+    sup->sd_notify_socket = sd ? baton__xstrdup(sd) : NULL;
+    sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    baton__gens_init(&sup->gens, &gens_ops, sup);
+    if ((r = uv_loop_init(&loop)) < 0) {
+        baton__log(BATON_LOG_ERROR, "event loop: %s", uv_strerror(r));
+        free(sup);
+        baton__config_free(config);
+        return 2;
+    }
+    if (sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
+        baton__ctl_open(sup, config) < 0)
+        goto out;
+    if ((r = baton__notify_open(sup)) < 0) {
+        baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));
+        goto out;
+    }
+    if ((r = loop_setup(sup)) < 0) {
+        baton__log(BATON_LOG_ERROR, "signals: %s", uv_strerror(r));
+        goto out;
+    }
+    baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
+               BATON_VERSION);
+    sup->state = BATON_SUP_RELOADING;
+    sup->tx_started_ms = baton__sup_now_ms();
+    baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
+    config = NULL; /* generation 1 owns it */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    code = sup->exit_code;
+    baton__log(BATON_LOG_NOTICE, "supervisor stopped");
+out:
+    baton__gens_free(&sup->gens);
+    baton__ctl_close(sup);
+    baton__notify_close(sup);
+    baton__listeners_close(sup);
+    uv_walk(&loop, close_handle, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    baton__config_free(config);
+    if (sup->devnull >= 0)
+        close(sup->devnull);
+    for (char **p = sup->base_env; p && *p; p++)
+        free(*p);
+    free(sup->base_env);
+    free(sup->sd_notify_socket);
+    free(sup->last_reload);
+    free(sup->name);
+    free(sup);
+    return code;
+}

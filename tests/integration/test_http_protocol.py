@@ -1,0 +1,489 @@
+"""baton-web speaks HTTP/1.1 (RFC 9112) correctly over real sockets: keep-alive, pipelining,
+chunked request bodies, Expect: 100-continue, HEAD, Date, HTTP/1.0 connection semantics.
+
+This file also holds the raw-socket HTTP client the other test_http_*.py files share
+(RawConn, read one response at a time, check for a clean EOF), and the module-scoped server
+fixture they build on.
+"""
+import email.utils
+import os
+import random
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import BATON_WEB, HELLO_MODULE, TIME_SCALE, Procs, free_port, port_answers, wait_for
+
+IO_TIMEOUT = 5.0 * TIME_SCALE
+STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ?([^\r\n]*)$")
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # [(name lowercased, value)] in order
+        self.body = body
+        self.raw = raw
+
+    def header(self, name):
+        """The value of `name` (joined with ", " when repeated), or None."""
+        values = [v for k, v in self.headers if k == name.lower()]
+        return ", ".join(values) if values else None
+
+    def count(self, name):
+        return sum(1 for k, _ in self.headers if k == name.lower())
+
+    def closes(self):
+        """The response announces that the server closes the connection after it."""
+        conn = self.header("connection") or ""
+        return "close" in [t.strip().lower() for t in conn.split(",")]
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.raw[:300]!r}>"
+
+
+class RawConn:
+    """One TCP connection with a receive buffer: send raw bytes, read HTTP responses."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.timeout = timeout
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, what):
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            raise AssertionError(f"connection reset while reading {what} (buffered {self.buf[:200]!r})")
+        except socket.timeout:
+            raise AssertionError(f"no {what} within {self.timeout:.1f}s (buffered {self.buf[:200]!r})")
+        if not chunk:
+            raise EOFError(f"EOF while reading {what} (buffered {self.buf[:200]!r})")
+        self.buf += chunk
+
+    def _take_line(self, what, limit=1 << 16):
+        while b"\r\n" not in self.buf:
+            assert len(self.buf) < limit, f"{what} longer than {limit} bytes"
+            self._fill(what)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n, what):
+        while len(self.buf) < n:
+            self._fill(what)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self, head=False):
+        """Reads exactly one response (interim 1xx responses included) and returns it."""
+        status_line = self._take_line("status line")
+        m = STATUS_LINE.match(status_line)
+        assert m, f"bad status line {status_line!r}"
+        status = int(m.group(1))
+        headers = []
+        while True:
+            line = self._take_line("header line")
+            if line == b"":
+                break
+            name, sep, value = line.partition(b":")
+            assert sep and name and name == name.strip(), f"bad response header line {line!r}"
+            headers.append((name.decode("latin-1").lower(), value.strip().decode("latin-1")))
+        resp = Response(status, m.group(2).decode("latin-1"), headers, b"", b"")
+        if head or status < 200 or status in (204, 304):
+            body = b""
+        elif (resp.header("transfer-encoding") or "").lower() == "chunked":
+            body = self._read_chunked()
+        elif resp.header("content-length") is not None:
+            assert resp.count("content-length") == 1, f"several Content-Length in {headers}"
+            body = self._take(int(resp.header("content-length")), "response body")
+        else:
+            # Close-delimited: only legal when the server closes the connection after it.
+            body = self.buf
+            self.buf = b""
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                except ConnectionResetError:
+                    raise AssertionError("connection reset in a close-delimited body")
+                if not chunk:
+                    break
+                body += chunk
+        resp.body = body
+        resp.raw = status_line + b"\r\n" + b"\r\n".join(
+            f"{k}: {v}".encode("latin-1") for k, v in headers) + b"\r\n\r\n" + body
+        return resp
+
+    def _read_chunked(self):
+        body = b""
+        while True:
+            size_line = self._take_line("chunk size")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                while self._take_line("trailer") != b"":
+                    pass
+                return body
+            body += self._take(size, "chunk data")
+            assert self._take(2, "chunk CRLF") == b"\r\n"
+
+    def read_final(self, head=False):
+        """Reads responses until a final (non-1xx) one: returns (interim list, final)."""
+        interim = []
+        while True:
+            resp = self.read_response(head=head)
+            if resp.status >= 200:
+                return interim, resp
+            interim.append(resp)
+
+    def expect_eof(self, timeout=3.0):
+        """Asserts the server closes the connection cleanly (FIN, no more bytes, no RST)."""
+        self.sock.settimeout(timeout * TIME_SCALE)
+        try:
+            data = self.buf or self.sock.recv(65536)
+        except ConnectionResetError:
+            raise AssertionError("connection reset instead of a clean close")
+        except socket.timeout:
+            raise AssertionError(f"connection still open {timeout * TIME_SCALE:.1f}s after the response")
+        finally:
+            self.sock.settimeout(self.timeout)
+        assert data == b"", f"unexpected bytes after the response: {data[:200]!r}"
+
+    def is_closed_now(self):
+        """True when the server has closed (EOF or RST already received), without blocking."""
+        self.sock.setblocking(False)
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except ConnectionResetError:
+            return True
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(self.timeout)
+
+
+def request(method="GET", target="/", headers=(("Host", "test"),), body=b"", version="HTTP/1.1"):
+    """Builds a well-formed request; headers is a sequence of (name, value)."""
+    head = f"{method} {target} {version}\r\n".encode()
+    for name, value in headers:
+        head += f"{name}: {value}\r\n".encode("latin-1")
+    if body and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers):
+        head += f"Content-Length: {len(body)}\r\n".encode()
+    return head + b"\r\n" + body
+
+
+GOOD = request()
+
+
+def chunked(body, sizes):
+    """Encodes body as chunks of the given sizes (cycled), then the last chunk."""
+    out, i, k = b"", 0, 0
+    while i < len(body):
+        n = max(1, sizes[k % len(sizes)])
+        k += 1
+        piece = body[i:i + n]
+        i += len(piece)
+        out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+class WebServer:
+    """A baton-web started with --listen on a free port; logs checked at teardown."""
+
+    def __init__(self, procs, extra=(), config=None, name="baton-web", wrapper=()):
+        self.port = free_port()
+        argv = [BATON_WEB, "--listen", f"127.0.0.1:{self.port}", "--module", HELLO_MODULE, *extra]
+        if config is not None:
+            path = procs.tmp / f"{name}.yaml"
+            path.write_text(config)
+            argv += ["--config", path]
+        # wrapper: a command that execs the rest (prlimit ... --), so the pid stays the server's.
+        self.proc = procs.start([*wrapper, *argv], name=name)
+        wait_for(lambda: self._up(), timeout=10, interval=0.02, what=f"{name} on port {self.port}")
+
+    def _up(self):
+        if not self.proc.alive():
+            raise AssertionError(f"baton-web exited ({self.proc.popen.returncode}):\n{self.proc.log()[-3000:]}")
+        return port_answers(self.port)
+
+    def conn(self):
+        return RawConn(self.port)
+
+    def alive(self):
+        return self.proc.alive()
+
+
+def module_procs(tmp_path_factory, name):
+    """A module-scoped conftest.Procs generator: yields it, fails on teardown problems."""
+    manager = Procs(tmp_path_factory.mktemp(name))
+    yield manager
+    problems = manager.teardown()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def mprocs(tmp_path_factory):
+    yield from module_procs(tmp_path_factory, "http-protocol")
+
+
+@pytest.fixture(scope="module")
+def web(mprocs):
+    return WebServer(mprocs)
+
+
+def get_ok(conn, target="/"):
+    conn.send(request(target=target))
+    resp = conn.read_response()
+    assert resp.status == 200, resp
+    return resp
+
+
+# ---- keep-alive ----------------------------------------------------------------------------------
+
+
+def test_keep_alive_reuses_one_connection(web):
+    with web.conn() as c:
+        local = c.sock.getsockname()
+        for i in range(20):
+            resp = get_ok(c, f"/hello/ka{i}")
+            assert b"ka%d" % i in resp.body
+            assert not resp.closes()
+        assert c.sock.getsockname() == local
+        assert not c.is_closed_now()
+
+
+def test_connection_close_request_closes_after_response(web):
+    with web.conn() as c:
+        c.send(request(headers=(("Host", "t"), ("Connection", "close"))))
+        resp = c.read_response()
+        assert resp.status == 200
+        assert resp.closes(), "a response to Connection: close should say close"
+        c.expect_eof()
+
+
+# ---- pipelining ---------------------------------------------------------------------------------
+
+
+def test_pipelining_50_requests_answered_in_order(web):
+    names = [f"p{i:02d}x{random.randrange(1 << 30):x}" for i in range(50)]
+    batch = b"".join(request(target=f"/hello/{n}") for n in names)
+    with web.conn() as c:
+        c.send(batch)
+        for n in names:
+            resp = c.read_response()
+            assert resp.status == 200, resp
+            assert n.encode() in resp.body, f"expected the answer for {n}, got {resp.body!r}"
+        get_ok(c)
+
+
+def test_pipelining_mixed_methods_and_bodies(web):
+    bodies = [os.urandom(random.randrange(0, 3000)) for _ in range(10)]
+    batch = b""
+    for i, body in enumerate(bodies):
+        batch += request("POST", "/api/echo", body=body, headers=(("Host", "t"),))
+        batch += request("HEAD", f"/hello/h{i}")
+        batch += request("POST", "/api/echo", headers=(("Host", "t"), ("Transfer-Encoding", "chunked")),
+                         body=chunked(body, [7, 100, 1]))
+    # Byte-by-byte delivery of the first part exercises every parser resume point.
+    with web.conn() as c:
+        for b in batch[:300]:
+            c.send(bytes([b]))
+        c.send(batch[300:])
+        for i, body in enumerate(bodies):
+            r = c.read_response()
+            assert (r.status, r.body) == (200, body)
+            r = c.read_response(head=True)
+            assert r.status == 200 and r.header("content-length") is not None
+            r = c.read_response()
+            assert (r.status, r.body) == (200, body)
+        get_ok(c)
+
+
+# ---- chunked request bodies ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunked_request_echo_is_byte_exact(web, seed):
+    rnd = random.Random(seed)
+    body = bytes(rnd.randrange(256) for _ in range(rnd.choice([1, 17, 4096, 65537, 200000])))
+    sizes = [rnd.choice([1, 2, 15, 16, 255, 4096, 70000]) for _ in range(8)]
+    raw = request("POST", "/api/echo", headers=(("Host", "t"), ("Transfer-Encoding", "chunked")),
+                  body=chunked(body, sizes))
+    with web.conn() as c:
+        # Split the request at random points so chunk headers straddle reads.
+        pos = 0
+        while pos < len(raw):
+            n = rnd.choice([1, 3, 100, 1400, 9000, 70000])
+            c.send(raw[pos:pos + n])
+            pos += n
+        resp = c.read_response()
+        assert resp.status == 200
+        assert len(resp.body) == len(body) and resp.body == body
+        get_ok(c)
+
+
+def test_chunked_with_extensions_and_trailers(web):
+    raw = (b"POST /api/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5;name=value\r\nhello\r\n1;quoted=\"a b\"\r\n \r\n5\r\nworld\r\n"
+           b"0\r\nX-Trailer: yes\r\n\r\n")
+    with web.conn() as c:
+        c.send(raw)
+        resp = c.read_response()
+        assert (resp.status, resp.body) == (200, b"hello world")
+        get_ok(c)
+
+
+def test_content_length_body_echo(web):
+    body = os.urandom(100000)
+    with web.conn() as c:
+        c.send(request("POST", "/api/echo", body=body))
+        resp = c.read_response()
+        assert resp.status == 200 and resp.body == body
+        get_ok(c)
+
+
+# ---- Expect: 100-continue -----------------------------------------------------------------------
+
+
+def test_expect_100_continue_flow(web):
+    body = b"continue me"
+    head = (b"POST /api/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    with web.conn() as c:
+        c.send(head)
+        interim = c.read_response()
+        assert interim.status == 100, f"expected 100 Continue before the body, got {interim}"
+        c.send(body)
+        resp = c.read_response()
+        assert (resp.status, resp.body) == (200, body)
+        # A second time on the same connection, chunked this time.
+        c.send(b"POST /api/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n")
+        assert c.read_response().status == 100
+        c.send(chunked(body, [3]))
+        resp = c.read_response()
+        assert (resp.status, resp.body) == (200, body)
+
+
+def test_expect_100_continue_with_body_already_sent(web):
+    # RFC 9110 §10.1.1: the server may skip the 100 once it has the content; either way the
+    # final answer comes and the connection stays usable.
+    body = b"eager client"
+    with web.conn() as c:
+        c.send(request("POST", "/api/echo", body=body, headers=(("Host", "t"), ("Expect", "100-continue"))))
+        interim, resp = c.read_final()
+        assert all(r.status == 100 for r in interim) and len(interim) <= 1
+        assert (resp.status, resp.body) == (200, body)
+        get_ok(c)
+
+
+def test_expect_100_continue_not_sent_to_http10(web):
+    # RFC 9110 §10.1.1: a server MUST NOT send a 100 response to an HTTP/1.0 client.
+    body = b"old"
+    head = (b"POST /api/echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+    with web.conn() as c:
+        c.send(head)
+        c.sock.settimeout(0.5 * TIME_SCALE)
+        try:
+            early = c.sock.recv(100)
+        except socket.timeout:
+            early = None
+        c.sock.settimeout(c.timeout)
+        assert not early, f"server answered an HTTP/1.0 client before its body: {early!r}"
+        c.send(body)
+        resp = c.read_response()
+        assert (resp.status, resp.body) == (200, body)
+        c.expect_eof()
+
+
+# ---- HEAD ---------------------------------------------------------------------------------------
+
+
+def test_head_has_headers_but_no_body(web):
+    with web.conn() as c:
+        get = get_ok(c, "/hello/head")
+        c.send(request("HEAD", "/hello/head"))
+        head = c.read_response(head=True)
+        assert head.status == 200
+        assert head.header("content-length") == str(len(get.body)), (head, get)
+        assert head.header("content-type") == get.header("content-type")
+        # No body bytes may follow: the next response must start right after the head.
+        resp = get_ok(c, "/hello/after")
+        assert b"after" in resp.body
+
+
+# ---- Date ---------------------------------------------------------------------------------------
+
+
+def test_date_header_is_imf_fixdate_and_current(web):
+    with web.conn() as c:
+        resp = get_ok(c)
+    date = resp.header("date")
+    assert date is not None and resp.count("date") == 1
+    assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                        r"\d{4} \d{2}:\d{2}:\d{2} GMT", date), date
+    when = email.utils.parsedate_to_datetime(date).timestamp()
+    assert abs(when - time.time()) <= 2, f"Date {date} is not now"
+
+
+def test_date_header_changes_each_second(web):
+    # Cached per second: within a burst every Date is one of at most two adjacent seconds,
+    # and a later request sees a later second.
+    with web.conn() as c:
+        t0 = time.time()
+        dates = {get_ok(c).header("date") for _ in range(50)}
+        elapsed = time.time() - t0
+        stamps = sorted(email.utils.parsedate_to_datetime(d).timestamp() for d in dates)
+        assert len(stamps) <= int(elapsed) + 2
+        assert stamps[-1] - stamps[0] <= int(elapsed) + 1
+        first = stamps[-1]
+        later = wait_for(lambda: email.utils.parsedate_to_datetime(get_ok(c).header("date")).timestamp() > first,
+                         timeout=3, interval=0.1, what="Date to advance")
+        assert later
+
+
+# ---- HTTP/1.0 connection semantics --------------------------------------------------------------
+
+
+def test_http10_closes_by_default(web):
+    with web.conn() as c:
+        c.send(b"GET /hello/ten HTTP/1.0\r\n\r\n")
+        resp = c.read_response()
+        assert resp.status == 200 and b"ten" in resp.body
+        c.expect_eof()
+
+
+def test_http10_keep_alive_on_request(web):
+    with web.conn() as c:
+        for i in range(3):
+            c.send(b"GET /hello/k%d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % i)
+            resp = c.read_response()
+            assert resp.status == 200 and b"k%d" % i in resp.body
+            assert "keep-alive" in (resp.header("connection") or "").lower(), \
+                "an HTTP/1.0 persistent connection must be confirmed with Connection: keep-alive"
+            assert resp.header("content-length") is not None
+        c.send(b"GET / HTTP/1.0\r\n\r\n")
+        assert c.read_response().status == 200
+        c.expect_eof()
+
+
+def test_server_still_healthy(web):
+    assert web.alive()
+    with web.conn() as c:
+        get_ok(c)
