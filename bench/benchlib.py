@@ -52,18 +52,19 @@ def http_get(port, path="/", timeout=2.0):
         return r.status, r.read()
 
 
-def raw_get(port, path, timeout=1.0):
-    """A minimal GET on a fresh connection, cheaper than urllib for tight polling: the body."""
+def raw_get(port, path, timeout=1.0, any_status=False):
+    """A minimal GET on a fresh connection, cheaper than urllib for tight polling: the body of a
+    200 (of any response with any_status)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
+        chunks = []
         while True:
             chunk = s.recv(65536)
             if not chunk:
                 break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200") and not (any_status and head.startswith(b"HTTP/1.")):
         raise RuntimeError(f"GET {path}: {head[:60]!r}")
     return body
 
@@ -154,18 +155,23 @@ class Server:
     def workers(self):
         return children(self.pid)
 
+    def settled(self):
+        """True when exactly one generation of workers runs, all of them serving."""
+        return len(self.workers()) == self.n_workers
+
     def wait_ready(self, workers):
-        wait_for(lambda: self.proc.poll() is None and raw_get(self.port, "/"),
+        self.n_workers = workers
+        wait_for(lambda: self.proc.poll() is None
+                 and raw_get(self.port, "/", any_status=True) is not None,
                  what=f"{self.name} to answer")
-        if workers:
-            wait_for(lambda: len(self.workers()) >= workers, what=f"{self.name}'s workers")
+        wait_for(self.settled, what=f"{self.name}'s workers")
 
     def reload(self):
         """Triggers a reload; returns at once."""
         os.kill(self.pid, signal.SIGHUP)
 
     def answer_pid(self):
-        """The pid of the worker that answers a fresh connection."""
+        """The pid of the worker that answers a fresh connection; None when it cannot tell."""
         raise NotImplementedError
 
     def stop(self):
@@ -233,34 +239,45 @@ class Nginx(Server):
 
 
 class Baton(Server):
-    """baton run -c baton.yaml with baton-web and the hello module, `workers` workers."""
+    """`baton run -c baton.yaml` with `workers` workers of `command`: by default baton-web with
+    the hello module (and --static static_dir when given)."""
 
-    name = "baton"
-
-    def __init__(self, tmp, port, build, workers=2, static_dir=None, extra_app=""):
+    def __init__(self, tmp, port, build, workers=2, static_dir=None, command=None, name="baton"):
         super().__init__(tmp, port)
+        self.name = name
         self.build = Path(build)
         self.config = self.tmp / "baton.yaml"
-        command = [str(self.build / "bin/baton-web"), "--module",
-                   str(self.build / "modules/hello.so")]
-        if static_dir:
-            command += ["--static", str(static_dir)]
+        self.pid_from_api = command is None
+        if command is None:
+            command = [str(self.build / "bin/baton-web"), "--module",
+                       str(self.build / "modules/hello.so")]
+            if static_dir:
+                command += ["--static", str(static_dir)]
         self.config.write_text(
             "name: bench\n"
             f"listen:\n  http: 127.0.0.1:{port}\n"
             "app:\n"
-            f"  command: {json.dumps(command)}\n"
+            f"  command: {json.dumps([str(c) for c in command])}\n"
             f"  workers: {workers}\n"
             "  ready: notify\n"
             "  drain_timeout: 10s\n"
-            f"{extra_app}"
             f"control:\n  socket: {self.tmp / 'baton.sock'}\n"
             "log:\n  format: text\n  level: info\n")
         self.spawn([self.build / "bin/baton", "run", "-c", self.config], "baton.log")
         self.wait_ready(workers)
 
     def answer_pid(self):
+        """baton-web's hello module says which worker answered (GET /api/time); other apps
+        cannot tell, and give None."""
+        if not self.pid_from_api:
+            return None
         return int(json.loads(raw_get(self.port, "/api/time"))["pid"])
+
+    def settled(self):
+        gens = self.status()["generations"]
+        return (len(gens) == 1 and gens[0]["state"] == "active"
+                and len(gens[0]["workers"]) == self.n_workers
+                and all(w["state"] == "ready" for w in gens[0]["workers"]))
 
     def status(self):
         out = subprocess.run([str(self.build / "bin/baton"), "status", "--json", "-c",
@@ -277,9 +294,8 @@ class GoPlain(Server):
 
     def __init__(self, tmp, port, binary):
         super().__init__(tmp, port)
-        env = dict(os.environ, PORT=str(port))
-        self.spawn([binary, f"127.0.0.1:{port}"], "go.log", env=env)
-        self.wait_ready(0)
+        self.spawn([binary, f"127.0.0.1:{port}"], "go.log")
+        self.wait_ready(1)
 
     def workers(self):
         return {self.pid}

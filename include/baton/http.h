@@ -100,7 +100,7 @@ typedef int (*baton_handler_fn)(baton_request *req, baton_response *res, void *d
 
 struct baton_route {
     const char *method;  /* "GET", "POST", ...; "*" for any method */
-    const char *pattern; /* "/", "/hello/:name", "/static/*path" */
+    const char *pattern; /* "/", "/hello/:name", "*path" as the last segment */
     baton_handler_fn handler;
     void *data; /* passed to the handler */
 };

@@ -23,7 +23,7 @@ enum opt_id {
     OPT_TIMEOUT,
 };
 
-#define ON(c) (1u << (c))
+#define ON(c)    (1u << (c))
 #define TARGETED (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP))
 
 /* Which options each command takes. A value-taking option is written `--name VALUE`,
@@ -54,8 +54,8 @@ static const struct {
     const char *name;
     enum baton_cli_command command;
 } command_names[] = {
-    {"run", BATON_CLI_RUN},         {"reload", BATON_CLI_RELOAD},   {"status", BATON_CLI_STATUS},
-    {"stop", BATON_CLI_STOP},       {"config", BATON_CLI_CONFIG},   {"version", BATON_CLI_VERSION},
+    {"run", BATON_CLI_RUN},   {"reload", BATON_CLI_RELOAD}, {"status", BATON_CLI_STATUS},
+    {"stop", BATON_CLI_STOP}, {"config", BATON_CLI_CONFIG}, {"version", BATON_CLI_VERSION},
 };
 
 const char *baton__cli_command_name(enum baton_cli_command command)
@@ -103,7 +103,8 @@ static const struct option_spec *option_lookup(const char *arg, const char **ret
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         for (size_t i = 0; i < sizeof(option_specs) / sizeof(option_specs[0]); i++)
-            if (strlen(option_specs[i].name) == len && strncmp(option_specs[i].name, name, len) == 0) {
+            if (strlen(option_specs[i].name) == len &&
+                strncmp(option_specs[i].name, name, len) == 0) {
                 *ret_inline = eq ? eq + 1 : NULL;
                 return &option_specs[i];
             }
@@ -171,7 +172,8 @@ static int apply(struct baton_cli_args *a, const struct option_spec *spec, const
     }
     case OPT_LISTEN:
         if (!*value)
-            return fail(err, "--listen needs an address (host:port, [::1]:port, :port, unix:/path)");
+            return fail(err,
+                        "--listen needs an address (host:port, [::1]:port, :port, unix:/path)");
         push(&a->listen, &a->n_listen, (char *)value);
         break;
     case OPT_WORKERS:
@@ -248,8 +250,9 @@ static int parse_command_options(int argc, char **argv, int i, struct baton_cli_
         }
         if (arg[0] != '-' || arg[1] == '\0') {
             if (a->command == BATON_CLI_RUN)
-                return fail(err, "unexpected argument '%s' (the command goes after --: "
-                                 "baton run --listen ADDR -- CMD [ARG...])",
+                return fail(err,
+                            "unexpected argument '%s' (the command goes after --: "
+                            "baton run --listen ADDR -- CMD [ARG...])",
                             arg);
             return fail(err, "unexpected argument '%s' for 'baton %s'", arg, cmd);
         }
@@ -311,8 +314,9 @@ int baton__cli_parse(int argc, char **argv, struct baton_cli_args *ret, struct b
         return 0;
     }
     if (first[0] == '-')
-        return fail(err, "unknown option '%s' (options go after the command, like "
-                         "'baton status -s SOCKET')",
+        return fail(err,
+                    "unknown option '%s' (options go after the command, like "
+                    "'baton status -s SOCKET')",
                     first);
     if (command_lookup(first, &a->command) < 0)
         return fail(err, "unknown command '%s'", first);

@@ -22,7 +22,7 @@ enum baton_cli_command {
     BATON_CLI_VERSION,
 };
 
-#define BATON_CLI_DEFAULT_CONFIG "baton.yaml"
+#define BATON_CLI_DEFAULT_CONFIG          "baton.yaml"
 #define BATON_CLI_DEFAULT_STOP_TIMEOUT_MS UINT64_C(60000)
 
 struct baton_cli_args {
@@ -44,10 +44,10 @@ struct baton_cli_args {
     size_t n_command;
 
     /* reload, status, stop */
-    bool json;       /* --json */
-    bool in_place;   /* reload --in-place */
-    bool wait;       /* reload --wait */
-    bool fast;       /* stop --fast */
+    bool json;     /* --json */
+    bool in_place; /* reload --in-place */
+    bool wait;     /* reload --wait */
+    bool fast;     /* stop --fast */
     bool timeout_given;
     uint64_t timeout_ms; /* --timeout DUR; stop defaults to 60s */
 

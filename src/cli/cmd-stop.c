@@ -82,8 +82,8 @@ int baton__cmd_stop(const struct baton_cli_args *args)
     struct fy_document *doc = NULL;
     struct fy_node *result;
     const char *line, *error;
-    const char *request = args->fast ? "{\"cmd\":\"stop\",\"fast\":true}"
-                                     : "{\"cmd\":\"stop\",\"fast\":false}";
+    const char *request =
+        args->fast ? "{\"cmd\":\"stop\",\"fast\":true}" : "{\"cmd\":\"stop\",\"fast\":false}";
     uint64_t deadline = args->timeout_ms ? baton__now_ms() + args->timeout_ms : 0;
     int code, pidfd = -1, r;
     char t[32];

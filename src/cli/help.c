@@ -22,9 +22,9 @@ static const char overview[] =
     "3 no supervisor reachable. See baton(1).\n";
 
 #define TARGET_OPTIONS                                                                             \
-    "  -c, --config FILE   find the control socket in this configuration\n"                       \
+    "  -c, --config FILE   find the control socket in this configuration\n"                        \
     "                      (control.socket; default: ./baton.yaml)\n"                              \
-    "  -s, --socket PATH   talk to the supervisor at this control socket\n"                       \
+    "  -s, --socket PATH   talk to the supervisor at this control socket\n"                        \
     "                      (default: $BATON_SOCKET; either wins over -c)\n"
 
 static const char run_usage[] =
@@ -76,10 +76,9 @@ static const char version_usage[] = "usage: baton version\n"
                                     "\n"
                                     "Prints baton's version.\n";
 
-static const char config_usage[] = "usage: baton config [-c FILE] [--env NAME]\n"
-                                   "\n"
-                                   "Validates the configuration and prints the merged result\n"
-                                   "with the origin of each value. See 'baton config --help'.\n";
+/* The synopsis only: `baton config` parses its own options and prints its own help. */
+static const char config_usage[] =
+    "usage: baton config [-c FILE] [--env NAME] [--set KEY=VALUE]... [--json]\n";
 
 static const char *usage_text(enum baton_cli_command topic)
 {
@@ -112,6 +111,6 @@ void baton__cli_usage(FILE *f, enum baton_cli_command topic, bool brief)
         fputs(text, f);
         return;
     }
-    fprintf(f, "%.*s\n\nRun 'baton help%s%s' for more.\n", (int)(end - text), text,
-            name ? " " : "", name ? name : "");
+    fprintf(f, "%.*s\n\nRun 'baton help%s%s' for more.\n", (int)(end - text), text, name ? " " : "",
+            name ? name : "");
 }

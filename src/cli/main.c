@@ -1,9 +1,6 @@
 /* `baton`: parse the command line, then hand over to one subcommand. */
-#include "cli/internal.h"
-
-#ifdef BATON_HAVE_CMD_CONFIG
 #include "cli/cmd-config.h"
-#endif
+#include "cli/internal.h"
 
 int main(int argc, char **argv)
 {
@@ -20,6 +17,12 @@ int main(int argc, char **argv)
     switch (args.command) {
     case BATON_CLI_USAGE:
     case BATON_CLI_HELP:
+        if (args.help_topic == BATON_CLI_CONFIG) {
+            /* `baton help config`: the text that `baton config --help` prints. */
+            char *help_argv[] = {"config", "--help", NULL};
+            code = baton__cmd_config(2, help_argv);
+            break;
+        }
         baton__cli_usage(stdout, args.help_topic, false);
         code = BATON_EXIT_OK;
         break;
@@ -39,12 +42,8 @@ int main(int argc, char **argv)
         code = baton__cmd_version(&args);
         break;
     case BATON_CLI_CONFIG:
-#ifdef BATON_HAVE_CMD_CONFIG
+        /* It parses its own options: argv[0] is "config". */
         code = baton__cmd_config(args.sub_argc, args.sub_argv);
-#else
-        fprintf(stderr, "baton: 'baton config' is not part of this build\n");
-        code = BATON_EXIT_USAGE;
-#endif
         break;
     }
 out:

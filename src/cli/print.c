@@ -79,7 +79,8 @@ void baton__cli_print_success(FILE *f, struct fy_node *result)
         fprintf(f, "generation %lld is serving", gen);
     else
         fputs("done", f);
-    if (baton__json_get_int(result, "previous", &prev) && prev > 0) {
+    /* The supervisor's own message already tells what happened to the previous generation. */
+    if (!(msg && *msg) && baton__json_get_int(result, "previous", &prev) && prev > 0) {
         fprintf(f, "%sreplaced generation %lld", sep, prev);
         sep = "; ";
     }

@@ -146,7 +146,7 @@ static void free_conn(struct baton__conn *c)
         s->out_conn = NULL;
     }
     free(c);
-    baton__server_conn_closed(s, c);
+    baton__server_conn_closed(s);
 }
 
 static void on_close(uv_handle_t *h)
@@ -253,7 +253,8 @@ void baton__conn_timeout(struct baton__conn *c)
             baton__conn_close(c, true);
             return;
         }
-        /* fall through: a request started too slowly */
+        /* a request started too slowly */
+        /* fall through */
     case LIST_BODY:
         c->server->stats.errors++;
         baton__response_write_error(c, 408);

@@ -195,7 +195,7 @@ void baton__response_write_error(struct baton__conn *c, int status);
 const char *baton__status_reason(int status);
 
 /* server.c */
-void baton__server_conn_closed(struct baton__server *s, struct baton__conn *c);
+void baton__server_conn_closed(struct baton__server *s);
 void baton__server_update_date(struct baton__server *s);
 void baton__server_check_drained(struct baton__server *s);
 

@@ -143,26 +143,6 @@ static int on_header_value_complete(llhttp_t *h)
     return add_header(p, value, len);
 }
 
-static bool token_list_has(const char *value, const char *token)
-{
-    size_t tlen = strlen(token);
-    const char *s = value;
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',')
-            s++;
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - s) == tlen && strncasecmp(s, token, tlen) == 0)
-            return true;
-        s = e;
-    }
-    return false;
-}
-
 static int on_headers_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
@@ -346,7 +326,11 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
 
 void baton__parser_next(struct baton__parser *p)
 {
+    const struct baton__limits *l = p->limits;
     baton__arena_reset(&p->arena);
+    p->arena.max = l->header_bytes * 2 + l->uri_bytes * 2 + 4096;
+    p->token.max = l->header_bytes + l->uri_bytes;
+    p->body.max = l->body_bytes;
     baton__buf_reset(&p->token);
     baton__buf_reset(&p->body);
     p->token_kind = TOKEN_NONE;

@@ -20,6 +20,7 @@ struct segment {
 
 struct baton__route {
     char method[24];
+    char *source;  /* the pattern as given */
     char *pattern; /* owned copy, cut into segments */
     struct segment *segs;
     size_t nsegs;
@@ -129,6 +130,15 @@ int baton__router_add(struct baton__router *r, const struct baton_route *route,
         snprintf(err, errlen, "route \"%s %s\": no handler", method, pattern);
         return -EINVAL;
     }
+    for (size_t i = 0; i < r->nroutes; i++) {
+        const struct baton__route *o = &r->routes[i];
+        if (strcmp(o->method, method) == 0 && strcmp(o->source, pattern) == 0) {
+            snprintf(err, errlen, "route \"%s %s\" is already defined%s%s", method, pattern,
+                     o->owner && o->owner->name ? " by " : "",
+                     o->owner && o->owner->name ? o->owner->name : "");
+            return -EEXIST;
+        }
+    }
     if (r->nroutes == r->routes_cap) {
         size_t cap = r->routes_cap ? r->routes_cap * 2 : 8;
         struct baton__route *rs = realloc(r->routes, cap * sizeof(*rs));
@@ -141,11 +151,16 @@ int baton__router_add(struct baton__router *r, const struct baton_route *route,
     memset(rt, 0, sizeof(*rt));
     snprintf(rt->method, sizeof(rt->method), "%s", method);
     rt->pattern = strdup(pattern);
-    if (!rt->pattern)
+    rt->source = strdup(pattern);
+    if (!rt->pattern || !rt->source) {
+        free(rt->pattern);
+        free(rt->source);
         return -ENOMEM;
+    }
     const char *why = split_pattern(rt->pattern, &rt->segs, &rt->nsegs);
     if (why) {
         free(rt->pattern);
+        free(rt->source);
         snprintf(err, errlen, "route \"%s %s\": %s", method, pattern, why);
         return strcmp(why, "out of memory") == 0 ? -ENOMEM : -EINVAL;
     }
@@ -320,6 +335,7 @@ void baton__router_free(struct baton__router *r)
         return;
     for (size_t i = 0; i < r->nroutes; i++) {
         free(r->routes[i].pattern);
+        free(r->routes[i].source);
         free(r->routes[i].segs);
         baton__owner_unref(r->routes[i].owner);
     }

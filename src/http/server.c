@@ -221,6 +221,11 @@ void baton__server_set_router(struct baton__server *s, struct baton__router *rou
     baton__router_free(old);
 }
 
+void baton__server_reconfigure(struct baton__server *s, const struct baton__server_config *config)
+{
+    s->config = *config;
+}
+
 void baton__server_set_static(struct baton__server *s, struct baton_static *st)
 {
     s->st = st;
@@ -315,9 +320,8 @@ int baton__server_draining(const struct baton__server *s)
     return s->draining;
 }
 
-void baton__server_conn_closed(struct baton__server *s, struct baton__conn *c)
+void baton__server_conn_closed(struct baton__server *s)
 {
-    (void)c;
     s->stats.active--;
     if (s->accept_paused && !s->draining && !uv_is_active((uv_handle_t *)&s->accept_retry) &&
         s->stats.active < s->config.max_connections) {

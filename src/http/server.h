@@ -80,6 +80,9 @@ int baton__server_start(struct baton__server *s);
  * owner pinned. NULL means no route. */
 void baton__server_set_router(struct baton__server *s, struct baton__router *router);
 
+/* Applies new limits and timeouts (connections pick up new limits at their next request). */
+void baton__server_reconfigure(struct baton__server *s, const struct baton__server_config *config);
+
 /* Sets the static file root consulted when no route matches a GET or HEAD (not owned). */
 void baton__server_set_static(struct baton__server *s, struct baton_static *st);
 

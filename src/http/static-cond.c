@@ -94,7 +94,7 @@ static bool day_name(const char **p, const char *const *names, size_t n, const c
 
 int baton__static_date_parse(const char *s, time_t *ret)
 {
-    struct tm tm = {0};
+    struct tm tm = {0}, want;
     const char *p = s;
     time_t t;
     bool ok;
@@ -137,8 +137,10 @@ int baton__static_date_parse(const char *s, time_t *ret)
     if (!ok || *p || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
         tm.tm_sec > 60)
         return -EINVAL;
+    want = tm;
     t = timegm(&tm);
-    if (t == (time_t)-1)
+    /* timegm normalises "31 Feb" into March: such a date is invalid, not another day. */
+    if (t == (time_t)-1 || tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
         return -EINVAL;
     *ret = t;
     return 0;

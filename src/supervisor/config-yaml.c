@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <libfyaml.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,8 +244,8 @@ static void on_event(struct builder *b, struct fy_event *ev)
         if (!tag_ok(b, ev->scalar.tag, line, col))
             return;
         /* libfyaml marks a quoted scalar at its first character: point at the quote. */
-        if (fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN && mark &&
-            mark->input_pos > 0 && mark->input_pos <= b->len &&
+        if (fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN && mark && mark->input_pos > 0 &&
+            mark->input_pos <= b->len &&
             (b->text[mark->input_pos - 1] == '"' || b->text[mark->input_pos - 1] == '\'') &&
             col > 1)
             col--;
@@ -294,6 +295,72 @@ static void on_event(struct builder *b, struct fy_event *ev)
     }
 }
 
+/*
+ * Finds the first byte that is not part of well-formed UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF). Returns its offset, or len when all is well. We check before
+ * libfyaml sees the text: YAML is Unicode, and libfyaml 0.7 loops for ever on some invalid
+ * bytes ("%\xb7", found by fuzz-config).
+ */
+static size_t utf8_invalid_at(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp, min;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* The lead byte gives the length, its payload bits and the least code point. */
+        if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+            min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+            min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return i;
+        }
+        if (len - i <= n)
+            return i;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+/* The 1-based line and column (in characters) of byte offset `at`. */
+static void position(const char *text, size_t at, int *ret_line, int *ret_col)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            col++;
+        }
+    }
+    *ret_line = line;
+    *ret_col = col;
+}
+
 /* The position of the innermost collection still open: for "without a closing bracket". */
 static void report_open_bracket(struct builder *b)
 {
@@ -312,6 +379,14 @@ int baton__config_yaml_parse(const char *name, const char *text, size_t len,
     struct fy_event *ev;
     int r = -EINVAL;
 
+    size_t bad = utf8_invalid_at(text, len);
+    if (bad < len) {
+        int line, col;
+        position(text, bad, &line, &col);
+        report(&b, line, col, "not valid UTF-8 (byte 0x%02x): configuration is read as UTF-8",
+               (unsigned char)text[bad]);
+        goto out;
+    }
     fy_diag_cfg_default(&diag_cfg);
     diag_cfg.fp = NULL;
     diag_cfg.colorize = false;

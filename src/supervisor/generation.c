@@ -287,10 +287,12 @@ void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uin
     w->ready_ms = now - w->started_ms;
     w->deadline_ms = 0;
     w->reloading = false;
+    if (gs->transition == BATON_TRANSITION_ROLLOUT && g == gs->tx.gen) {
+        baton__rollout_ready(gs, w, now); /* logged as progress */
+        return;
+    }
     baton__log_at(BATON_LOG_INFO, g->id, w->pid, "worker ready in %llums (slot %u)",
                   (unsigned long long)w->ready_ms, w->slot);
-    if (gs->transition == BATON_TRANSITION_ROLLOUT && g == gs->tx.gen)
-        baton__rollout_ready(gs, w, now);
 }
 
 void baton__gens_worker_reloading(struct baton_gens *gs, struct baton_worker *w)
@@ -454,7 +456,8 @@ struct baton_worker *baton__gens_find(const struct baton_gens *gs, pid_t pid)
 
 const char *baton__worker_state_name(enum baton_worker_state s)
 {
-    static const char *names[] = {"starting", "ready", "draining", "killed"};
+    /* A KILLED worker is still a draining one to the outside (the control protocol). */
+    static const char *names[] = {"starting", "ready", "draining", "draining"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 

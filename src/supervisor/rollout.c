@@ -69,13 +69,12 @@ static void complete(struct baton_gens *gs, uint64_t now)
         baton__gens_drain_generation(gs, old, BATON_GEN_DRAINING, now);
         baton__gens_enforce_max_draining(gs);
     }
-    snprintf(msg, sizeof(msg), "generation %ld is serving", g->id);
-    v.msg = msg;
     if (old)
-        baton__gens_progress(gs, g->id, "generation %ld is serving; generation %ld is draining",
-                             g->id, old->id);
+        snprintf(msg, sizeof(msg), "generation %ld is serving; generation %ld is draining", g->id,
+                 old->id);
     else
-        baton__gens_progress(gs, g->id, "generation %ld is serving", g->id);
+        snprintf(msg, sizeof(msg), "generation %ld is serving", g->id);
+    v.msg = msg;
     gs->ops->done(gs->ctx, &v);
     baton__gens_maybe_free(gs, old);
 }
@@ -262,7 +261,6 @@ void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct b
     else
         snprintf(msg, sizeof(msg), "no generation is serving");
     v.msg = msg;
-    baton__gens_progress(gs, g->id, "%s", v.error);
     gs->ops->done(gs->ctx, &v);
     baton__verdict_free(&v);
     /* g stays allocated (a caller may hold it): callers end with baton__gens_maybe_free(). */
@@ -356,8 +354,6 @@ void baton__in_place_step(struct baton_gens *gs, struct baton_worker *w, int res
     v.msg = msg;
     gs->transition = BATON_TRANSITION_NONE;
     memset(&gs->tx, 0, sizeof(gs->tx));
-    if (v.error)
-        baton__gens_progress(gs, g->id, "%s", v.error);
     gs->ops->done(gs->ctx, &v);
     baton__verdict_free(&v);
 }

@@ -50,6 +50,21 @@ def test_help(procs):
         assert option in a.stdout
 
 
+def test_config_is_dispatched(procs, tmp_path):
+    a, b = baton(procs, "help", "config"), baton(procs, "config", "--help")
+    assert a.returncode == 0 and b.returncode == 0
+    assert a.stdout == b.stdout
+    assert a.stdout.startswith("usage: baton config")
+    (tmp_path / "baton.yaml").write_text(f"listen:\n  http: 127.0.0.1:{free_port()}\n"
+                                         "app:\n  command: [/bin/true]\n  workers: 3\n")
+    r = baton(procs, "config", "--json", "--set", "app.workers=5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["app"]["workers"] == 5
+    r = baton(procs, "config", "--set", "app.workers=many", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "app.workers" in r.stderr
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "a command is needed"),
     (["frobnicate"], "unknown command 'frobnicate'"),
@@ -241,7 +256,7 @@ def test_status_json_and_human(procs, tmp_path):
     assert rows[1] == ["1236", "1", "backoff", "7", "-"]
     assert rows[2][:3] == ["1100", "0", "draining"]
     assert "warning: crash loop" in out and "(slots 1)" in out
-    assert "last reload: ok: generation 4 is serving (replaced generation 3; ready in 35ms, 1.2s in all)" in out
+    assert "last reload: ok: generation 4 is serving (ready in 35ms, 1.2s in all)" in out
     assert fake.requests() == [{"cmd": "status"}, {"cmd": "status"}]
 
 
@@ -259,7 +274,7 @@ def test_reload_streams_progress_then_succeeds(procs, tmp_path):
     assert r.stdout.splitlines() == [
         "[+3ms] generation 5: starting 2 workers",
         "[+1.5s] generation 5: 2 of 2 ready",
-        "generation 5 is serving (replaced generation 4; ready in 35ms, 40ms in all)",
+        "generation 5 is serving (ready in 35ms, 40ms in all)",
     ]
     r = baton(procs, "reload", "--json", "--wait", "--timeout", "90s", "-s", fake.sock)
     assert r.returncode == 0, r.stderr
@@ -356,7 +371,7 @@ def test_stop_fast_and_timeout(procs, tmp_path):
 # --- against a real supervisor ---------------------------------------------------------------
 
 APP = r'''
-import os, select, signal, socket, sys
+import os, select, signal, socket, sys, time
 if os.path.exists("fail"):
     sys.stderr.write("app: refusing to start: fail file present\n")
     sys.exit(3)
@@ -370,6 +385,10 @@ signal.signal(signal.SIGTERM, stop)
 addr = os.environ["NOTIFY_SOCKET"]
 notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 notify.connect("\0" + addr[1:] if addr.startswith("@") else addr)
+def reload_in_place(*_):  # systemd's notify-reload: RELOADING=1, then READY=1
+    notify.send(b"RELOADING=1\nMONOTONIC_USEC=%d" % (time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000))
+    notify.send(b"READY=1\nSTATUS=reloaded in place")
+signal.signal(signal.SIGHUP, reload_in_place)
 notify.send(b"READY=1\nSTATUS=serving")
 while not stopping:
     if not select.select([listener], [], [], 0.05)[0]:
@@ -472,7 +491,18 @@ def test_round_trip_with_a_real_supervisor(procs, tmp_path):
     assert lines[-1]["ok"] is True and lines[-1]["generation"] > gen2
     assert all("event" in l for l in lines[:-1])
     gen3 = lines[-1]["generation"]
-    wait_for(lambda: serving(procs, cwd=tmp_path, gen=gen3), timeout=20, what="generation 3")
+    st = wait_for(lambda: serving(procs, cwd=tmp_path, gen=gen3), timeout=20, what="generation 3")
+    pids3 = sorted(w["pid"] for g in st["generations"] if g["id"] == gen3 for w in g["workers"])
+
+    # In place: the same workers are told to reload (SIGHUP -> RELOADING=1 ... READY=1).
+    r = baton(procs, "reload", "--in-place", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"generation {gen3} reloaded in place" in r.stdout
+    st = status_json(procs, cwd=tmp_path)
+    assert st["generation"] == gen3
+    active = [g for g in st["generations"] if g["id"] == gen3][0]
+    assert sorted(w["pid"] for w in active["workers"]) == pids3
+    assert all(w["status"] == "reloaded in place" for w in active["workers"])
 
     # A new generation that cannot start: exit 1 with the reason, and the old one keeps serving.
     (tmp_path / "fail").write_text("")
@@ -552,15 +582,26 @@ def test_other_users_are_refused(procs):
         base.chmod(0o755)
         port = free_port()
         write_app(base)
-        write_config(base, port, socket_path=str(base / "baton.sock"))
+        write_config(base, port, socket_path=str(base / "baton.sock"), extra="  group: nogroup\n")
         start_supervisor(procs, base, "-c", base / "baton.yaml")
         wait_for(lambda: serving(procs, cwd=base), timeout=20, interval=0.1, what="the supervisor")
-        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BATON]
-        r = procs.run([*nobody, "status", "-s", base / "baton.sock"])
+        assert (base / "baton.sock").stat().st_mode & 0o777 == 0o660
+
+        def as_user(gid, *argv):
+            return procs.run(["setpriv", "--reuid=65534", f"--regid={gid}", "--clear-groups",
+                              BATON, *argv])
+
+        # Outside the socket's group: the file system refuses the connection.
+        r = as_user(12345, "status", "-s", base / "baton.sock")
         assert r.returncode == 1, r.stderr
-        assert "baton: " in r.stderr and "not allowed" in r.stderr
-        r = procs.run([*nobody, "stop", "-s", base / "baton.sock"])
-        assert r.returncode == 1
+        assert r.stderr == (f"baton: not allowed to talk to the supervisor at {base}/baton.sock "
+                            "(connect: Permission denied)\n")
+        # In the group (nogroup), but neither root nor the supervisor's user: the supervisor
+        # checks the peer's credentials and says no.
+        for argv in (["status"], ["reload"], ["stop"]):
+            r = as_user(65534, *argv, "-s", base / "baton.sock")
+            assert r.returncode == 1, r.stderr
+            assert r.stderr == "baton: permission denied: uid 65534 is not allowed\n"
         assert serving(procs, cwd=base)  # still there
     finally:
         r = baton(procs, "stop", "--fast", "-s", base / "baton.sock")

@@ -241,7 +241,7 @@ def answered_within(sock, seconds):
 
 def test_max_connections_per_worker(mprocs):
     limit = 8
-    server = WebServer(mprocs, config="max_connections: %d\n" % limit, name="baton-web-maxconn")
+    server = WebServer(mprocs, config=f"limits:\n  connections: {limit}\n", name="baton-web-maxconn")
     held = [RawConn(server.port) for _ in range(limit)]
     for c in held:
         c.send(GOOD)

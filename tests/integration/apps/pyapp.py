@@ -12,6 +12,7 @@ drains on SIGTERM. Flags to misbehave:
   --status TEXT          send STATUS=TEXT first
   --stderr TEXT          write TEXT (and a second line) to stderr first
   --reload-errno N       answer the reload signal with ERRNO=N instead of READY=1
+  --crash-slot N         the worker in slot N (BATON_WORKER) dies by SIGSEGV before READY=1
 """
 import argparse
 import os
@@ -57,6 +58,7 @@ def main():
     p.add_argument("--status")
     p.add_argument("--stderr")
     p.add_argument("--reload-errno", type=int)
+    p.add_argument("--crash-slot", type=int)
     a = p.parse_args()
 
     if a.stderr:
@@ -66,6 +68,8 @@ def main():
         notify(f"STATUS={a.status}")
     if a.exit_at_start is not None:
         sys.exit(a.exit_at_start)
+    if a.crash_slot is not None and os.environ.get("BATON_WORKER") == str(a.crash_slot):
+        os.kill(os.getpid(), signal.SIGSEGV)
     assert os.environ.get("LISTEN_PID") == str(os.getpid()), os.environ.get("LISTEN_PID")
     assert int(os.environ["LISTEN_FDS"]) >= 1
 

@@ -70,9 +70,8 @@ static void help_forms(void **state)
     assert_usage_error(parse("help", "run", "more", NULL), "unexpected argument 'more'");
 
     static const char *commands[] = {"run", "reload", "status", "stop", "version"};
-    static const enum baton_cli_command ids[] = {BATON_CLI_RUN, BATON_CLI_RELOAD,
-                                                 BATON_CLI_STATUS, BATON_CLI_STOP,
-                                                 BATON_CLI_VERSION};
+    static const enum baton_cli_command ids[] = {BATON_CLI_RUN, BATON_CLI_RELOAD, BATON_CLI_STATUS,
+                                                 BATON_CLI_STOP, BATON_CLI_VERSION};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         assert_int_equal(parse(commands[i], "--help", NULL), 0);
         assert_int_equal(args.command, BATON_CLI_HELP);
@@ -100,8 +99,8 @@ static void run_with_config(void **state)
     assert_false(args.config_given);
     assert_int_equal(args.n_sets, 0);
 
-    assert_int_equal(parse("run", "-c", "/etc/app.yaml", "--env", "prod", "--set",
-                           "app.workers=4", "--set=log.level=debug", NULL),
+    assert_int_equal(parse("run", "-c", "/etc/app.yaml", "--env", "prod", "--set", "app.workers=4",
+                           "--set=log.level=debug", NULL),
                      0);
     assert_string_equal(args.config_path, "/etc/app.yaml");
     assert_true(args.config_given);
@@ -159,16 +158,17 @@ static void run_without_config(void **state)
 
     assert_int_equal(parse("run", "--listen", ":8080", "--ready=notify", "--", "srv", NULL), 0);
     assert_string_equal(args.sets[0], "app.ready=notify");
-    assert_int_equal(parse("run", "--set", "app.workers=9", "--listen", ":1", "--workers=2",
-                           "--", "srv", NULL),
-                     0);
+    assert_int_equal(
+        parse("run", "--set", "app.workers=9", "--listen", ":1", "--workers=2", "--", "srv", NULL),
+        0);
     assert_string_equal(args.sets[0], "app.workers=9");
     assert_string_equal(args.sets[1], "app.workers=2"); /* the later one wins when applied */
 }
 
 static void run_without_config_errors(void **state)
 {
-    assert_usage_error(parse("run", "--listen", ":8080", NULL), "needs the command to run after --");
+    assert_usage_error(parse("run", "--listen", ":8080", NULL),
+                       "needs the command to run after --");
     assert_usage_error(parse("run", "--listen", ":8080", "--", NULL),
                        "needs the command to run after --");
     assert_usage_error(parse("run", "--listen", ":8080", "srv", NULL), "the command goes after --");
@@ -179,15 +179,15 @@ static void run_without_config_errors(void **state)
     assert_usage_error(parse("run", "--listen", "", "--", "srv", NULL), "needs an address");
     static const char *bad_workers[] = {"0", "-1", "two", "3x", "", "70000", "+2"};
     for (size_t i = 0; i < sizeof(bad_workers) / sizeof(bad_workers[0]); i++)
-        assert_usage_error(parse("run", "--listen", ":1", "--workers", bad_workers[i], "--",
-                                 "srv", NULL),
-                           "--workers needs");
-    static const char *bad_ready[] = {"", "delay", "delay:", "delay:2", "delay:2x", "ready",
-                                      "NOTIFY"};
+        assert_usage_error(
+            parse("run", "--listen", ":1", "--workers", bad_workers[i], "--", "srv", NULL),
+            "--workers needs");
+    static const char *bad_ready[] = {"",         "delay", "delay:", "delay:2",
+                                      "delay:2x", "ready", "NOTIFY"};
     for (size_t i = 0; i < sizeof(bad_ready) / sizeof(bad_ready[0]); i++)
-        assert_usage_error(parse("run", "--listen", ":1", "--ready", bad_ready[i], "--", "srv",
-                                 NULL),
-                           "--ready needs 'notify' or 'delay:DURATION'");
+        assert_usage_error(
+            parse("run", "--listen", ":1", "--ready", bad_ready[i], "--", "srv", NULL),
+            "--ready needs 'notify' or 'delay:DURATION'");
 }
 
 static void reload_options(void **state)
@@ -223,7 +223,8 @@ static void reload_options(void **state)
     assert_usage_error(parse("reload", "--timeout", "30", NULL), "invalid duration '30'");
     assert_usage_error(parse("reload", "--timeout", NULL), "needs a value");
     assert_usage_error(parse("reload", "--wait=yes", NULL), "option '--wait' takes no value");
-    assert_usage_error(parse("reload", "--fast", NULL), "unknown option '--fast' for 'baton reload'");
+    assert_usage_error(parse("reload", "--fast", NULL),
+                       "unknown option '--fast' for 'baton reload'");
     assert_usage_error(parse("reload", "now", NULL), "unexpected argument 'now'");
     assert_usage_error(parse("reload", "--", "now", NULL), "unexpected argument 'now'");
     assert_usage_error(parse("reload", "-s", "", NULL), "needs a socket path");
@@ -238,7 +239,8 @@ static void status_options(void **state)
     assert_int_equal(parse("status", "--json", "-s/tmp/b.sock", NULL), 0);
     assert_true(args.json);
     assert_string_equal(args.socket_path, "/tmp/b.sock");
-    assert_usage_error(parse("status", "--wait", NULL), "unknown option '--wait' for 'baton status'");
+    assert_usage_error(parse("status", "--wait", NULL),
+                       "unknown option '--wait' for 'baton status'");
     assert_usage_error(parse("status", "--timeout", "5s", NULL), "unknown option '--timeout'");
     assert_usage_error(parse("status", "-x", NULL), "unknown option '-x'");
     assert_usage_error(parse("status", "-", NULL), "unexpected argument '-'");

@@ -116,8 +116,8 @@ static struct baton_control pair(int *peer)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     *peer = sv[1];
-    return (struct baton_control){.fd = sv[0], .path = "pair",
-                                  .in = BATON_BUF_INIT(BATON_CONTROL_MAX_REPLY)};
+    return (struct baton_control){
+        .fd = sv[0], .path = "pair", .in = BATON_BUF_INIT(BATON_CONTROL_MAX_REPLY)};
 }
 
 static void reads_lines_as_they_come(void **state)
@@ -175,8 +175,7 @@ static void refuses_endless_lines(void **state)
         _exit(0);
     }
     close(peer);
-    assert_int_equal(baton__control_read_line(&c, baton__now_ms() + 20000, &line, &len),
-                     -EMSGSIZE);
+    assert_int_equal(baton__control_read_line(&c, baton__now_ms() + 20000, &line, &len), -EMSGSIZE);
     baton__control_close(&c); /* the writer sees EPIPE and ends */
     assert_int_equal(waitpid(child, &status, 0), child);
 }
@@ -213,7 +212,7 @@ static void reads_reply_values(void **state)
     assert_int_equal(baton__json_get_bool(root, "quoted_true"), -1); /* a string, not a boolean */
     assert_int_equal(baton__json_get_bool(root, "missing"), -1);
     assert_int_equal(baton__json_get_bool(root, "busy"), -1);
-    assert_null(baton__json_get_text(root, "busy")); /* null */
+    assert_null(baton__json_get_text(root, "busy"));                 /* null */
     assert_string_equal(baton__json_get_text(root, "name"), "null"); /* the string "null" */
     assert_string_equal(baton__json_get_text(root, "error"), "worker \"a\" \xc3\xa9/x\n");
     assert_true(baton__json_get_int(root, "generation", &v));
@@ -247,9 +246,20 @@ static void reads_reply_values(void **state)
 static void refuses_what_is_not_an_object(void **state)
 {
     static const char *bad[] = {
-        "",          "[1,2]",     "\"text\"",          "42",          "null",
-        "{\"a\":1",  "{\"a\":1}x", "{\"a\":1}{\"b\":2}", "{'a':1}",     "{a: 1}",
-        "{\"a\":01}", "\x01\x02",  "{\"a\":\"\\q\"}",    "{\"a\":1,\"a\":2}",
+        "",
+        "[1,2]",
+        "\"text\"",
+        "42",
+        "null",
+        "{\"a\":1",
+        "{\"a\":1}x",
+        "{\"a\":1}{\"b\":2}",
+        "{'a':1}",
+        "{a: 1}",
+        "{\"a\":01}",
+        "\x01\x02",
+        "{\"a\":\"\\q\"}",
+        "{\"a\":1,\"a\":2}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct fy_node *root = NULL;
@@ -265,9 +275,9 @@ static void formats_durations_for_people(void **state)
         long long ms;
         const char *text;
     } cases[] = {
-        {0, "0ms"},          {35, "35ms"},         {999, "999ms"},         {1000, "1.0s"},
-        {1250, "1.2s"},      {59999, "59.9s"},     {60000, "1m0s"},        {303000, "5m3s"},
-        {3600000, "1h0m"},   {7800000, "2h10m"},   {90000000, "1d1h"},     {-1, "?"},
+        {0, "0ms"},        {35, "35ms"},       {999, "999ms"},     {1000, "1.0s"},
+        {1250, "1.2s"},    {59999, "59.9s"},   {60000, "1m0s"},    {303000, "5m3s"},
+        {3600000, "1h0m"}, {7800000, "2h10m"}, {90000000, "1d1h"}, {-1, "?"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

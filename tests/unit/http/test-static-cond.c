@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -48,6 +49,8 @@ static void test_date_parse(void **state)
         "Sunday, 06 Nov 1994 08:49:37 GMT", /* long name with a fixdate */
         "Sun Nov 6 08:49:37 1994",          /* asctime pads the day with a space */
         "Sun, 06 Nov 19a4 08:49:37 GMT",
+        "Sat, 31 Feb 2024 00:00:00 GMT", /* no such day */
+        "Thu, 31 Apr 2024 00:00:00 GMT",
     };
     time_t t;
 
@@ -219,13 +222,38 @@ static void test_fingerprinted(void **state)
     }
 }
 
+/* Random validator strings: parsing never reads past the end, a parsed date formats back to a
+ * date that parses to the same instant, and a list only matches when it names the tag. */
+static void test_random_garbage(void **state)
+{
+    static const char alphabet[] = "SunMo, 0169Nv-:GT W/\"*abc\t";
+    char buf[40], fmt[BATON_STATIC_DATE_LEN];
+    unsigned seed = 4242;
+    time_t t, back;
+
+    for (int i = 0; i < 200000; i++) {
+        size_t n = (size_t)(rand_r(&seed) % (sizeof(buf) - 1));
+
+        for (size_t j = 0; j < n; j++)
+            buf[j] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        buf[n] = '\0';
+        if (baton__static_date_parse(buf, &t) == 0 &&
+            baton__static_date_format(t, fmt, sizeof(fmt)) == 0) {
+            assert_int_equal(baton__static_date_parse(fmt, &back), 0);
+            assert_int_equal(back, t);
+        }
+        if (baton__static_etag_match(buf, "\"abc\"", true))
+            assert_true(strstr(buf, "\"abc\"") || strchr(buf, '*'));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_date_format),    cmocka_unit_test(test_date_parse),
         cmocka_unit_test(test_date_roundtrip), cmocka_unit_test(test_etag),
         cmocka_unit_test(test_etag_match),     cmocka_unit_test(test_preconditions),
-        cmocka_unit_test(test_fingerprinted),
+        cmocka_unit_test(test_fingerprinted),  cmocka_unit_test(test_random_garbage),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "http/static-internal.h"
@@ -85,12 +86,34 @@ static void test_wildcard(void **state)
     assert_int_equal(br("*;q=0.9, br;q=0.1"), 100);
 }
 
+/* Random strings over the grammar's alphabet: qualities stay within 0..1000. */
+static void test_random_garbage(void **state)
+{
+    static const char alphabet[] = "brgzipx-*;q=0.15, \t\"";
+    char buf[32];
+    unsigned seed = 777;
+
+    for (int i = 0; i < 200000; i++) {
+        size_t n = (size_t)(rand_r(&seed) % (sizeof(buf) - 1));
+        int q;
+
+        for (size_t j = 0; j < n; j++)
+            buf[j] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        buf[n] = '\0';
+        q = br(buf);
+        assert_true(q >= 0 && q <= 1000);
+        q = gz(buf);
+        assert_true(q >= 0 && q <= 1000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_lists),
         cmocka_unit_test(test_qvalues),
         cmocka_unit_test(test_wildcard),
+        cmocka_unit_test(test_random_garbage),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "http/static-internal.h"
@@ -132,12 +134,36 @@ static void test_if_range(void **state)
     assert_false(baton__static_if_range("", etag, mtime));
 }
 
+/* Random strings over the grammar's alphabet: whatever comes back must be self-consistent. */
+static void test_random_garbage(void **state)
+{
+    static const char alphabet[] = "bytes=-0123456789, \t;";
+    char buf[24];
+    unsigned seed = 12345;
+
+    for (int i = 0; i < 200000; i++) {
+        size_t n = (size_t)(rand_r(&seed) % (sizeof(buf) - 1));
+        uint64_t size = (uint64_t)(rand_r(&seed) % 50);
+
+        for (size_t j = 0; j < n; j++)
+            buf[j] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        buf[n] = '\0';
+        if (i % 2 == 0 && n > 6)
+            memcpy(buf, "bytes=", 6);
+        if (range(buf, size) == BATON_STATIC_RANGE_OK) {
+            assert_true(len >= 1);
+            assert_true(start < size);
+            assert_true(start + len <= size);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),    cmocka_unit_test(test_unsatisfiable),
         cmocka_unit_test(test_overflow), cmocka_unit_test(test_ignored),
-        cmocka_unit_test(test_if_range),
+        cmocka_unit_test(test_if_range), cmocka_unit_test(test_random_garbage),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

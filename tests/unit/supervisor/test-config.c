@@ -762,7 +762,7 @@ static void prints_and_round_trips(void **state)
     assert_non_null(strstr(out.data, line("  user: www-data", "baton.yaml:18:3")));
     assert_non_null(strstr(out.data, line("  group: staff", "baton.yaml:22:3")));
     assert_non_null(strstr(out.data, line("    url: https://updates.example.com/hello/latest.json",
-                                          "baton.yaml:33:13")));
+                                          "baton.yaml:33:12")));
     assert_non_null(strstr(out.data, "    ODD: \"yes\""));
     assert_non_null(strstr(out.data, "    PORT: \"8080\""));
     assert_non_null(strstr(out.data, "  restart:\n    initial: 250ms"));

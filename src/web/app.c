@@ -1,0 +1,505 @@
+/*
+ * The running worker: adopts or binds its listeners, loads the modules, serves, reports to the
+ * supervisor (READY=1, STATUS=, BATON_STATS=, STOPPING=1), drains on SIGTERM, and swaps its
+ * configuration and modules in place on SIGHUP (or, with --dev, when a module file changes).
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "baton/baton.h"
+#include "common/address.h"
+#include "common/log.h"
+#include "web/app.h"
+#ifdef BATON_HAVE_STATIC
+#include "http/static.h"
+#endif
+
+/* Bytes a module's save_state may write for its successor. */
+#define STATE_BUFFER (256 * 1024)
+/* A rebuilt module file is loaded once writes to it have been quiet this long (--dev). */
+#define DEV_SETTLE_MS 200
+#define STATS_MS      1000
+
+struct app {
+    uv_loop_t *loop;
+    struct web_options *opts;
+    int argc;
+    char **argv;
+    unsigned generation;
+    struct baton__server *server;
+    struct baton_static *st;
+    char *static_root;
+    struct web_module *modules[WEB_MAX_MODULES];
+    size_t nmodules;
+    uv_signal_t sigterm, sigint, sighup, sigquit;
+    uv_timer_t stats_timer;
+    uv_timer_t dev_timer;
+    uv_prepare_t flush;
+    uv_fs_event_t watches[WEB_MAX_MODULES];
+    size_t nwatches;
+    struct baton__server_stats last_stats;
+    bool notify;
+    bool stopping;
+    bool closed;
+};
+
+/* ---- hooks from the server ----------------------------------------------------------------- */
+
+static void on_handler_error(void *data, const baton_request *req, const char *owner, int err)
+{
+    struct app *a = data;
+    baton__log_at(BATON_LOG_ERROR, a->generation, getpid(),
+                  "%s %s: %s failed: %s (request %s); answered 500", baton_request_method(req),
+                  baton_request_path(req), owner, strerror(err < 0 ? -err : err),
+                  baton_request_id(req));
+}
+
+static void on_event(void *data, enum baton__event_level level, const char *message)
+{
+    struct app *a = data;
+    enum baton_log_level l = level == BATON__EVENT_ERROR     ? BATON_LOG_ERROR
+                             : level == BATON__EVENT_WARNING ? BATON_LOG_WARNING
+                                                             : BATON_LOG_INFO;
+    baton__log_at(l, a->generation, getpid(), "%s", message);
+}
+
+static void close_everything(struct app *a);
+
+static void on_request_done(void *data, const baton_request *req, const baton_response *res,
+                            uint64_t duration_us, int complete)
+{
+    struct app *a = data;
+    web_access_log(&a->generation, req, res, duration_us, complete);
+}
+
+static void on_drained(void *data, int forced)
+{
+    struct app *a = data;
+    baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "drained%s",
+                  forced ? " (deadline reached: connections cut)" : "");
+    close_everything(a);
+}
+
+/* ---- modules ------------------------------------------------------------------------------- */
+
+static void put_modules(struct web_module **mods, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        web_module_put(mods[i]);
+}
+
+/* Loads every module of opts and builds their router. Returns 0 or -errno (logged). */
+static int load_modules(struct app *a, const struct web_options *o, struct web_module **mods,
+                        size_t *ret_n, struct baton__router **ret_router)
+{
+    char err[512];
+    size_t n = 0;
+    struct baton__router *router = NULL;
+    int r = baton__router_new(&router);
+    if (r < 0)
+        goto fail_msg;
+    for (size_t i = 0; i < o->nmodules; i++) {
+        r = web_module_load(o->modules[i].path, o->modules[i].config, a->generation, &mods[n],
+                            err, sizeof(err));
+        if (r < 0)
+            goto fail;
+        n++;
+        for (size_t j = 0; j + 1 < n; j++) {
+            if (strcmp(mods[j]->name, mods[n - 1]->name) == 0) {
+                snprintf(err, sizeof(err), "module %s: name '%s' is already used by %s",
+                         mods[n - 1]->path, mods[n - 1]->name, mods[j]->path);
+                r = -EEXIST;
+                goto fail;
+            }
+        }
+        r = web_module_register(mods[n - 1], router, err, sizeof(err));
+        if (r < 0)
+            goto fail;
+    }
+    *ret_n = n;
+    *ret_router = router;
+    return 0;
+fail_msg:
+    snprintf(err, sizeof(err), "%s", strerror(-r));
+fail:
+    baton__log_at(BATON_LOG_ERROR, a->generation, getpid(), "%s", err);
+    baton__router_free(router);
+    put_modules(mods, n);
+    return r;
+}
+
+/* Carries each old module's state to the new module of the same name that can take it. */
+static void carry_state(struct app *a, struct web_module **mods, size_t n)
+{
+    char *buf = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct web_module *nm = mods[i];
+        for (size_t j = 0; j < a->nmodules; j++) {
+            struct web_module *om = a->modules[j];
+            if (strcmp(om->name, nm->name) != 0 || !om->mod->save_state ||
+                !nm->mod->restore_state)
+                continue;
+            if (!buf && !(buf = malloc(STATE_BUFFER)))
+                return;
+            int len = om->mod->save_state(om->owner.state, buf, STATE_BUFFER);
+            int r = len < 0 ? len : nm->mod->restore_state(nm->owner.state, buf, (size_t)len);
+            if (r < 0)
+                baton__log_at(BATON_LOG_WARNING, a->generation, getpid(),
+                              "module %s: state not carried over: %s", nm->name, strerror(-r));
+        }
+    }
+    free(buf);
+}
+
+static void watch_modules(struct app *a);
+
+/*
+ * Swaps configuration and modules in place: everything new is loaded and initialised first;
+ * anything refused leaves the running set untouched. Requests in flight finish on the modules
+ * they started on, which are unloaded when their last request ends.
+ */
+static void reload(struct app *a, const char *why)
+{
+    struct web_options fresh;
+    struct web_options *o = a->opts;
+    bool fresh_opts = false;
+    struct web_module *mods[WEB_MAX_MODULES];
+    size_t n = 0;
+    struct baton__router *router = NULL;
+    struct baton_static *st = NULL;
+    int r;
+
+    baton_notify_reloading();
+    baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "reloading (%s)", why);
+    if (a->opts->config_file) {
+        r = web_options_reload(a->argc, a->argv, &fresh);
+        if (r < 0)
+            goto refused;
+        fresh_opts = true;
+        o = &fresh;
+    }
+    r = load_modules(a, o, mods, &n, &router);
+    if (r < 0)
+        goto refused;
+#ifdef BATON_HAVE_STATIC
+    bool new_root = o->static_root && (!a->static_root || strcmp(o->static_root, a->static_root));
+    if (new_root) {
+        char err[512];
+        r = baton__static_open(o->static_root, &st, err, sizeof(err));
+        if (r < 0) {
+            baton__log_at(BATON_LOG_ERROR, a->generation, getpid(), "%s", err);
+            baton__router_free(router);
+            put_modules(mods, n);
+            goto refused;
+        }
+    }
+#endif
+    carry_state(a, mods, n);
+    size_t routes = baton__router_count(router);
+    baton__server_set_router(a->server, router);
+    put_modules(a->modules, a->nmodules);
+    memcpy(a->modules, mods, n * sizeof(mods[0]));
+    a->nmodules = n;
+#ifdef BATON_HAVE_STATIC
+    if (new_root || !o->static_root) {
+        baton__server_set_static(a->server, st);
+        baton__static_close(a->st);
+        a->st = st;
+        free(a->static_root);
+        a->static_root = o->static_root ? strdup(o->static_root) : NULL;
+    }
+#endif
+    if (fresh_opts) {
+        struct baton__server_config cfg = fresh.server;
+        cfg.generation = a->generation;
+        baton__server_reconfigure(a->server, &cfg);
+        web_options_free(&fresh);
+    }
+    baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "reloaded: %zu modules, %zu routes",
+                  a->nmodules, routes);
+    baton_notify_status("serving (reloaded)");
+    baton_notify_ready();
+    return;
+refused:
+    if (fresh_opts)
+        web_options_free(&fresh);
+    baton__log_at(BATON_LOG_ERROR, a->generation, getpid(),
+                  "reload refused: still serving the previous modules");
+    baton_notifyf("STATUS=reload refused: still serving the previous modules\nERRNO=%d", -r);
+    baton_notify_ready();
+}
+
+static void on_dev_timer(uv_timer_t *t)
+{
+    reload(t->data, "a module file changed");
+}
+
+static void on_module_file(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    struct app *a = h->data;
+    if (status < 0 || !filename || a->stopping)
+        return;
+    for (size_t i = 0; i < a->nmodules; i++) {
+        const char *base = strrchr(a->modules[i]->path, '/');
+        base = base ? base + 1 : a->modules[i]->path;
+        if (strcmp(base, filename) == 0) {
+            uv_timer_start(&a->dev_timer, on_dev_timer, DEV_SETTLE_MS, 0);
+            return;
+        }
+    }
+}
+
+/* --dev: watches the directories of the module files (a rebuild often replaces the file, which
+ * a watch on the file itself would lose). */
+static void watch_modules(struct app *a)
+{
+    for (size_t i = 0; i < a->opts->nmodules && a->nwatches < WEB_MAX_MODULES; i++) {
+        char *copy = strdup(a->opts->modules[i].path);
+        if (!copy)
+            return;
+        const char *dir = dirname(copy);
+        uv_fs_event_t *w = &a->watches[a->nwatches];
+        uv_fs_event_init(a->loop, w);
+        w->data = a;
+        int r = uv_fs_event_start(w, on_module_file, dir, 0);
+        if (r < 0) {
+            baton__log_at(BATON_LOG_WARNING, a->generation, getpid(), "--dev: cannot watch %s: %s",
+                          dir, uv_strerror(r));
+            uv_close((uv_handle_t *)w, NULL);
+        } else {
+            a->nwatches++;
+        }
+        free(copy);
+    }
+}
+
+/* ---- signals, stats, shutdown -------------------------------------------------------------- */
+
+static void on_flush(uv_prepare_t *p)
+{
+    web_access_log_flush();
+}
+
+static void send_stats(struct app *a)
+{
+    struct baton__server_stats st;
+    baton__server_stats(a->server, &st);
+    if (memcmp(&st, &a->last_stats, sizeof(st)) == 0)
+        return;
+    a->last_stats = st;
+    baton_notifyf("BATON_STATS={\"requests\":%llu,\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+                  "\"4xx\":%llu,\"5xx\":%llu,\"errors\":%llu,\"bytes\":%llu,"
+                  "\"connections\":%llu,\"active\":%u}",
+                  (unsigned long long)st.requests, (unsigned long long)st.responses[1],
+                  (unsigned long long)st.responses[2], (unsigned long long)st.responses[3],
+                  (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
+                  (unsigned long long)st.errors, (unsigned long long)st.bytes_out,
+                  (unsigned long long)st.connections, st.active);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+    send_stats(t->data);
+}
+
+static void close_everything(struct app *a)
+{
+    if (a->closed)
+        return;
+    a->closed = true;
+    if (a->notify)
+        send_stats(a);
+    baton__server_close(a->server);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sighup, NULL);
+    uv_close((uv_handle_t *)&a->sigquit, NULL);
+    uv_close((uv_handle_t *)&a->stats_timer, NULL);
+    uv_close((uv_handle_t *)&a->dev_timer, NULL);
+    uv_close((uv_handle_t *)&a->flush, NULL);
+    for (size_t i = 0; i < a->nwatches; i++)
+        uv_close((uv_handle_t *)&a->watches[i], NULL);
+    a->nwatches = 0;
+}
+
+static void on_signal(uv_signal_t *h, int signo)
+{
+    struct app *a = h->data;
+    if (signo == SIGHUP) {
+        if (!a->stopping)
+            reload(a, "SIGHUP");
+        return;
+    }
+    if (signo == SIGQUIT || a->stopping) {
+        baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "%s: stopping now",
+                      strsignal(signo));
+        close_everything(a);
+        return;
+    }
+    a->stopping = true;
+    struct baton__server_stats st;
+    baton__server_stats(a->server, &st);
+    baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "%s: draining %u connections",
+                  strsignal(signo), st.active);
+    baton_notify_stopping();
+    baton_notify_status("draining %u connections", st.active);
+    uv_timer_stop(&a->dev_timer);
+    baton__server_drain(a->server);
+}
+
+/* ---- start --------------------------------------------------------------------------------- */
+
+static int add_listeners(struct app *a)
+{
+    int n = baton_listen_fds(1);
+    if (n < 0) {
+        baton__log(BATON_LOG_ERROR, "LISTEN_FDS: %s", strerror(-n));
+        return n;
+    }
+    if (n > 0) {
+        if (a->opts->nlisten)
+            baton__log(BATON_LOG_INFO, "using %d inherited listeners; --listen ignored", n);
+        for (int i = 0; i < n; i++) {
+            int r = baton__server_add_listener(a->server, BATON_LISTEN_FDS_START + i);
+            if (r < 0) {
+                baton__log(BATON_LOG_ERROR, "inherited listener fd %d: %s",
+                           BATON_LISTEN_FDS_START + i, strerror(-r));
+                return r;
+            }
+        }
+        return 0;
+    }
+    if (!a->opts->nlisten) {
+        baton__log(BATON_LOG_ERROR, "no listener: pass --listen ADDR, or run under baton");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < a->opts->nlisten; i++) {
+        struct baton_address addr;
+        const char *reason = NULL;
+        int r = baton__address_parse(a->opts->listen[i], &addr, &reason);
+        if (r < 0) {
+            baton__log(BATON_LOG_ERROR, "--listen %s: %s", a->opts->listen[i],
+                       reason ? reason : strerror(-r));
+            return r;
+        }
+        int fd = baton__address_listen(&addr, 4096);
+        if (fd < 0) {
+            baton__log(BATON_LOG_ERROR, "--listen %s: %s", a->opts->listen[i], strerror(-fd));
+            return fd;
+        }
+        r = baton__server_add_listener(a->server, fd);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+        baton__log(BATON_LOG_INFO, "listening on %s", a->opts->listen[i]);
+    }
+    return 0;
+}
+
+int web_app_run(struct web_options *opts, int argc, char **argv)
+{
+    struct app app = {.opts = opts, .argc = argc, .argv = argv};
+    struct app *a = &app;
+    struct baton__router *router = NULL;
+    int status = 2;
+    const char *gen = getenv("BATON_GENERATION");
+    a->generation = gen ? (unsigned)strtoul(gen, NULL, 10) : 0;
+    a->notify = getenv("NOTIFY_SOCKET") != NULL;
+    opts->server.generation = a->generation;
+
+    /* A client that goes away must not kill the worker with SIGPIPE on the next write. */
+    signal(SIGPIPE, SIG_IGN);
+    a->loop = uv_default_loop();
+
+    if (load_modules(a, opts, a->modules, &a->nmodules, &router) < 0)
+        goto out;
+    if (opts->static_root) {
+#ifdef BATON_HAVE_STATIC
+        char err[512];
+        if (baton__static_open(opts->static_root, &a->st, err, sizeof(err)) < 0) {
+            baton__log(BATON_LOG_ERROR, "--static: %s", err);
+            goto out;
+        }
+        a->static_root = strdup(opts->static_root);
+#else
+        baton__log(BATON_LOG_ERROR, "--static: this baton-web was built without static files");
+        goto out;
+#endif
+    }
+    struct baton__server_hooks hooks = {
+        .data = a,
+        .handler_error = on_handler_error,
+        .event = on_event,
+        .drained = on_drained,
+    };
+    if (opts->access_log)
+        hooks.request_done = on_request_done;
+    if (baton__server_new(a->loop, &opts->server, &hooks, &a->server) < 0) {
+        baton__log(BATON_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    if (add_listeners(a) < 0)
+        goto out;
+    baton__server_set_router(a->server, router);
+    router = NULL;
+    baton__server_set_static(a->server, a->st);
+    int r = baton__server_start(a->server);
+    if (r < 0) {
+        baton__log(BATON_LOG_ERROR, "cannot start serving: %s", uv_strerror(r));
+        status = 1;
+        goto out;
+    }
+
+    uv_signal_t *sigs[] = {&a->sigterm, &a->sigint, &a->sighup, &a->sigquit};
+    int signos[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (int i = 0; i < 4; i++) {
+        uv_signal_init(a->loop, sigs[i]);
+        sigs[i]->data = a;
+        uv_signal_start(sigs[i], on_signal, signos[i]);
+    }
+    uv_timer_init(a->loop, &a->stats_timer);
+    a->stats_timer.data = a;
+    if (a->notify)
+        uv_timer_start(&a->stats_timer, on_stats, STATS_MS, STATS_MS);
+    uv_unref((uv_handle_t *)&a->stats_timer);
+    uv_timer_init(a->loop, &a->dev_timer);
+    a->dev_timer.data = a;
+    uv_prepare_init(a->loop, &a->flush);
+    if (opts->access_log)
+        uv_prepare_start(&a->flush, on_flush);
+    if (opts->dev)
+        watch_modules(a);
+
+    for (size_t i = 0; i < a->nmodules; i++)
+        baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "module %s %s loaded from %s",
+                      a->modules[i]->name, a->modules[i]->mod->version ? a->modules[i]->mod->version
+                                                                       : "",
+                      a->modules[i]->path);
+    baton_notify_ready();
+    baton_notify_status("serving, %zu modules", a->nmodules);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    status = 0;
+out:
+    if (a->server && !a->closed) {
+        /* Refused before serving: close what the server opened and let libuv finish. */
+        baton__server_close(a->server);
+        uv_run(a->loop, UV_RUN_DEFAULT);
+    }
+    web_access_log_flush();
+    baton__router_free(router);
+    baton__server_free(a->server);
+    put_modules(a->modules, a->nmodules);
+#ifdef BATON_HAVE_STATIC
+    baton__static_close(a->st);
+#endif
+    free(a->static_root);
+    uv_loop_close(a->loop);
+    return status;
+}
