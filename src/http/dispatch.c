@@ -80,11 +80,15 @@ static void run_chain(struct baton__conn *c, const struct baton__match *m)
         }
     }
     if (!stopped) {
+        /* "Set nothing" is about the handler: headers from middleware do not count. */
+        bool touched_before = res->touched;
+        res->touched = false;
         int r = m->handler(req, res, m->data);
         if (r < 0)
             recover(c, owner, r);
         else if (!res->touched && res->mode == RES_OPEN)
             recover(c, owner, -ENODATA);
+        res->touched = res->touched || touched_before;
     }
     while (ran-- > 0)
         if (mws[ran].after)

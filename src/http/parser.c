@@ -97,6 +97,13 @@ static int on_header_field_complete(llhttp_t *h)
 static int on_header_value(llhttp_t *h, const char *at, size_t n)
 {
     struct baton__parser *p = parser_of(h);
+    /* llhttp reports a folded line (CRLF then SP/HT, RFC 9112 5.2) as a second piece of the
+     * same value. A value legitimately comes in pieces only when the input ended inside it and
+     * the next piece starts the next input; anything else is obsolete line folding, which a
+     * server must reject or rewrite: we reject it, since folding is a smuggling vector. */
+    if (p->token_kind == TOKEN_VALUE && !(p->value_at_end && at == p->exec_start))
+        return fail(p, 400, "obsolete line folding");
+    p->value_at_end = at + n == p->exec_end;
     int r = count_head(p, n);
     return r ? r : collect(p, TOKEN_VALUE, at, n);
 }
@@ -129,10 +136,8 @@ static int on_header_value_complete(llhttp_t *h)
     /* llhttp keeps trailing whitespace in the value; the field value excludes it (RFC 9110 5.5). */
     while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
         len--;
-    /* A CR or LF inside a value can only come from obsolete line folding (RFC 9112 5.2): a
-     * server must reject it or replace it; we reject, since folding is a smuggling vector. */
     if (memchr(v, '\r', len) || memchr(v, '\n', len))
-        return fail(p, 400, "obsolete line folding");
+        return fail(p, 400, "line break in a header value");
     if (p->in_trailers)
         return 0; /* trailer fields are counted, checked and dropped */
     char *value = baton__arena_strndup(&p->arena, v, len);
@@ -256,10 +261,14 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
         p->error_status = 400;
         p->error_reason = "invalid method";
         break;
-    case HPE_INVALID_VERSION:
-        p->error_status = 505;
-        p->error_reason = "invalid HTTP version";
+    case HPE_INVALID_VERSION: {
+        /* A well-formed version we do not speak is 505; anything else is malformed. */
+        const char *why = llhttp_get_error_reason(&p->http);
+        bool unsupported = why && strcmp(why, "Invalid HTTP version") == 0;
+        p->error_status = unsupported ? 505 : 400;
+        p->error_reason = unsupported ? "HTTP version not supported" : "malformed HTTP version";
         break;
+    }
     case HPE_INVALID_TRANSFER_ENCODING:
         p->error_status = 400;
         p->error_reason = "invalid Transfer-Encoding";
@@ -286,35 +295,48 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
     return BATON__PARSE_ERROR;
 }
 
+/* Adds n raw bytes of header section; fails with 431 past the limit. */
+static bool head_raw(struct baton__parser *p, size_t n)
+{
+    p->head_raw += n;
+    if (p->head_raw > p->limits->header_bytes) {
+        fail(p, 431, "request header section too large");
+        return true;
+    }
+    return false;
+}
+
 int baton__parser_execute(struct baton__parser *p, const char *data, size_t len, size_t *ret_used)
 {
     size_t used = 0;
+    bool resumed = false;
     if (p->error_status)
         return BATON__PARSE_ERROR;
-    while (used < len) {
-        size_t head_before = p->head_bytes;
+    /* After a pause at the end of the header section, llhttp must run again even without
+     * input: a request without a body completes in that call. */
+    while (used < len || resumed) {
+        resumed = false;
+        bool in_head = !p->headers_done;
+        p->exec_start = data + used;
+        p->exec_end = data + len;
         llhttp_errno_t err = llhttp_execute(&p->http, data + used, len - used);
         if (err == HPE_OK) {
-            /* Whitespace and CRLFs of the head that reached no callback still count. */
-            if (p->started && !p->headers_done) {
-                size_t raw = len - used;
-                if (raw > p->head_bytes - head_before)
-                    p->head_bytes = head_before + raw;
-                if (p->head_bytes > p->limits->header_bytes) {
-                    fail(p, 431, "request header section too large");
-                    return BATON__PARSE_ERROR;
-                }
-            }
+            /* Whitespace and line ends of the head reach no callback but still count. */
+            if (in_head && p->started && head_raw(p, len - used))
+                return BATON__PARSE_ERROR;
             used = len;
             break;
         }
         if (err != HPE_PAUSED)
             return error_from_llhttp(p, err);
         const char *pos = llhttp_get_error_pos(&p->http);
+        if (in_head && p->paused_at_headers && head_raw(p, (size_t)(pos - (data + used))))
+            return BATON__PARSE_ERROR;
         used = (size_t)(pos - data);
         llhttp_resume(&p->http);
         if (p->paused_at_headers) {
             p->paused_at_headers = false;
+            resumed = true;
             continue;
         }
         *ret_used = used;
@@ -338,6 +360,8 @@ void baton__parser_next(struct baton__parser *p)
     p->field_len = 0;
     p->nheaders = 0;
     p->head_bytes = 0;
+    p->head_raw = 0;
+    p->value_at_end = false;
     p->chunk_ext_bytes = 0;
     p->host_count = 0;
     p->started = false;

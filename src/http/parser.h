@@ -60,6 +60,10 @@ struct baton__parser {
     unsigned nheaders;
     unsigned headers_cap;
     size_t head_bytes;        /* bytes of request line and header section seen */
+    size_t head_raw;          /* the same, counted on the wire (whitespace included) */
+    const char *exec_start;   /* the input of the llhttp_execute() running */
+    const char *exec_end;
+    bool value_at_end;        /* the last piece of a header value ended the input */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */

@@ -18,7 +18,7 @@
 #include "http/internal.h"
 
 /* Connections accepted per readiness event before the loop serves the others. */
-#define ACCEPT_BATCH 32
+#define ACCEPT_BATCH 1
 /* Pause after EMFILE/ENFILE before accepting again. */
 #define ACCEPT_RETRY_MS 100
 /* Timeout sweep period, and during a drain (the grace period is short). */
@@ -289,8 +289,13 @@ static void on_drain_deadline(uv_timer_t *t)
     struct baton__server *s = t->data;
     event(s, BATON__EVENT_WARNING, "drain deadline: closing %u connections", s->stats.active);
     close_all(s);
-    if (!s->drained_called && s->stats.active == 0)
-        baton__server_check_drained(s);
+    /* Closes complete on the next loop turn; the drain is over now. A connection still held by
+     * a streaming handler is freed when the handler ends its stream (or with the loop). */
+    if (!s->drained_called) {
+        s->drained_called = true;
+        if (s->hooks.drained)
+            s->hooks.drained(s->hooks.data, 1);
+    }
 }
 
 void baton__server_drain(struct baton__server *s)
@@ -323,7 +328,7 @@ int baton__server_draining(const struct baton__server *s)
 void baton__server_conn_closed(struct baton__server *s)
 {
     s->stats.active--;
-    if (s->accept_paused && !s->draining && !uv_is_active((uv_handle_t *)&s->accept_retry) &&
+    if (s->accept_paused && !s->draining && !s->closing && !uv_is_active((uv_handle_t *)&s->accept_retry) &&
         s->stats.active < s->config.max_connections) {
         s->accept_paused = false;
         set_accepting(s, true);

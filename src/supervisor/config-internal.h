@@ -2,6 +2,7 @@
  * The configuration loader's internals, shared by its files:
  *
  *   config-yaml.c    YAML text -> a small tree of nodes with 1-based line:column marks
+ *   config-text.c    UTF-8 checks, positions, single-quoted scalars, excerpts for messages
  *   config-keys.c    the key schema: names, types, defaults; one scalar value into its field
  *   config-apply.c   applying a node to a key: sections, app.command, app.env, listen
  *   config-layers.c  the layers: a file, the environment, --set, the no-config command line
@@ -65,8 +66,16 @@ void baton__config_node_add(struct config_node *node, struct config_node *item);
 void baton__config_node_free(struct config_node *node);
 /* True for a plain "", "~", "null", "Null" or "NULL". */
 bool baton__config_node_is_null(const struct config_node *node);
+/* ---- text helpers (config-text.c) ---------------------------------------------------- */
+
 /* Writes s into buf for an error message: control bytes as '?', cut with "..." to fit. */
 const char *baton__config_excerpt(const char *s, char *buf, size_t size);
+/* The offset of the first byte of text that is not well-formed UTF-8, or len. */
+size_t baton__config_utf8_invalid_at(const char *text, size_t len);
+/* The 1-based line and column (in characters) of byte offset `at` of text. */
+void baton__config_position(const char *text, size_t at, int *ret_line, int *ret_col);
+/* The value of the single-quoted YAML scalar whose opening quote is text[at]. Caller frees. */
+char *baton__config_single_quoted(const char *text, size_t len, size_t at, size_t *ret_len);
 
 /* ---- layers and errors -------------------------------------------------------------- */
 
@@ -108,8 +117,6 @@ void baton__config_origin_set(struct baton_config *config, const char *key, cons
 /* The record of `key`, or NULL. */
 const struct baton_config_origin *baton__config_origin_get(const struct baton_config *config,
                                                            const char *key);
-/* Forgets `key` (a listener or variable that a later layer removed). */
-void baton__config_origin_drop(struct baton_config *config, const char *key);
 
 /* ---- the key schema (config-keys.c) ------------------------------------------------- */
 

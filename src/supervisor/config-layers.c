@@ -25,7 +25,9 @@ static int read_file(const char *path, char **ret, size_t *ret_len, const char *
     int fd = -1, r;
 
     *ret_why = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO named as the configuration must not hang us in open(); it is refused
+     * below, and reading a regular file ignores the flag. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         r = -errno;
         goto out;

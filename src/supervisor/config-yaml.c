@@ -44,27 +44,6 @@ static void report(struct builder *b, int line, int col, const char *fmt, ...)
     baton__buf_puts(b->err, "\n");
 }
 
-const char *baton__config_excerpt(const char *s, char *buf, size_t size)
-{
-    size_t i, n = 0;
-
-    if (size < 8)
-        return "";
-    for (i = 0; s[i] && n + 4 < size; i++)
-        buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (s[i]) {
-        /* Cut at a character boundary, never inside a UTF-8 sequence. */
-        while (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
-            n--;
-        if (n > 0 && (unsigned char)buf[n - 1] >= 0xc0)
-            n--;
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 struct config_node *baton__config_node_new(enum config_node_type type)
 {
     struct config_node *node = baton__xcalloc(1, sizeof(*node));
@@ -163,25 +142,45 @@ static void check_duplicates(struct builder *b, const struct config_node *map)
     free(keys);
 }
 
+/* A token's text, NUL-terminated, at most `max` bytes of it. Caller frees. */
+static char *token_text(struct fy_token *token, size_t max, size_t *ret_len)
+{
+    size_t len = 0;
+    const char *text = token ? fy_token_get_text(token, &len) : NULL;
+
+    if (!text)
+        len = 0;
+    if (len > max)
+        len = max;
+    char *copy = baton__xmalloc(len + 1);
+    if (len)
+        memcpy(copy, text, len);
+    copy[len] = '\0';
+    *ret_len = len;
+    return copy;
+}
+
 static bool tag_ok(struct builder *b, struct fy_token *tag, int line, int col)
 {
-    size_t len;
-    const char *text;
     static const char core[] = "tag:yaml.org,2002:";
+    char ex[80];
+    size_t len;
 
     if (!tag)
         return true;
-    text = fy_token_get_text(tag, &len);
+    char *text = token_text(tag, 200, &len);
     const struct fy_mark *mark = fy_token_start_mark(tag);
     if (mark) {
         line = mark->line + 1;
         col = mark->column + 1;
     }
-    if (!text || (len == 1 && text[0] == '!') ||
-        (len >= sizeof(core) - 1 && memcmp(text, core, sizeof(core) - 1) == 0))
-        return true;
-    report(b, line, col, "tag '%.*s' is not supported", (int)(len > 60 ? 60 : len), text);
-    return false;
+    bool ok = (len == 1 && text[0] == '!') ||
+              (len >= sizeof(core) - 1 && memcmp(text, core, sizeof(core) - 1) == 0);
+    if (!ok)
+        report(b, line, col, "tag '%s' is not supported",
+               baton__config_excerpt(text, ex, sizeof(ex)));
+    free(text);
+    return ok;
 }
 
 static void add(struct builder *b, struct config_node *node)
@@ -222,7 +221,7 @@ static void on_event(struct builder *b, struct fy_event *ev)
     struct config_node *node;
     struct fy_token *tag = NULL;
     size_t len;
-    const char *text;
+    char *text, ex[80];
 
     b->last_line = line;
     b->last_col = col;
@@ -236,9 +235,10 @@ static void on_event(struct builder *b, struct fy_event *ev)
         if (mark && mark->input_pos > 0 && mark->input_pos <= b->len &&
             b->text[mark->input_pos - 1] == '*' && col > 1)
             col--;
-        text = fy_token_get_text(ev->alias.anchor, &len);
-        report(b, line, col, "aliases (*%.*s) are not supported", (int)(len > 60 ? 60 : len),
-               text ? text : "");
+        text = token_text(ev->alias.anchor, 200, &len);
+        report(b, line, col, "aliases (*%s) are not supported",
+               baton__config_excerpt(text, ex, sizeof(ex)));
+        free(text);
         return;
     case FYET_SCALAR:
         if (!tag_ok(b, ev->scalar.tag, line, col))
@@ -249,17 +249,22 @@ static void on_event(struct builder *b, struct fy_event *ev)
             (b->text[mark->input_pos - 1] == '"' || b->text[mark->input_pos - 1] == '\'') &&
             col > 1)
             col--;
-        text = fy_token_get_text(ev->scalar.value, &len);
-        if (!text) {
-            text = "";
-            len = 0;
-        }
+        size_t quote = mark && mark->input_pos > 0 ? mark->input_pos - 1 : 0;
+        const struct fy_mark *end = fy_token_end_mark(ev->scalar.value);
+        if (fy_token_scalar_style(ev->scalar.value) == FYSS_SINGLE_QUOTED && mark && end &&
+            quote < b->len && b->text[quote] == '\'' && end->input_pos <= b->len &&
+            end->input_pos > quote + 1 &&
+            memmem(b->text + quote + 1, end->input_pos - quote - 1, "''", 2))
+            text = baton__config_single_quoted(b->text, b->len, quote, &len);
+        else
+            text = token_text(ev->scalar.value, CONFIG_FILE_MAX, &len);
         if (memchr(text, '\0', len)) {
             report(b, line, col, "a value must not contain a NUL character");
+            free(text);
             return;
         }
         node = baton__config_node_new(NODE_SCALAR);
-        node->text = baton__xstrndup(text, len);
+        node->text = text;
         node->len = len;
         node->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
         node->line = line;
@@ -295,72 +300,6 @@ static void on_event(struct builder *b, struct fy_event *ev)
     }
 }
 
-/*
- * Finds the first byte that is not part of well-formed UTF-8 (no overlong forms, surrogates or
- * code points past U+10FFFF). Returns its offset, or len when all is well. We check before
- * libfyaml sees the text: YAML is Unicode, and libfyaml 0.7 loops for ever on some invalid
- * bytes ("%\xb7", found by fuzz-config).
- */
-static size_t utf8_invalid_at(const char *text, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp, min;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        /* The lead byte gives the length, its payload bits and the least code point. */
-        if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            cp = c & 0x1f;
-            min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            cp = c & 0x0f;
-            min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
-/* The 1-based line and column (in characters) of byte offset `at`. */
-static void position(const char *text, size_t at, int *ret_line, int *ret_col)
-{
-    int line = 1, col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (text[i] == '\n') {
-            line++;
-            col = 1;
-        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-            col++;
-        }
-    }
-    *ret_line = line;
-    *ret_col = col;
-}
-
 /* The position of the innermost collection still open: for "without a closing bracket". */
 static void report_open_bracket(struct builder *b)
 {
@@ -379,10 +318,10 @@ int baton__config_yaml_parse(const char *name, const char *text, size_t len,
     struct fy_event *ev;
     int r = -EINVAL;
 
-    size_t bad = utf8_invalid_at(text, len);
+    size_t bad = baton__config_utf8_invalid_at(text, len);
     if (bad < len) {
         int line, col;
-        position(text, bad, &line, &col);
+        baton__config_position(text, bad, &line, &col);
         report(&b, line, col, "not valid UTF-8 (byte 0x%02x): configuration is read as UTF-8",
                (unsigned char)text[bad]);
         goto out;

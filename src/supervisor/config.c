@@ -83,21 +83,6 @@ const struct baton_config_origin *baton__config_origin_get(const struct baton_co
     return NULL;
 }
 
-void baton__config_origin_drop(struct baton_config *config, const char *key)
-{
-    for (size_t i = 0; i < config->n_origins; i++) {
-        if (strcmp(config->origins[i].key, key) != 0)
-            continue;
-        free(config->origins[i].key);
-        free(config->origins[i].origin);
-        free(config->origins[i].where);
-        memmove(&config->origins[i], &config->origins[i + 1],
-                (config->n_origins - i - 1) * sizeof(config->origins[0]));
-        config->n_origins--;
-        return;
-    }
-}
-
 char *baton__config_path_join(const char *dir, const char *path)
 {
     /* Lexical only: symlinks (a release's `current`) must be resolved by their users, later. */

@@ -30,11 +30,11 @@ struct baton_control_client {
     int fd;
     uv_poll_t poll;
     struct baton_buf in, out;
-    bool busy;                 /* its reload runs (or waits): later lines wait their turn */
-    bool queued;               /* waiting for another transaction to end (--wait) */
-    bool in_place;             /* the queued reload is in place */
-    bool closing;              /* close once the output is flushed */
-    bool dead;                 /* closed; memory goes in the close callback */
+    bool busy;     /* its reload runs (or waits): later lines wait their turn */
+    bool queued;   /* waiting for another transaction to end (--wait) */
+    bool in_place; /* the queued reload is in place */
+    bool refused;  /* refused, or past a too-long request: input dropped until the peer closes */
+    bool dead;     /* closed; memory goes in the close callback */
     uint64_t wait_deadline_ms; /* queued with a timeout, 0: none */
 };
 
@@ -70,13 +70,9 @@ static void client_close(struct baton_control_client *c)
 
 static void update_events(struct baton_control_client *c)
 {
-    int events = c->closing ? 0 : UV_READABLE;
+    int events = UV_READABLE;
     if (c->out.len)
         events |= UV_WRITABLE;
-    if (!events) {
-        client_close(c);
-        return;
-    }
     uv_poll_start(&c->poll, events, on_client);
 }
 
@@ -94,6 +90,8 @@ static void flush(struct baton_control_client *c)
         }
         baton__buf_consume(&c->out, (size_t)n);
     }
+    if (c->refused && !c->out.len)
+        shutdown(c->fd, SHUT_WR);
     update_events(c);
 }
 
@@ -175,17 +173,27 @@ static void handle(struct baton_control_client *c, const struct baton_request *r
     baton__buf_free(&b);
 }
 
+/* The answer to an over-long request, then the end of the conversation: further input is
+ * dropped and our side shut down, so the peer reads this reply rather than a reset. */
+static void too_long(struct baton_control_client *c)
+{
+    baton__buf_reset(&c->in);
+    c->refused = true;
+    reply_error(c, "request too long", false);
+}
+
 /* Handles the complete lines in c's input, one request at a time. */
 static void process(struct baton_control_client *c)
 {
-    while (!c->dead && !c->busy && !c->closing) {
+    if (c->refused) {
+        baton__buf_reset(&c->in);
+        return;
+    }
+    while (!c->dead && !c->busy) {
         char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
         if (!nl) {
             if (c->in.len > REQUEST_MAX) {
-                reply_error(c, "request too long", false);
-                c->closing = true;
-                if (!c->dead)
-                    update_events(c);
+                too_long(c);
             }
             return;
         }
@@ -193,9 +201,7 @@ static void process(struct baton_control_client *c)
         struct baton_request req;
         struct baton_buf err = BATON_BUF_INIT(1024);
         if (len > REQUEST_MAX) {
-            reply_error(c, "request too long", false);
-            c->closing = true;
-            update_events(c);
+            too_long(c);
             return;
         }
         if (baton__request_parse(c->in.data, len, &req, &err) < 0) {
@@ -219,7 +225,7 @@ static void on_client(uv_poll_t *h, int status, int events)
     }
     if (events & UV_WRITABLE)
         flush(c);
-    if (c->dead || !(events & UV_READABLE) || c->closing)
+    if (c->dead || !(events & UV_READABLE))
         return;
     for (int i = 0; i < 16 && !c->dead; i++) {
         ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -232,9 +238,7 @@ static void on_client(uv_poll_t *h, int status, int events)
             return;
         }
         if (baton__buf_append(&c->in, buf, (size_t)n) < 0) {
-            reply_error(c, "request too long", false);
-            c->closing = true;
-            update_events(c);
+            too_long(c);
             return;
         }
         process(c);
@@ -248,21 +252,6 @@ static void on_accept(uv_poll_t *h, int status, int events)
         int fd = accept4(sup->control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != getuid() && cred.uid != 0)) {
-            char msg[128];
-            int n = snprintf(msg, sizeof(msg),
-                             "{\"ok\":false,\"error\":\"permission denied: uid %ld is not "
-                             "allowed\"}\n",
-                             (long)cred.uid);
-            baton__log(BATON_LOG_WARNING, "control: refused a client of uid %ld", (long)cred.uid);
-            ssize_t r = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)r;
-            close(fd);
-            continue;
-        }
         unsigned count = 0;
         for (struct baton_control_client *c = sup->clients; c; c = c->next)
             count++;
@@ -287,6 +276,21 @@ static void on_accept(uv_poll_t *h, int status, int events)
         c->next = sup->clients;
         sup->clients = c;
         uv_poll_start(&c->poll, UV_READABLE, on_client);
+
+        struct ucred cred = {.uid = (uid_t)-1};
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            (cred.uid != getuid() && cred.uid != 0)) {
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "{\"ok\":false,\"error\":\"permission denied: uid %ld is not allowed\"}",
+                     (long)cred.uid);
+            baton__log(BATON_LOG_WARNING, "control: refused a client of uid %ld", (long)cred.uid);
+            /* Answered at once, then only read (and dropped) until the peer closes: closing
+             * now would make its pending request write fail (EPIPE) before it reads why. */
+            c->refused = true;
+            baton__ctl_send(c, msg, strlen(msg));
+        }
     }
 }
 
@@ -323,17 +327,38 @@ int baton__ctl_open(struct baton_supervisor *sup, const struct baton_config *con
         }
     }
     baton__fd_nonblock(fd, true);
-    if ((r = uv_poll_init(sup->loop, &sup->control_poll, fd)) < 0) {
+    if ((r = baton__ctl_adopt(sup, fd, config->control.socket)) < 0) {
         close(fd);
         unlink(config->control.socket);
         return r;
     }
-    sup->control_fd = fd;
-    sup->control_path = baton__xstrdup(config->control.socket);
-    sup->control_poll.data = sup;
-    uv_poll_start(&sup->control_poll, UV_READABLE, on_accept);
     baton__log(BATON_LOG_INFO, "control socket %s", sup->control_path);
     return 0;
+}
+
+int baton__ctl_adopt(struct baton_supervisor *sup, int fd, const char *path)
+{
+    int r = uv_poll_init(sup->loop, &sup->control_poll, fd);
+    if (r < 0)
+        return r;
+    sup->control_fd = fd;
+    sup->control_path = baton__xstrdup(path);
+    sup->control_poll.data = sup;
+    return uv_poll_start(&sup->control_poll, UV_READABLE, on_accept);
+}
+
+void baton__ctl_drop_clients(struct baton_supervisor *sup, const char *why)
+{
+    while (sup->clients) {
+        struct baton_control_client *c = sup->clients;
+        if (c->queued)
+            reply_error(c, why, false);
+        if (c->out.len) {
+            ssize_t r = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)r;
+        }
+        client_close(c);
+    }
 }
 
 void baton__ctl_close(struct baton_supervisor *sup)
@@ -387,7 +412,7 @@ void baton__ctl_resume(struct baton_supervisor *sup)
     struct baton_control_client *next;
     for (struct baton_control_client *c = sup->clients; c; c = next) {
         next = c->next;
-        if (!c->busy && !c->closing && c->in.len)
+        if (!c->busy && c->in.len)
             process(c);
     }
 }

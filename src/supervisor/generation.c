@@ -258,8 +258,7 @@ static void restart_slot(struct baton_gens *gs, struct baton_generation *g, unsi
     g->slots[i].restarts++;
     gs->restarts++;
     if (!baton__gens_start_worker(gs, g, i, now, &what, &err)) {
-        baton__log_at(BATON_LOG_ERROR, g->id, -1, "slot %u: %s: %s", i, what ? what : "spawn",
-                      strerror(-err));
+        baton__log_at(BATON_LOG_ERROR, g->id, -1, "slot %u: %s", i, what ? what : strerror(-err));
         free(what);
         slot_backoff(gs, g, i, 0, now);
     }

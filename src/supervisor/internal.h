@@ -129,10 +129,12 @@ struct baton_verdict {
     char *msg;   /* "generation 4 is serving", "rolled back: ..." */
 };
 
-/* Side effects of the state machine. ctx is baton_gens.ctx. */
+/* Side effects of the state machine. ctx is baton_gens.ctx. They must not call back into
+ * baton__gens_*(): the machine is in the middle of a transition. */
 struct baton_gens_ops {
     /* Starts w's process (w->gen, w->slot set; sets w->pid). Returns 0, or -errno when the
-     * process could not be started (then *ret_what names what failed, "exec bin/x"). */
+     * process could not be started, with *ret_what saying why in full (allocated):
+     * "exec bin/x: No such file or directory", "user www-data: no such user". */
     int (*spawn)(void *ctx, struct baton_worker *w, char **ret_what);
     /* Sends a signal to w's process. */
     void (*kill)(void *ctx, struct baton_worker *w, int signo);
@@ -283,6 +285,7 @@ struct baton_listener {
     char *name, *text; /* from the configuration the supervisor started with */
     struct baton_address address;
     int fd;
+    bool adopted; /* passed by systemd: its UNIX socket file is not ours to remove */
 };
 
 struct baton_supervisor {
@@ -295,6 +298,7 @@ struct baton_supervisor {
     int exit_code;
     bool first_ready; /* generation 1 became ready */
     bool stop_fast;
+    bool stop_requested; /* stop from the loop (asked for inside a state machine callback) */
 
     struct baton_listener *listeners;
     size_t n_listeners;
@@ -341,6 +345,8 @@ char **baton__worker_base_env(char **environ_);
 /* worker.c: output capture. */
 void baton__worker_io_start(struct baton_supervisor *sup, struct baton_worker *w, int out_fd,
                             int err_fd);
+/* The read ends of w's stdout and stderr pipes (-1 when closed). */
+void baton__worker_io_fds(const struct baton_worker *w, int *ret_out, int *ret_err);
 /* Reads whatever w's pipes hold now (called before an exit is handled). */
 void baton__worker_io_flush(struct baton_worker *w);
 /* Detaches w->io from w and closes it (the memory goes in the close callbacks). */
@@ -351,10 +357,16 @@ int baton__notify_open(struct baton_supervisor *sup);
 /* Handles every datagram waiting on the socket. */
 void baton__notify_drain(struct baton_supervisor *sup);
 void baton__notify_close(struct baton_supervisor *sup);
+/* Watches an existing notify socket (after a re-exec). */
+int baton__notify_adopt(struct baton_supervisor *sup, int fd);
 
 /* control.c */
 int baton__ctl_open(struct baton_supervisor *sup, const struct baton_config *config);
 void baton__ctl_close(struct baton_supervisor *sup);
+/* Serves an existing listening control socket (after a re-exec). */
+int baton__ctl_adopt(struct baton_supervisor *sup, int fd, const char *path);
+/* Closes every client; queued ones are told `why` first. */
+void baton__ctl_drop_clients(struct baton_supervisor *sup, const char *why);
 /* Sends one line (a JSON object, without the newline) to client c. */
 void baton__ctl_send(struct baton_control_client *c, const char *json, size_t len);
 /* The transaction of c ended: c may send its next request; queued reloads get their turn. */

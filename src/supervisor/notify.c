@@ -118,10 +118,16 @@ int baton__notify_open(struct baton_supervisor *sup)
         close(fd);
         return r;
     }
-    if ((r = uv_poll_init(sup->loop, &sup->notify_poll, fd)) < 0) {
+    if ((r = baton__notify_adopt(sup, fd)) < 0)
         close(fd);
+    return r;
+}
+
+int baton__notify_adopt(struct baton_supervisor *sup, int fd)
+{
+    int r = uv_poll_init(sup->loop, &sup->notify_poll, fd);
+    if (r < 0)
         return r;
-    }
     sup->notify_fd = fd;
     sup->notify_poll.data = sup;
     return uv_poll_start(&sup->notify_poll, UV_READABLE, on_notify);

@@ -207,8 +207,8 @@ static void describe(struct baton_verdict *v, const struct baton_generation *g,
         break;
     case BATON_CAUSE_EXEC:
         v->err = -detail;
-        v->error = baton__xasprintf("generation %ld failed: %s: %s", g->id, what ? what : "spawn",
-                                    strerror(-detail));
+        v->error =
+            baton__xasprintf("generation %ld failed: %s", g->id, what ? what : strerror(-detail));
         break;
     default:
         v->error = baton__xasprintf("generation %ld failed: the supervisor is stopping", g->id);
@@ -245,14 +245,16 @@ void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct b
             r->replacement = true;
             restored++;
         } else {
-            baton__log_at(BATON_LOG_ERROR, old->id, -1, "restoring slot %u: %s: %s", i,
-                          err_what ? err_what : "spawn", strerror(-err));
+            baton__log_at(BATON_LOG_ERROR, old->id, -1, "restoring slot %u: %s", i,
+                          err_what ? err_what : strerror(-err));
             old->slots[i].state = BATON_SLOT_BACKOFF;
             old->slots[i].restart_at_ms = now + old->config->app.restart_initial_ms;
         }
         free(err_what);
     }
-    if (old && restored)
+    if (gs->stopping)
+        snprintf(msg, sizeof(msg), "the supervisor is stopping");
+    else if (old && restored)
         snprintf(msg, sizeof(msg),
                  "rolled back: generation %ld keeps serving (%u worker%s restored)", old->id,
                  restored, restored == 1 ? "" : "s");

@@ -143,7 +143,12 @@ static void resolve(struct baton_supervisor *sup, struct baton_generation *g)
         free(joined);
         return;
     }
+    /* The workers' PATH: app.env's when it sets one, else the supervisor's. */
     const char *path = getenv("PATH");
+    for (size_t i = 0; i < c->app.n_env; i++) {
+        if (strncmp(c->app.env[i], "PATH=", 5) == 0)
+            path = c->app.env[i] + 5;
+    }
     for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
         const char *end = strchr(p, ':');
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -258,7 +263,7 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
 
     resolve(sup, g);
     if (sup->n_listeners > 64) {
-        *ret_what = baton__xstrdup("listen");
+        *ret_what = baton__xstrdup("listen: more than 64 listeners");
         return -E2BIG;
     }
     for (size_t i = 0; i < sup->n_listeners; i++)
@@ -270,12 +275,13 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     plan.n_listen = (int)sup->n_listeners;
     plan.devnull = sup->devnull;
     if ((r = plan_user(&plan, c->app.user)) < 0) {
-        *ret_what = baton__xasprintf("user %s", c->app.user);
-        return r == -ESRCH ? -ESRCH : r;
+        *ret_what = r == -ESRCH ? baton__xasprintf("user %s: no such user", c->app.user)
+                                : baton__xasprintf("user %s: %s", c->app.user, strerror(-r));
+        return r;
     }
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
         r = -errno;
-        *ret_what = baton__xstrdup("pipe");
+        *ret_what = baton__xasprintf("pipe: %s", strerror(-r));
         goto out;
     }
     plan.envp = build_env(sup, w, &plan.listen_pid);
@@ -291,7 +297,7 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     r = pid < 0 ? -errno : 0;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (r < 0) {
-        *ret_what = baton__xstrdup("fork");
+        *ret_what = baton__xasprintf("fork: %s", strerror(-r));
         goto out;
     }
     baton__fd_closep(&ep[1]);
@@ -307,10 +313,11 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         r = ce.err > 0 ? -ce.err : -EIO;
-        *ret_what = ce.stage == STAGE_EXEC    ? baton__xasprintf("exec %s", c->app.command[0])
-                    : ce.stage == STAGE_CHDIR ? baton__xasprintf("chdir %s", g->dir)
-                    : ce.stage == STAGE_USER  ? baton__xasprintf("user %s", c->app.user)
-                                              : baton__xstrdup("worker set-up");
+        const char *why = strerror(-r);
+        *ret_what = ce.stage == STAGE_EXEC ? baton__xasprintf("exec %s: %s", c->app.command[0], why)
+                    : ce.stage == STAGE_CHDIR ? baton__xasprintf("chdir %s: %s", g->dir, why)
+                    : ce.stage == STAGE_USER  ? baton__xasprintf("user %s: %s", c->app.user, why)
+                                              : baton__xasprintf("worker set-up: %s", why);
         goto out;
     }
     w->pid = pid;

@@ -29,24 +29,60 @@ uint64_t baton__sup_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The supervisor's own readiness, for systemd (Type=notify). A no-op without NOTIFY_SOCKET. */
-static void sd_notify(struct baton_supervisor *sup, const char *msg)
+/* The supervisor's own messages to systemd (Type=notify), with an optional fd to store
+ * (FDSTORE=1). A no-op without NOTIFY_SOCKET. */
+static void sd_notify_fd(struct baton_supervisor *sup, const char *msg, int fd)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     const char *path = sup->sd_notify_socket;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
     size_t n;
     if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
         return;
     memcpy(sa.sun_path, path, n);
     if (sa.sun_path[0] == '@')
         sa.sun_path[0] = '\0';
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
+    struct msghdr mh = {.msg_name = &sa,
+                        .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n),
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&control, 0, sizeof(control));
+        mh.msg_control = control.buf;
+        mh.msg_controllen = sizeof(control.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
         return;
-    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
         baton__log(BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
-    close(fd);
+    close(s);
+}
+
+static void sd_notify(struct baton_supervisor *sup, const char *msg)
+{
+    sd_notify_fd(sup, msg, -1);
+}
+
+/* Hands the listeners to systemd's fd store: a restarted supervisor gets them back as
+ * LISTEN_FDS and adopts them, with their queued connections. Ignored by units that keep no
+ * store (FileDescriptorStoreMax=0). */
+static void sd_store_listeners(struct baton_supervisor *sup)
+{
+    char msg[300];
+    for (size_t i = 0; sup->sd_notify_socket && i < sup->n_listeners; i++) {
+        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", sup->listeners[i].name);
+        sd_notify_fd(sup, msg, sup->listeners[i].fd);
+    }
 }
 
 static void apply_log_config(const struct baton_config *c)
@@ -105,10 +141,13 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
     if (sup->state != BATON_SUP_STOPPING)
         sup->state = BATON_SUP_RUNNING;
     if (!sup->first_ready) {
+        if (!ok && sup->state == BATON_SUP_STOPPING)
+            return; /* asked to stop while starting: not a failure */
         if (!ok) {
+            /* Stopped from the loop: this runs inside the state machine's callback. */
             baton__log(BATON_LOG_ERROR, "the first generation failed: stopping");
             sup->exit_code = 1;
-            baton__sup_stop(sup, false);
+            sup->stop_requested = true;
             return;
         }
         sup->first_ready = true;
@@ -125,6 +164,9 @@ static void op_done(void *ctx, const struct baton_verdict *v)
     struct baton_buf b = BATON_BUF_INIT(0);
     baton__verdict_json(v, &b);
     if (v->ok) {
+        /* The log settings of the configuration now serving (not of one that failed). */
+        if (sup->gens.active)
+            apply_log_config(sup->gens.active->config);
         baton__log_at(BATON_LOG_NOTICE, v->gen, -1, "%s", v->msg);
     } else {
         baton__log_at(BATON_LOG_ERROR, v->gen, v->pid > 0 ? v->pid : -1, "%s; %s", v->error,
@@ -219,7 +261,6 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return 0;
     }
     baton__buf_free(&err);
-    apply_log_config(config);
     if (baton__listeners_changed(sup, config)) {
         baton__log(BATON_LOG_WARNING, "listen changes need a restart: keeping the listeners");
         op_progress(sup, gs->last_id + 1, "warning: listen changes need a restart");
@@ -320,6 +361,10 @@ static void on_prepare(uv_prepare_t *h)
 {
     struct baton_supervisor *sup = h->data;
     baton__ctl_resume(sup);
+    if (sup->stop_requested) {
+        sup->stop_requested = false;
+        baton__sup_stop(sup, false);
+    }
     if (sup->state == BATON_SUP_STOPPING && baton__gens_idle(&sup->gens)) {
         uv_stop(sup->loop);
         return;
@@ -398,6 +443,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     if (sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
         baton__ctl_open(sup, config) < 0)
         goto out;
+    sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
         baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));
         goto out;

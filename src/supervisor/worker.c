@@ -140,6 +140,12 @@ void baton__worker_io_start(struct baton_supervisor *sup, struct baton_worker *w
     w->io = io;
 }
 
+void baton__worker_io_fds(const struct baton_worker *w, int *ret_out, int *ret_err)
+{
+    *ret_out = w->io ? w->io->out.fd : -1;
+    *ret_err = w->io ? w->io->err.fd : -1;
+}
+
 void baton__worker_io_flush(struct baton_worker *w)
 {
     struct baton_worker_io *io = w->io;

@@ -61,7 +61,7 @@ static void write_file(const char *name, const uint8_t *p, size_t n)
 static bool line_has_place(const char *line, size_t len)
 {
     static const char *const prefixes[] = {"baton.yaml", "baton.fuzz.yaml", "printed.yaml",
-                                           "--set ",     "too many errors"};
+                                           "--set ", "too many errors"};
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
         if (len >= strlen(prefixes[i]) && strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
@@ -165,8 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     baton__buf_reset(&err);
     r = baton__config_load(&o2, &back, &err);
     if (r < 0) {
-        fprintf(stderr, "fuzz-config: the printed configuration does not load:\n%s\n%s",
-                yaml.data, err.data);
+        fprintf(stderr, "fuzz-config: the printed configuration does not load:\n%s\n%s", yaml.data,
+                err.data);
         abort();
     }
     CHECK(baton__config_print(back, &again, false) == 0);

@@ -9,9 +9,8 @@
  *    beside Transfer-Encoding, the body within its limit and as long as Content-Length says;
  *  - a refusal carries one of the statuses the server answers with, and the parser stays
  *    refused;
- *  - the outcome does not depend on how the bytes were split into reads: the stream parsed in
- *    one call and parsed in pieces (sizes derived from the input) yields the same requests and
- *    the same final error;
+ *  - the requests do not depend on how the bytes were split into reads: the stream parsed in
+ *    one call and parsed in pieces (sizes derived from the input) yields the same requests;
  *  - a request is handed out as soon as its last byte arrives, not when more bytes come: the
  *    stream followed by another request yields the same requests within the stream's bytes.
  * Each input runs under the default limits and under small ones, so the 413/414/431 paths are
@@ -254,10 +253,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < 2; i++) {
         struct transcript whole = run(profiles[i], data, size, 0, size);
         struct transcript split = run(profiles[i], data, size, seed, size);
-        if (whole.hash != split.hash || whole.requests != split.requests ||
-            whole.error_status != split.error_status) {
+        /* The same requests either way. Which refusal comes first may differ (a target both too
+         * long and malformed is refused for whichever the parser saw first), and so may whether
+         * an unfinished request is refused yet. */
+        if (whole.hash != split.hash || whole.requests != split.requests) {
             fprintf(stderr,
-                    "fuzz-http: outcome depends on read boundaries (limits #%zu): whole %u "
+                    "fuzz-http: requests depend on read boundaries (limits #%zu): whole %u "
                     "requests, error %d; split %u requests, error %d\n",
                     i, whole.requests, whole.error_status, split.requests, split.error_status);
             abort();

@@ -146,7 +146,7 @@ def test_json_file(procs):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["config"]["app"]["workers"] == 3
-    assert doc["origins"]["app.workers"] == "baton.json:1:52"
+    assert doc["origins"]["app.workers"] == "baton.json:1:59"
 
 
 BAD = [

@@ -10,6 +10,7 @@ import os
 import random
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -315,6 +316,43 @@ def test_pipelining_mixed_methods_and_bodies(web):
         get_ok(c)
 
 
+def test_pipelined_connection_close_ends_the_pipeline(web):
+    # RFC 9112 §9.6: after a request with "close" the server answers it and closes; what follows
+    # on the connection is not answered.
+    with web.conn() as c:
+        c.send(request(target="/hello/a") + request(target="/hello/b", headers=(("Host", "t"), ("Connection", "close")))
+               + request(target="/hello/c"))
+        assert b"a" in c.read_response().body
+        last = c.read_response()
+        assert last.status == 200 and b"b" in last.body and last.closes()
+        c.expect_eof()
+
+
+def test_pipelined_large_bodies_with_backpressure(web):
+    # The client sends everything before reading anything: the server's output piles up past its
+    # high-water mark, so it must stop reading, then resume, without losing or reordering bytes.
+    bodies = [os.urandom(200000 + i) for i in range(8)]
+    batch = b"".join(request("POST", "/api/echo", body=b) for b in bodies)
+    with web.conn() as c:
+        sender = threading.Thread(target=c.send, args=(batch,), daemon=True)
+        sender.start()
+        for body in bodies:
+            resp = c.read_response()
+            assert resp.status == 200 and resp.body == body
+        sender.join(IO_TIMEOUT)
+        assert not sender.is_alive()
+        get_ok(c)
+
+
+def test_half_closed_client_still_gets_its_answer(web):
+    with web.conn() as c:
+        c.send(request(target="/hello/half"))
+        c.sock.shutdown(socket.SHUT_WR)
+        resp = c.read_response()
+        assert resp.status == 200 and b"half" in resp.body
+        c.expect_eof()
+
+
 # ---- chunked request bodies ---------------------------------------------------------------------
 
 
@@ -394,7 +432,7 @@ def test_expect_100_continue_with_body_already_sent(web):
 
 
 def test_expect_100_continue_not_sent_to_http10(web):
-    # RFC 9110 §10.1.1: a server MUST NOT send a 100 response to an HTTP/1.0 client.
+    # RFC 9110 §10.1.1: a server that receives 100-continue in an HTTP/1.0 request MUST ignore it.
     body = b"old"
     head = (b"POST /api/echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
     with web.conn() as c:

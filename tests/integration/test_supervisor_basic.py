@@ -8,12 +8,13 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import time
 
 import pytest
 
 from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON, BIN, SOURCE, TIME_SCALE, free_port, http_get, wait_for
+from conftest import BATON, BIN, SOURCE, TIME_SCALE, Proc, free_port, http_get, wait_for
 
 READYAPP = BIN / "readyapp"
 PYAPP = SOURCE / "tests" / "integration" / "apps" / "pyapp.py"
@@ -213,6 +214,16 @@ def test_address_in_use(procs):
     assert f"listen http: 127.0.0.1:{port}: Address already in use" in proc.log()
 
 
+def sd_next(sd):
+    """The next notify message the supervisor sent to "systemd", past its FDSTORE=1 ones."""
+    while True:
+        data, fds, _, _ = socket.recv_fds(sd, 4096, 8)
+        for fd in fds:
+            os.close(fd)
+        if not data.startswith(b"FDSTORE=1"):
+            return data.decode()
+
+
 def test_systemd_notify(procs, port):
     notify_path = procs.tmp / "notify.sock"
     sd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -224,17 +235,17 @@ def test_systemd_notify(procs, port):
     sup = Supervisor.__new__(Supervisor)
     sup.procs, sup.config, sup.proc = procs, config, proc
     try:
-        assert sd.recv(4096).decode().startswith("READY=1")
+        assert sd_next(sd).startswith("READY=1")
         gen = sup.wait_ready(workers=1)
         # The worker gets the supervisor's notify socket, not systemd's.
         env = open(f"/proc/{gen['workers'][0]['pid']}/environ", "rb").read().split(b"\0")
         assert f"NOTIFY_SOCKET={notify_path}".encode() not in env
         assert sup.reload().returncode == 0
-        reloading = sd.recv(4096).decode()
+        reloading = sd_next(sd)
         assert reloading.startswith("RELOADING=1\nMONOTONIC_USEC=")
-        assert sd.recv(4096).decode().startswith("READY=1")
+        assert sd_next(sd).startswith("READY=1")
         proc.signal(signal.SIGTERM)
-        assert sd.recv(4096).decode() == "STOPPING=1"
+        assert sd_next(sd) == "STOPPING=1"
         assert proc.wait(timeout=20) == 0
     finally:
         sd.close()
@@ -285,3 +296,91 @@ def test_raw_control_protocol(procs, port):
         f = s.makefile("rb")
         assert json.loads(f.readline())["pid"] == sup.proc.pid
         assert json.loads(f.readline())["generation"] == 2
+
+
+def test_worker_output_is_logged_with_generation_and_pid(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP, "--stderr", "hello from stderr"], workers=1)
+    sup = Supervisor(procs, config)
+    pid = sup.wait_ready(workers=1)["workers"][0]["pid"]
+    lines = [json.loads(line) for line in sup.proc.log().splitlines() if line.startswith("{")]
+    [line] = [e for e in lines if e.get("msg") == "hello from stderr"]
+    assert line["gen"] == 1 and line["pid"] == pid and line["stream"] == "stderr"
+
+
+def test_stop_during_a_reload(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP], workers=1)
+    sup = Supervisor(procs, config)
+    sup.wait_ready(workers=1)
+    config.write_text(config.read_text().replace(f'"{READYAPP}"', f'"{READYAPP}", "--never-ready"'))
+    sock = procs.tmp / "baton.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(20 * TIME_SCALE)
+        s.connect(str(sock))
+        s.sendall(b'{"cmd":"reload"}\n')
+        f = s.makefile("rb")
+        assert json.loads(f.readline())["event"] == "progress"
+        sup.proc.signal(signal.SIGTERM)
+        result = json.loads(f.readline())
+        while result.get("event"):
+            result = json.loads(f.readline())
+        assert result["ok"] is False and result["reason"]["cause"] == "stop"
+    assert sup.proc.wait(timeout=20) == 0
+
+
+def test_max_draining_kills_the_oldest(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP, "--ignore-term"], workers=1,
+                          extra_app={"drain_timeout": "60s", "max_draining": 1})
+    sup = Supervisor(procs, config)
+    first = sup.wait_ready(workers=1)["workers"][0]["pid"]
+    assert sup.reload().returncode == 0
+    second = sup.wait_ready(workers=1, generation=2)["workers"][0]["pid"]
+    assert pid_alive(first)  # draining (it ignores the stop signal)
+    assert sup.reload().returncode == 0
+    # Two draining generations with one allowed: the oldest is killed at once.
+    wait_for(lambda: not pid_alive(first), timeout=5, what="generation 1 SIGKILLed")
+    assert pid_alive(second)
+    assert [g["id"] for g in sup.status()["generations"]] == [2, 3]
+    assert sup.stop(fast=True) == 0
+
+
+def test_systemd_socket_activation_and_fd_store(procs, port):
+    """Started by systemd: listeners passed as LISTEN_FDS are adopted (same socket, nothing
+    bound anew) and every listener is handed to the fd store with its name."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    notify_path = procs.tmp / "notify.sock"
+    sd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sd.bind(str(notify_path))
+    sd.settimeout(10 * TIME_SCALE)
+    config = write_config(procs.tmp, port, [READYAPP], workers=1)
+    log_path = procs.tmp / "baton-activated.log"
+    env = procs.env({"NOTIFY_SOCKET": str(notify_path), "LISTEN_FDS": "1",
+                     "LISTEN_FDNAMES": "http"})
+    with open(log_path, "wb") as logf:
+        # LISTEN_PID must be the supervisor's own pid: the shell's, which exec keeps.
+        popen = subprocess.Popen(
+            ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" run -c "$1"', str(BATON), str(config)],
+            cwd=procs.tmp, env=env, stdout=logf, stderr=subprocess.STDOUT,
+            start_new_session=True, pass_fds=(3,),
+            preexec_fn=lambda: os.dup2(listener.fileno(), 3))
+    sup = Supervisor.__new__(Supervisor)
+    sup.procs, sup.config = procs, config
+    sup.proc = Proc(popen, log_path, "baton")
+    procs.procs.append(sup.proc)
+    try:
+        data, fds, _, _ = socket.recv_fds(sd, 4096, 4)
+        assert data.decode() == "FDSTORE=1\nFDNAME=http" and len(fds) == 1
+        stored = socket.socket(fileno=fds[0])
+        assert stored.getsockname() == ("127.0.0.1", port)
+        stored.close()
+        assert sd.recv(4096).decode().startswith("READY=1")
+        gen = sup.wait_ready(workers=1)
+        mine = os.readlink(f"/proc/self/fd/{listener.fileno()}")
+        assert os.readlink(f"/proc/{gen['workers'][0]['pid']}/fd/3") == mine
+        assert "inherited the listener on" in sup.proc.log()
+        assert body(port)
+        assert sup.stop() == 0
+    finally:
+        sd.close()
+        listener.close()

@@ -295,3 +295,29 @@ def test_malformed_control_requests(procs, port):
         data = s.recv(4096)
         assert json.loads(data.splitlines()[0]) == {"ok": False, "error": "request too long"}
     assert sup.status()["generation"] == 1
+
+
+def test_first_generation_failure_exits_1(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP, "--exit-at-start", "4"], workers=2)
+    proc = procs.start([BATON, "run", "-c", config], name="baton")
+    assert proc.wait(timeout=20) == 1
+    assert "generation 1 failed: worker" in proc.log() and "exited with status 4" in proc.log()
+    assert not (procs.tmp / "baton.sock").exists()
+
+    set_command(config, ["bin/nope"])
+    proc = procs.start([BATON, "run", "-c", config], name="baton")
+    assert proc.wait(timeout=20) == 1
+    assert "exec bin/nope: No such file or directory" in proc.log()
+
+
+def test_user_switch(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP], workers=1, extra_app={"user": "nobody"})
+    sup = Supervisor(procs, config)
+    pid = sup.wait_ready(workers=1)["workers"][0]["pid"]
+    uids = next(l for l in open(f"/proc/{pid}/status") if l.startswith("Uid:")).split()[1:]
+    assert uids == ["65534"] * 4
+    config.write_text(config.read_text().replace('"nobody"', '"no-such-user-here"'))
+    r = sup.reload()
+    assert r.returncode != 0
+    assert "no-such-user-here" in r.stdout + r.stderr
+    assert sup.active()["workers"][0]["pid"] == pid

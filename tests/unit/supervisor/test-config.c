@@ -407,6 +407,11 @@ static void reports_io_errors(void **state)
     assert_int_equal(res.r, -EISDIR);
     assert_string_equal(res.err, "conf: Is a directory\n");
 
+    assert_int_equal(mkfifo("fifo.yaml", 0600), 0);
+    res = load("fifo.yaml", NULL, NULL, NULL);
+    assert_int_equal(res.r, -EINVAL);
+    assert_string_equal(res.err, "fifo.yaml: not a regular file\n");
+
     FILE *f = fopen("big.yaml", "w");
     assert_non_null(f);
     for (int i = 0; i < 120000; i++)
@@ -817,6 +822,46 @@ static void prints_and_round_trips(void **state)
     baton__config_free(back.config);
 }
 
+/* Quoted scalars decode as YAML says, including the ones baton decodes itself. */
+static void decodes_quoted_scalars(void **state)
+{
+    static const struct {
+        const char *yaml, *value;
+    } cases[] = {
+        {"'it''s'", "it's"},
+        {"'a''''''''''''''''b'", "a''''''''b"},
+        {"'x''''\n   y  \n\n  z'", "x'' y\nz"},
+        {"'p''''q\n\n\n  r'", "p''q\n\nr"},
+        {"\"tab\\there\"", "tab\there"},
+        {"plain\n  folded", "plain folded"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "app: {command: [x]}\nname: %s\n", cases[i].yaml);
+        write_file("baton.yaml", text);
+        struct result res = load("baton.yaml", NULL, NULL, NULL);
+        if (strpbrk(cases[i].value, "\n\t")) {
+            /* A name is plain text on one line: the decoded control byte is refused. */
+            assert_int_equal(res.r, -EINVAL);
+            continue;
+        }
+        assert_string_equal(res.err, "");
+        assert_string_equal(res.config->name, cases[i].value);
+        baton__config_free(res.config);
+    }
+    /* Multi-line values through app.env, which takes any text. */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256], want[256];
+        snprintf(text, sizeof(text), "app: {command: [x], env: {V: %s}}\n", cases[i].yaml);
+        write_file("baton.yaml", text);
+        struct result res = load("baton.yaml", NULL, NULL, NULL);
+        assert_string_equal(res.err, "");
+        snprintf(want, sizeof(want), "V=%s", cases[i].value);
+        assert_string_equal(res.config->app.env[0], want);
+        baton__config_free(res.config);
+    }
+}
+
 /* Hostile inputs end in errors, never in a crash or an endless loop. */
 static void survives_hostile_input(void **state)
 {
@@ -844,6 +889,15 @@ static void survives_hostile_input(void **state)
         else
             assert_true(strncmp(res.err, "baton.yaml", 10) == 0);
     }
+    /* Not UTF-8: refused before libfyaml, which loops for ever on "%\xb7". */
+    expect_error("name: \xc3\xa9\xff\n", "baton.yaml:1:8: not valid UTF-8 (byte 0xff): "
+                                         "configuration is read as UTF-8\n");
+    expect_error("app:\n%\xb7\n", "baton.yaml:2:2: not valid UTF-8 (byte 0xb7): configuration "
+                                  "is read as UTF-8\n");
+    expect_error("a: \xed\xa0\x80\n", "baton.yaml:1:4: not valid UTF-8 (byte 0xed): "
+                                      "configuration is read as UTF-8\n");
+    expect_error("a: \xc0\xaf\n", "baton.yaml:1:4: not valid UTF-8 (byte 0xc0): configuration "
+                                  "is read as UTF-8\n");
     write_file("baton.yaml", deep);
     struct result res = load("baton.yaml", NULL, NULL, NULL);
     assert_int_equal(res.r, -EINVAL);
@@ -881,6 +935,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(parses_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_json, setup, teardown),
         cmocka_unit_test_setup_teardown(prints_and_round_trips, setup, teardown),
+        cmocka_unit_test_setup_teardown(decodes_quoted_scalars, setup, teardown),
         cmocka_unit_test_setup_teardown(survives_hostile_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

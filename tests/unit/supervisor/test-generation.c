@@ -41,7 +41,7 @@ static int fake_spawn(void *ctx, struct baton_worker *w, char **ret_what)
     if (f.spawn_error) {
         int r = f.spawn_error;
         f.spawn_error = 0;
-        *ret_what = strdup("exec app");
+        *ret_what = strdup("exec app: No such file or directory");
         return r;
     }
     w->pid = f.next_pid++;

@@ -1,0 +1,157 @@
+"""The drain of baton-web (SIGTERM): zero lost requests under load while a second worker shares
+the listening socket, idle connections closed after a quiet grace period (never with a reset),
+requests already received all answered, the last one with Connection: close."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import BATON_WEB, HELLO_MODULE, TIME_SCALE, Proc, loadgen, read_report, wait_for
+from test_web_http import Reader, connect, get, start_web
+
+
+def shared_listener():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1024)
+    return s
+
+
+def start_worker(procs, listener, name, extra=()):
+    """A baton-web adopting `listener` as fd 3 through the socket-activation protocol."""
+    fd = listener.fileno()
+    cmd = f'LISTEN_PID=$$ exec "{BATON_WEB}" --module "{HELLO_MODULE}" --log-format json '
+    cmd += " ".join(extra)
+    log_path = procs.tmp / f"{name}.log"
+    logf = open(log_path, "wb")
+    # The child gets the socket as fd 3 (dup2 clears close-on-exec); fd 3 must also be in
+    # pass_fds, or subprocess closes it after preexec_fn.
+    popen = subprocess.Popen(["sh", "-c", cmd], env=procs.env({"LISTEN_FDS": "1"}),
+                             stdout=logf, stderr=subprocess.STDOUT, pass_fds=[fd, 3],
+                             preexec_fn=lambda: os.dup2(fd, 3), start_new_session=True)
+    logf.close()
+    proc = Proc(popen, log_path, name)
+    procs.procs.append(proc)
+    wait_for(lambda: '"module hello' in proc.log() or not proc.alive(), what=f"{name} to start")
+    assert proc.alive(), proc.log()
+    return proc
+
+
+def open_sockets(pid):
+    """Connections (and listeners) a process holds."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def served(pid):
+    """Bytes a process has written (responses): rises once the load reaches it."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1]) // 100
+    return 0
+
+
+def test_drain_under_load_loses_nothing(procs):
+    listener = shared_listener()
+    port = listener.getsockname()[1]
+    workers = [start_worker(procs, listener, "worker-a"), start_worker(procs, listener, "worker-b")]
+    listener.close()  # only the workers hold it now, as under the supervisor
+    lg, report = loadgen(procs, port, seconds=3, connections=64)
+    # Every connection is open (each worker also holds the listener): drain the busier worker.
+    wait_for(lambda: sum(open_sockets(w.pid) for w in workers) >= 66, what="the connections")
+    workers.sort(key=lambda w: open_sockets(w.pid))
+    a, b = workers[1], workers[0]
+    t = time.monotonic()
+    a.signal(signal.SIGTERM)
+    assert a.wait(10) == 0
+    took = time.monotonic() - t
+    assert took < 2.0 * TIME_SCALE, f"drain took {took:.2f}s"
+    assert lg.wait(30) == 0, lg.log()
+    r = read_report(report)
+    assert r["failed"] == 0, r
+    assert r["ok"] > 1000, r
+    assert "draining" in a.log() and '"drained"' in a.log()
+    assert b.alive()
+
+
+def test_drain_under_close_load_loses_nothing(procs):
+    listener = shared_listener()
+    port = listener.getsockname()[1]
+    a = start_worker(procs, listener, "worker-a")
+    start_worker(procs, listener, "worker-b")
+    listener.close()
+    lg, report = loadgen(procs, port, seconds=2, connections=32, close=True)
+    wait_for(lambda: served(a.pid) > 200, what="load on the worker to drain")
+    a.signal(signal.SIGTERM)
+    assert a.wait(10) == 0
+    assert lg.wait(30) == 0
+    r = read_report(report)
+    assert r["failed"] == 0, r
+
+
+def test_idle_connection_closes_after_grace_without_reset(procs):
+    proc, port = start_web(procs, "--drain-grace", "300ms")
+    with connect(port) as s:
+        r = Reader(s)
+        s.sendall(get("/"))
+        assert r.response()[0] == 200
+        t = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        wait_for(lambda: "draining" in proc.log(), what="the drain to start")
+        assert r.closed()  # EOF, not a reset
+        assert time.monotonic() - t >= 0.25
+    assert proc.wait(10) == 0
+
+
+def test_request_during_grace_is_answered_with_close(procs):
+    proc, port = start_web(procs, "--drain-grace", "2s")
+    with connect(port) as s:
+        r = Reader(s)
+        s.sendall(get("/"))
+        assert r.response()[0] == 200
+        proc.signal(signal.SIGTERM)
+        wait_for(lambda: "draining" in proc.log(), what="the drain to start")
+        # Three pipelined requests already on the wire: all answered, only the last closes.
+        s.sendall(get("/hello/1") + get("/hello/2") + get("/hello/3"))
+        answers = [r.response() for _ in range(3)]
+        assert [a[2] for a in answers] == [b"Hello, 1!\n", b"Hello, 2!\n", b"Hello, 3!\n"]
+        assert [a[1].get("connection") for a in answers] == [None, None, "close"]
+        assert r.closed()
+    assert proc.wait(10) == 0
+
+
+def test_new_connections_after_drain_go_to_the_other_worker(procs):
+    listener = shared_listener()
+    port = listener.getsockname()[1]
+    a = start_worker(procs, listener, "worker-a", extra=["--drain-grace", "5s"])
+    b = start_worker(procs, listener, "worker-b")
+    listener.close()
+    # Hold a keep-alive connection on the worker to drain, so that it stays in its drain.
+    held = None
+    for _ in range(200):
+        s = connect(port)
+        s.sendall(get("/api/time"))
+        if json.loads(Reader(s).response()[2])["pid"] == a.pid:
+            held = s
+            break
+        s.close()
+    assert held, "no connection reached worker a"
+    a.signal(signal.SIGTERM)
+    wait_for(lambda: "draining" in a.log(), what="the drain to start")
+    for _ in range(20):
+        with connect(port) as s:
+            s.sendall(get("/api/time"))
+            pid = json.loads(Reader(s).response()[2])["pid"]
+            assert pid == b.pid
+    assert a.alive()  # still in its grace period with the held connection
+    held.close()
+    assert a.wait(10) == 0

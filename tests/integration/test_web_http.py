@@ -1,0 +1,362 @@
+"""baton-web over real sockets: keep-alive, pipelining, chunked bodies, 100-continue, HEAD,
+limits and framing errors, routing (404, 405), handler errors, streaming, middleware, static.
+
+The helpers at the top are shared by the other test_web_*.py files.
+"""
+import os
+import socket
+import subprocess
+import time
+
+from conftest import BATON_WEB, BUILD, HELLO_MODULE, SOURCE, TIME_SCALE, free_port, port_answers, wait_for
+
+TEST_MODULES = BUILD / "modules" / "test"
+PUBLIC = SOURCE / "examples" / "hello" / "public"
+
+
+def start_web(procs, *args, modules=(HELLO_MODULE,), port=None, env=None, name="baton-web"):
+    """Starts a standalone baton-web on a free port and waits until it answers."""
+    port = port or free_port()
+    argv = [BATON_WEB, "--listen", f"127.0.0.1:{port}", "--log-format", "json"]
+    for m in modules:
+        argv += ["--module", m]
+    argv += list(args)
+    proc = procs.start(argv, name=name, env=env)
+    wait_for(lambda: port_answers(port) or not proc.alive(), what="baton-web to answer")
+    assert proc.alive(), proc.log()
+    return proc, port
+
+
+def connect(port, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * TIME_SCALE)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+class Reader:
+    """Reads HTTP/1.1 responses off a socket, one at a time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def response(self, head=False):
+        """Returns (status, headers dict lower-case, body bytes)."""
+        status_line = self._line()
+        parts = status_line.split(b" ", 2)
+        assert parts[0] == b"HTTP/1.1", status_line
+        status = int(parts[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, v = line.split(b":", 1)
+            k = k.decode().lower()
+            v = v.strip().decode()
+            headers[k] = headers[k] + ", " + v if k in headers else v
+        body = b""
+        if head or status in (204, 304) or 100 <= status < 200:
+            return status, headers, body
+        if headers.get("transfer-encoding") == "chunked":
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():
+                        pass
+                    break
+                body += self._exact(size)
+                assert self._exact(2) == b"\r\n"
+        elif "content-length" in headers:
+            body = self._exact(int(headers["content-length"]))
+        else:
+            while True:
+                try:
+                    self._fill()
+                except EOFError:
+                    break
+            body, self.buf = self.buf, b""
+        return status, headers, body
+
+    def closed(self, timeout=5.0):
+        """True when the peer closes (EOF) with nothing more to read; fails on a reset."""
+        self.sock.settimeout(timeout * TIME_SCALE)
+        if self.buf:
+            return False
+        try:
+            return self.sock.recv(65536) == b""
+        except ConnectionResetError:
+            raise AssertionError("connection reset instead of closed")
+
+
+def exchange(port, raw, count=1, head=False):
+    """Sends raw bytes on a new connection and reads `count` responses."""
+    with connect(port) as s:
+        s.sendall(raw)
+        r = Reader(s)
+        return [r.response(head=head) for _ in range(count)]
+
+
+def get(path, host="x", extra=""):
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+
+
+# ---- protocol ------------------------------------------------------------------------------
+
+
+def test_hello_routes(procs):
+    _, port = start_web(procs)
+    (st, h, body), = exchange(port, get("/"))
+    assert (st, body) == (200, b"Hello, World!")
+    assert h["content-type"].startswith("text/plain")
+    assert "date" in h and h["content-length"] == "13"
+    (st, _, body), = exchange(port, get("/hello/baton%20web"))
+    assert (st, body) == (200, b"Hello, baton web!\n")
+    (st, h, body), = exchange(port, get("/api/time"))
+    assert st == 200 and h["content-type"] == "application/json"
+    import json
+    t = json.loads(body)
+    assert set(t) == {"time", "generation", "pid"} and t["generation"] == 0
+
+
+def test_keep_alive_reuses_one_connection(procs):
+    _, port = start_web(procs)
+    with connect(port) as s:
+        r = Reader(s)
+        for i in range(50):
+            s.sendall(get(f"/hello/{i}"))
+            st, h, body = r.response()
+            assert st == 200 and body == f"Hello, {i}!\n".encode()
+            assert "connection" not in h
+        s.sendall(get("/", extra="Connection: close\r\n"))
+        st, h, _ = r.response()
+        assert h["connection"] == "close"
+        assert r.closed()
+
+
+def test_pipelined_requests_are_answered_in_order(procs):
+    _, port = start_web(procs)
+    reqs = b"".join(get(f"/hello/{i}") for i in range(100))
+    reqs += b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    reqs += get("/nope") + get("/", extra="Connection: close\r\n")
+    # Sent in odd-sized pieces so requests straddle reads.
+    with connect(port) as s:
+        for i in range(0, len(reqs), 777):
+            s.sendall(reqs[i:i + 777])
+        r = Reader(s)
+        for i in range(100):
+            assert r.response()[2] == f"Hello, {i}!\n".encode()
+        assert r.response()[2] == b"hello"
+        assert r.response()[0] == 404
+        st, h, body = r.response()
+        assert (st, body, h["connection"]) == (200, b"Hello, World!", "close")
+        assert r.closed()
+
+
+def test_chunked_body_echo(procs):
+    _, port = start_web(procs)
+    payload = os.urandom(100_000)
+    chunks = b""
+    for i in range(0, len(payload), 4096 + 17):
+        piece = payload[i:i + 4096 + 17]
+        chunks += b"%x;ext=1\r\n" % len(piece) + piece + b"\r\n"
+    chunks += b"0\r\nX-Trailer: yes\r\n\r\n"
+    raw = (b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-test\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    (st, h, body), = exchange(port, raw)
+    assert st == 200 and body == payload and h["content-type"] == "application/x-test"
+
+
+def test_expect_100_continue(procs):
+    _, port = start_web(procs)
+    with connect(port) as s:
+        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: 4\r\n\r\n")
+        r = Reader(s)
+        st, _, _ = r.response()
+        assert st == 100
+        s.sendall(b"ping")
+        assert r.response()[2] == b"ping"
+        # A body too large is refused before it is sent: no 100, a 413 and the close.
+        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: 99999999\r\n\r\n")
+        st, h, _ = r.response()
+        assert st == 413 and h["connection"] == "close"
+        assert r.closed()
+
+
+def test_head_has_length_but_no_body(procs):
+    _, port = start_web(procs, "--static", PUBLIC)
+    with connect(port) as s:
+        r = Reader(s)
+        s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + get("/"))
+        st, h, body = r.response(head=True)
+        assert (st, h["content-length"], body) == (200, "13", b"")
+        assert r.response()[2] == b"Hello, World!"  # nothing was left over from the HEAD
+        size = (PUBLIC / "app.3f9a1c.js").stat().st_size
+        s.sendall(b"HEAD /app.3f9a1c.js HTTP/1.1\r\nHost: x\r\n\r\n" + get("/app.3f9a1c.js"))
+        st, h, _ = r.response(head=True)
+        assert (st, int(h["content-length"])) == (200, size)
+        assert "immutable" in h["cache-control"]
+        st, h, body = r.response()
+        assert body == (PUBLIC / "app.3f9a1c.js").read_bytes()
+
+
+def test_http10_and_absolute_form(procs):
+    _, port = start_web(procs)
+    (st, h, body), = exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+    assert (st, body, h.get("connection")) == (200, b"Hello, World!", "close")
+    with connect(port) as s:
+        r = Reader(s)
+        s.sendall(b"GET /hello/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        st, h, body = r.response()
+        assert h["connection"] == "keep-alive" and body == b"Hello, a!\n"
+        s.sendall(b"GET http://example.com/hello/b?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        assert r.response()[2] == b"Hello, b!\n"
+
+
+def test_404_405_and_allow(procs):
+    _, port = start_web(procs)
+    (st, _, _), = exchange(port, get("/missing"))
+    assert st == 404
+    (st, h, _), = exchange(port, b"DELETE /api/echo HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert st == 405 and h["allow"] == "POST"
+    (st, h, _), = exchange(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    assert st == 405 and h["allow"] == "GET, HEAD"
+
+
+# ---- limits and framing --------------------------------------------------------------------
+
+
+def refused(port, raw, status):
+    with connect(port) as s:
+        s.sendall(raw)
+        r = Reader(s)
+        st, h, _ = r.response()
+        assert st == status, (raw[:80], st)
+        assert h["connection"] == "close"
+        assert r.closed()
+
+
+def test_limits_answer_with_their_status_and_close(procs, tmp_path):
+    cfg = tmp_path / "web.yaml"
+    cfg.write_text("limits: {header_bytes: 1024, header_count: 10, uri_bytes: 256, body_bytes: 1000}\n"
+                   "timeouts: {header: 500ms, body: 500ms}\n")
+    _, port = start_web(procs, "--config", cfg)
+    refused(port, get("/" + "a" * 300), 414)
+    refused(port, get("/", extra="X-Big: " + "b" * 1100 + "\r\n"), 431)
+    refused(port, get("/", extra="".join(f"X-{i}: v\r\n" for i in range(11))), 431)
+    refused(port, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 413)
+    refused(port, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"200\r\n" + b"x" * 512 + b"\r\n" + b"200\r\n" + b"x" * 512 + b"\r\n0\r\n\r\n", 413)
+    # Slow clients: a header section or a body that does not arrive in time.
+    t = time.monotonic()
+    refused(port, b"GET / HTTP/1.1\r\nHost: x\r\n", 408)
+    refused(port, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 408)
+    assert time.monotonic() - t < 5 * TIME_SCALE
+    # Within the limits everything passes.
+    (st, _, body), = exchange(port, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000"
+                                    b"\r\n\r\n" + b"z" * 1000)
+    assert st == 200 and body == b"z" * 1000
+
+
+def test_limits_from_flags(procs):
+    _, port = start_web(procs, "--max-uri", "100", "--max-body", "10", "--max-headers", "3")
+    refused(port, get("/" + "a" * 150), 414)
+    refused(port, b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413)
+    refused(port, get("/", extra="A: 1\r\nB: 2\r\nC: 3\r\n"), 431)
+
+
+def test_ambiguous_framing_is_refused(procs):
+    _, port = start_web(procs)
+    for raw in (
+        b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\n",
+        b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4x\r\nabcd\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+    ):
+        refused(port, raw, 400)
+
+
+def test_idle_keep_alive_timeout_closes_quietly(procs):
+    _, port = start_web(procs, "--keepalive-timeout", "300ms")
+    with connect(port) as s:
+        r = Reader(s)
+        s.sendall(get("/"))
+        assert r.response()[0] == 200
+        t = time.monotonic()
+        assert r.closed(timeout=5)
+        assert 0.2 < time.monotonic() - t < 3 * TIME_SCALE
+
+
+# ---- handler API through the test module ---------------------------------------------------
+
+
+def test_streaming_errors_middleware_params(procs):
+    proc, port = start_web(procs, modules=(HELLO_MODULE, TEST_MODULES / "stream.so"))
+    (st, h, body), = exchange(port, get("/stream"))
+    assert st == 200 and h["transfer-encoding"] == "chunked"
+    assert body == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert h["x-middleware"] == "before"
+    assert "x-status-seen" not in h  # after() runs once the head is out: too late for headers
+    (st, h, _), = exchange(port, get("/items/1"))
+    assert h["x-middleware"] == "before" and h["x-status-seen"] == "200"
+    # A failing handler and one that set nothing become 500, with the error logged.
+    (st, h, body), = exchange(port, get("/fail", extra="X-Request-Id: req-42\r\n"))
+    assert (st, body) == (500, b"Internal Server Error\n")
+    assert h["x-status-seen"] == "500"
+    (st, _, _), = exchange(port, get("/nothing"))
+    assert st == 500
+    wait_for(lambda: "req-42" in proc.log(), what="the handler error in the log")
+    # Parameters, rest and query; literal beats parameter.
+    (st, _, body), = exchange(port, get("/items/7?q=a+b%21"))
+    assert body == b"id=7 rest=- q=a b!"
+    assert exchange(port, get("/items/new"))[0][2] == b"literal wins"
+    assert exchange(port, get("/files/a/b/c.txt"))[0][2] == b"id=(null) rest=a/b/c.txt q=-"
+    (st, h, _), = exchange(port, b"POST /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    assert st == 405 and h["allow"] == "GET, HEAD, PUT, DELETE"
+    # The hello module still answers beside it.
+    assert exchange(port, get("/"))[0][2] == b"Hello, World!"
+
+
+def test_access_log_lines(procs):
+    import json
+    proc, port = start_web(procs, "--access-log", env={"BATON_GENERATION": "7"})
+    exchange(port, get("/hello/log"))
+    exchange(port, get("/missing"))
+
+    def lines():
+        out = []
+        for line in proc.log().splitlines():
+            if '"msg":"access"' in line:
+                out.append(json.loads(line))
+        return out if len(out) >= 3 else None  # the readiness probe, then our two
+
+    entries = wait_for(lines, what="access log lines")
+    mine = [e for e in entries if e["path"] in ("/hello/log", "/missing")]
+    assert [(e["method"], e["path"], e["status"]) for e in mine] == [
+        ("GET", "/hello/log", 200), ("GET", "/missing", 404)]
+    assert mine[0]["bytes"] == len(b"Hello, log!\n") and mine[0]["gen"] == 7
+    assert "duration_us" in mine[0] and mine[0]["id"]

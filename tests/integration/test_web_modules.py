@@ -1,0 +1,131 @@
+"""baton-web modules: refusal at start (exit 2 with the reason), private copies, in-place swaps
+on SIGHUP and with --dev, and the notify messages around them."""
+import os
+import shutil
+import signal
+import socket
+
+import pytest
+
+from conftest import BATON_WEB, HELLO_MODULE, free_port, wait_for
+from test_web_http import TEST_MODULES, exchange, get, start_web
+
+
+@pytest.mark.parametrize("module,message", [
+    ("wrong_abi.so", "module built for ABI 2, this baton-web speaks ABI 1"),
+    ("failing_init.so", "init failed: database unreachable at db.invalid:5432"),
+    ("missing_symbol.so", "missing symbol baton_module"),
+    ("does-not-exist.so", "cannot read: No such file or directory"),
+])
+def test_bad_module_is_refused_at_start(procs, module, message):
+    path = TEST_MODULES / module
+    r = procs.run([BATON_WEB, "--listen", f"127.0.0.1:{free_port()}", "--module", HELLO_MODULE,
+                   "--module", path], timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and str(path) in r.stderr
+
+
+def test_usage_and_config_errors_exit_2(procs, tmp_path):
+    r = procs.run([BATON_WEB, "--bogus"])
+    assert r.returncode == 2
+    r = procs.run([BATON_WEB, "--module", HELLO_MODULE])
+    assert r.returncode == 2 and "no listener" in r.stderr
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("listen: 127.0.0.1:1\nlimits:\n  body_bytez: 10\n")
+    r = procs.run([BATON_WEB, "--config", cfg])
+    assert r.returncode == 2 and f"{cfg}:3:3: limits: unknown key 'body_bytez'" in r.stderr
+    cfg.write_text("timeouts: {header: soon}\n")
+    r = procs.run([BATON_WEB, "--config", cfg])
+    assert r.returncode == 2 and "header: expected a duration" in r.stderr
+    r = procs.run([BATON_WEB, "--header-timeout", "10 parsecs"])
+    assert r.returncode == 2 and "--header-timeout" in r.stderr
+
+
+class Notify:
+    """A NOTIFY_SOCKET the test reads."""
+
+    def __init__(self, tmp_path):
+        self.path = str(tmp_path / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.messages = []
+
+    def poll(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(65536).decode())
+            except BlockingIOError:
+                return self.messages
+
+    def seen(self, text):
+        return any(text in m for m in self.poll())
+
+    def close(self):
+        self.sock.close()
+
+
+def test_private_copy_and_sighup_swap(procs, tmp_path):
+    notify = Notify(tmp_path)
+    app = tmp_path / "app.so"
+    shutil.copy(HELLO_MODULE, app)
+    proc, port = start_web(procs, modules=(app,), env={"NOTIFY_SOCKET": notify.path})
+    wait_for(lambda: notify.seen("READY=1"), what="READY=1")
+    # Overwrite the file in place: the running code is a private copy, so nothing changes.
+    with open(app, "r+b") as f:
+        f.write(b"\0" * os.path.getsize(app))
+    assert exchange(port, get("/"))[0][2] == b"Hello, World!"
+    # A reload of a broken file is refused and the old module keeps serving.
+    notify.messages.clear()
+    proc.signal(signal.SIGHUP)
+    wait_for(lambda: notify.seen("ERRNO="), what="the refused reload")
+    assert notify.seen("RELOADING=1") and notify.seen("reload refused")
+    assert exchange(port, get("/"))[0][2] == b"Hello, World!"
+    # Replace the file (rename over it, as builds do) with another module and reload.
+    tmp = tmp_path / "app.so.new"
+    shutil.copy(TEST_MODULES / "stream.so", tmp)
+    os.rename(tmp, app)
+    notify.messages.clear()
+    proc.signal(signal.SIGHUP)
+    wait_for(lambda: any(m.startswith("READY=1") or "\nREADY=1" in m or m == "READY=1"
+                         for m in notify.poll()) and notify.seen("RELOADING=1"),
+             what="RELOADING=1 then READY=1")
+    assert exchange(port, get("/stream"))[0][2] == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert exchange(port, get("/"))[0][0] == 404
+    assert '"reloaded: 1 modules' in proc.log()
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert notify.seen("STOPPING=1")
+    notify.close()
+
+
+def test_dev_mode_swaps_a_rebuilt_module(procs, tmp_path):
+    app = tmp_path / "app.so"
+    shutil.copy(TEST_MODULES / "stream.so", app)
+    proc, port = start_web(procs, "--dev", modules=(app,))
+    assert exchange(port, get("/"))[0][0] == 404
+    tmp = tmp_path / "app.so.tmp"
+    shutil.copy(HELLO_MODULE, tmp)
+    os.rename(tmp, app)
+    wait_for(lambda: exchange(port, get("/"))[0][2] == b"Hello, World!", what="the swap")
+    assert exchange(port, get("/stream"))[0][0] == 404
+
+
+def test_stats_reach_the_supervisor(procs, tmp_path):
+    import json
+    notify = Notify(tmp_path)
+    _, port = start_web(procs, env={"NOTIFY_SOCKET": notify.path})
+    for _ in range(5):
+        exchange(port, get("/"))
+
+    def stats():
+        for m in reversed(notify.poll()):
+            if m.startswith("BATON_STATS="):
+                s = json.loads(m[len("BATON_STATS="):])
+                if s["2xx"] >= 5:
+                    return s
+        return None
+
+    s = wait_for(stats, what="BATON_STATS with our requests")
+    assert s["requests"] >= 5 and s["connections"] >= 5
+    notify.close()

@@ -1,0 +1,315 @@
+/* The socket-free request parser: framing, limits and the request it produces. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/parser.h"
+
+static struct baton__limits limits = BATON__LIMITS_DEFAULT;
+
+struct fixture {
+    struct baton__parser p;
+};
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
+    baton__parser_init(&f.p, &limits);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    baton__parser_free(&f->p);
+    return 0;
+}
+
+/* Feeds s whole; returns the result and the bytes used. */
+static int feed(struct baton__parser *p, const char *s, size_t *used)
+{
+    size_t u = 0;
+    int r = baton__parser_execute(p, s, strlen(s), &u);
+    if (used)
+        *used = u;
+    return r;
+}
+
+/* Feeds s and expects an error with this status. */
+static void expect_error(const char *s, int status)
+{
+    struct baton__parser p;
+    baton__parser_init(&p, &limits);
+    size_t used;
+    int r = feed(&p, s, &used);
+    if (r != BATON__PARSE_ERROR || p.error_status != status)
+        fail_msg("input %s: got result %d status %d (%s), expected error %d", s, r,
+                 p.error_status, p.error_reason ? p.error_reason : "-", status);
+    baton__parser_free(&p);
+}
+
+static void simple_get(void **state)
+{
+    struct fixture *f = *state;
+    const char *req = "GET /hello/world?x=1&y=%20z HTTP/1.1\r\nHost: example\r\n"
+                      "X-Many: a\r\nx-many: b\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed(&f->p, req, &used), BATON__PARSE_REQUEST);
+    assert_int_equal(used, strlen(req));
+    assert_string_equal(f->p.method, "GET");
+    assert_string_equal(f->p.path, "/hello/world");
+    assert_string_equal(f->p.query, "x=1&y=%20z");
+    assert_int_equal(f->p.nheaders, 3);
+    assert_string_equal(baton__parser_header(&f->p, "host"), "example");
+    assert_true(f->p.keep_alive);
+    assert_int_equal(f->p.http_minor, 1);
+    assert_int_equal(f->p.body.len, 0);
+}
+
+static void pipelined_requests_come_one_at_a_time(void **state)
+{
+    struct fixture *f = *state;
+    const char *two = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\n"
+                      "Content-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nHost: h\r\nConnection: close"
+                      "\r\n\r\n";
+    size_t off = 0, used;
+    const char *paths[] = {"/a", "/b", "/c"};
+    for (int i = 0; i < 3; i++) {
+        int r = baton__parser_execute(&f->p, two + off, strlen(two) - off, &used);
+        assert_int_equal(r, BATON__PARSE_REQUEST);
+        assert_string_equal(f->p.path, paths[i]);
+        if (i == 1) {
+            assert_int_equal(f->p.body.len, 3);
+            assert_memory_equal(f->p.body.data, "abc", 3);
+        }
+        assert_int_equal(f->p.keep_alive, i < 2);
+        off += used;
+        baton__parser_next(&f->p);
+    }
+    assert_int_equal(off, strlen(two));
+    assert_true(baton__parser_idle(&f->p));
+}
+
+static void byte_by_byte(void **state)
+{
+    struct fixture *f = *state;
+    const char *req = "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\nabc\r\n5;ext=1\r\ndefgh\r\n0\r\nTrailer: t\r\n\r\n";
+    size_t n = strlen(req);
+    for (size_t i = 0; i < n; i++) {
+        size_t used = 0;
+        int r = baton__parser_execute(&f->p, req + i, 1, &used);
+        assert_int_equal(used, 1);
+        if (i + 1 < n) {
+            assert_int_equal(r, BATON__PARSE_MORE);
+            assert_false(baton__parser_idle(&f->p));
+        } else {
+            assert_int_equal(r, BATON__PARSE_REQUEST);
+        }
+    }
+    assert_int_equal(f->p.body.len, 8);
+    assert_memory_equal(f->p.body.data, "abcdefgh", 8);
+    /* The trailer is dropped, not added to the headers. */
+    assert_null(baton__parser_header(&f->p, "trailer"));
+}
+
+static void ambiguous_framing_is_refused(void **state)
+{
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n",
+                 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                 "Content-Length: 3\r\n\r\n",
+                 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\n", 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "fffffffffffffffffffff\r\n",
+                 400);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+    expect_error("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+}
+
+static void malformed_heads_are_refused(void **state)
+{
+    /* obsolete line folding */
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n", 400);
+    /* whitespace between the field name and the colon */
+    expect_error("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400);
+    /* control characters */
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01" "b\r\n\r\n", 400);
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7f" "b\r\n\r\n", 400);
+    /* bare LF and bare CR line ends */
+    expect_error("GET / HTTP/1.1\nHost: h\n\n", 400);
+    expect_error("GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400);
+    /* Host: missing on 1.1, repeated */
+    expect_error("GET / HTTP/1.1\r\n\r\n", 400);
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+    /* bad targets */
+    expect_error("GET /a/../../etc HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    expect_error("GET /a/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    expect_error("GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    expect_error("GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    expect_error("GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    /* versions and methods */
+    expect_error("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505);
+    expect_error("GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400);
+    expect_error("G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    expect_error("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 501);
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", 417);
+}
+
+static void limits_answer_their_status(void **state)
+{
+    char big[16384];
+    /* URI */
+    limits.uri_bytes = 64;
+    snprintf(big, sizeof(big), "GET /%0100d HTTP/1.1\r\nHost: h\r\n\r\n", 0);
+    expect_error(big, 414);
+    limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
+    /* header bytes */
+    limits.header_bytes = 256;
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: h\r\nX-Big: %0300d\r\n\r\n", 0);
+    expect_error(big, 431);
+    /* header bytes in whitespace that reaches no callback */
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: h\r\nX-Big: %300s\r\n\r\n", "");
+    expect_error(big, 431);
+    limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
+    /* header count */
+    limits.header_count = 5;
+    strcpy(big, "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < 6; i++)
+        sprintf(big + strlen(big), "X-%d: v\r\n", i);
+    strcat(big, "\r\n");
+    expect_error(big, 431);
+    limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
+    /* body: announced, then chunked */
+    limits.body_bytes = 10;
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", 413);
+    expect_error("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "6\r\nabcdef\r\n6\r\nabcdef\r\n0\r\n\r\n",
+                 413);
+    limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
+    /* chunk extensions */
+    snprintf(big, sizeof(big),
+             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;x=%02000d\r\n",
+             0);
+    expect_error(big, 400);
+}
+
+static void limits_allow_up_to_the_limit(void **state)
+{
+    struct fixture *f = *state;
+    limits.body_bytes = 10;
+    assert_int_equal(feed(&f->p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789",
+                          NULL),
+                     BATON__PARSE_REQUEST);
+    assert_int_equal(f->p.body.len, 10);
+}
+
+static void expect_continue(void **state)
+{
+    struct fixture *f = *state;
+    const char *head = "POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                       "Content-Length: 4\r\n\r\n";
+    assert_int_equal(feed(&f->p, head, NULL), BATON__PARSE_MORE);
+    assert_true(f->p.expect_continue);
+    assert_true(baton__parser_in_body(&f->p));
+    assert_int_equal(feed(&f->p, "data", NULL), BATON__PARSE_REQUEST);
+    assert_memory_equal(f->p.body.data, "data", 4);
+}
+
+static void target_forms(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(feed(&f->p, "GET http://example.com/a/./b/../c?q=1 HTTP/1.1\r\nHost: "
+                                 "example.com\r\n\r\n",
+                          NULL),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "/a/c");
+    assert_string_equal(f->p.query, "q=1");
+    baton__parser_next(&f->p);
+    assert_int_equal(feed(&f->p, "GET //x//y%2Fz/ HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "/x/y/z/");
+    baton__parser_next(&f->p);
+    assert_int_equal(feed(&f->p, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "*");
+}
+
+static void http10_and_keep_alive(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(feed(&f->p, "GET / HTTP/1.0\r\n\r\n", NULL), BATON__PARSE_REQUEST);
+    assert_false(f->p.keep_alive);
+    assert_int_equal(f->p.http_minor, 0);
+    baton__parser_next(&f->p);
+    /* llhttp forgets the previous message's flags at the next message */
+    struct baton__parser p;
+    baton__parser_init(&p, &limits);
+    assert_int_equal(feed(&p, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_true(p.keep_alive);
+    baton__parser_free(&p);
+}
+
+static void upgrade_is_ignored(void **state)
+{
+    struct fixture *f = *state;
+    const char *req = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket"
+                      "\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed(&f->p, req, &used), BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "/ws");
+    baton__parser_next(&f->p);
+    size_t used2;
+    assert_int_equal(baton__parser_execute(&f->p, req + used, strlen(req) - used, &used2),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "/next");
+}
+
+static void shrink_and_reuse(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(feed(&f->p, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_true(baton__parser_footprint(&f->p) > 0);
+    baton__parser_next(&f->p);
+    baton__parser_shrink(&f->p);
+    assert_int_equal(baton__parser_footprint(&f->p), 0);
+    assert_int_equal(feed(&f->p, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(f->p.path, "/b");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(simple_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(pipelined_requests_come_one_at_a_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(byte_by_byte, setup, teardown),
+        cmocka_unit_test(ambiguous_framing_is_refused),
+        cmocka_unit_test(malformed_heads_are_refused),
+        cmocka_unit_test(limits_answer_their_status),
+        cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
+        cmocka_unit_test_setup_teardown(target_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(http10_and_keep_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(upgrade_is_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(shrink_and_reuse, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
