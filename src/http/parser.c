@@ -82,6 +82,8 @@ static int on_header_field(llhttp_t *h, const char *at, size_t n)
 static int on_header_field_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
+    if (p->token_kind != TOKEN_FIELD || p->token.len == 0)
+        return fail(p, 400, "empty header field name");
     if (p->nheaders >= p->limits->header_count)
         return fail(p, 431, "too many header fields");
     char *f = baton__arena_strndup(&p->arena, p->token.data ? p->token.data : "", p->token.len);
@@ -127,6 +129,41 @@ static int add_header(struct baton__parser *p, const char *value, size_t len)
     return 0;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2): reg-name, IPv4 or [IP-literal] characters. */
+static bool valid_host(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("-._~!$&'()*+,;=%:[]", ch)))
+            return false;
+    }
+    return true;
+}
+
+/* Transfer-Encoding may only be "chunked" (once, last): other codings are not implemented
+ * (RFC 9112 6.1: 501). llhttp has already refused a list that does not end in chunked. */
+static bool only_chunked(const struct baton__parser *p)
+{
+    for (unsigned i = 0; i < p->nheaders; i++) {
+        const struct baton__header *hd = &p->headers[i];
+        if (hd->name_len != 17 || strncasecmp(hd->name, "transfer-encoding", 17) != 0)
+            continue;
+        const char *s = hd->value;
+        while (*s) {
+            while (*s == ' ' || *s == '\t' || *s == ',')
+                s++;
+            const char *e = s;
+            while (*e && *e != ',' && *e != ' ' && *e != '\t')
+                e++;
+            if (e > s && !((size_t)(e - s) == 7 && strncasecmp(s, "chunked", 7) == 0))
+                return false;
+            s = e;
+        }
+    }
+    return true;
+}
+
 static int on_header_value_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
@@ -143,8 +180,13 @@ static int on_header_value_complete(llhttp_t *h)
     char *value = baton__arena_strndup(&p->arena, v, len);
     if (!value)
         return fail(p, 431, "request header section too large");
-    if (p->field_len == 4 && strncasecmp(p->field, "host", 4) == 0)
+    if (p->field_len == 4 && strncasecmp(p->field, "host", 4) == 0) {
         p->host_count++;
+        if (!valid_host(value, len))
+            return fail(p, 400, "invalid Host field");
+    }
+    if (len == 0 && p->field_len == 17 && strncasecmp(p->field, "transfer-encoding", 17) == 0)
+        return fail(p, 400, "empty Transfer-Encoding");
     return add_header(p, value, len);
 }
 
@@ -163,11 +205,14 @@ static int on_headers_complete(llhttp_t *h)
         return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if (h->method == HTTP_CONNECT)
         return fail(p, 501, "CONNECT is not supported");
+    if ((h->flags & F_TRANSFER_ENCODING) && !only_chunked(p))
+        return fail(p, 501, "transfer coding not implemented");
     if ((h->flags & F_CONTENT_LENGTH) && h->content_length > p->limits->body_bytes)
         return fail(p, 413, "request body too large");
     bool has_body = (h->flags & F_CHUNKED) || h->content_length > 0;
     const char *expect = baton__parser_header(p, "expect");
-    if (expect) {
+    /* HTTP/1.0 clients know nothing of 100 Continue: ignore the field (RFC 9110 10.1.1). */
+    if (expect && h->http_minor == 1) {
         if (strcasecmp(expect, "100-continue") != 0)
             return fail(p, 417, "unsupported expectation");
         p->expect_continue = has_body;
@@ -182,6 +227,8 @@ static int on_headers_complete(llhttp_t *h)
     if (r < 0)
         return fail(p, 400, "invalid request target");
     p->method = llhttp_method_name((llhttp_method_t)h->method);
+    if (p->path[0] == '*' && h->method != HTTP_OPTIONS)
+        return fail(p, 400, "asterisk-form target outside OPTIONS");
     p->paused_at_headers = true;
     return HPE_PAUSED;
 }
@@ -201,6 +248,9 @@ static int on_chunk_header(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
     p->chunk_ext_bytes = 0;
+    /* Refuse a chunk that cannot fit before waiting for its bytes. */
+    if (h->content_length > p->limits->body_bytes - p->body.len)
+        return fail(p, 413, "request body too large");
     /* The size line of the last chunk starts the trailer section. */
     if (h->content_length == 0)
         p->in_trailers = true;
@@ -251,6 +301,21 @@ void baton__parser_init(struct baton__parser *p, const struct baton__limits *lim
     p->query = "";
 }
 
+/* True when the input of the failed call starts with a token followed by a space. */
+static bool method_token(const struct baton__parser *p)
+{
+    const char *s = p->exec_start;
+    size_t n = 0;
+    while (s + n < p->exec_end && s[n] != ' ') {
+        unsigned char ch = (unsigned char)s[n];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", ch)))
+            return false;
+        n++;
+    }
+    return n > 0 && s + n < p->exec_end;
+}
+
 /* Maps an llhttp error to the status to answer (framing errors are all 400). */
 static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
 {
@@ -258,8 +323,10 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
         return BATON__PARSE_ERROR;
     switch (err) {
     case HPE_INVALID_METHOD:
-        p->error_status = 400;
-        p->error_reason = "invalid method";
+        /* A well-formed token llhttp does not know is a method we do not implement (501);
+         * anything else is malformed (400). */
+        p->error_status = method_token(p) ? 501 : 400;
+        p->error_reason = p->error_status == 501 ? "method not implemented" : "invalid method";
         break;
     case HPE_INVALID_VERSION: {
         /* A well-formed version we do not speak is 505; anything else is malformed. */

@@ -15,6 +15,16 @@
  *   regular file or a directory with an index.html. Nothing tells a prober what exists.
  * - A directory without the trailing slash is redirected (301) to the path with it; with the
  *   slash it serves its index.html. There are no directory listings.
+ * - Validators: a strong ETag from inode, size and mtime (ns), Last-Modified, and the RFC 9110
+ *   preconditions (If-Match/If-Unmodified-Since → 412, If-None-Match/If-Modified-Since → 304).
+ * - One byte range → 206; several ranges or a malformed Range → the whole file (200); a range
+ *   past the end → 416 with "Content-Range: bytes * /size". HEAD ignores Range (GET only).
+ * - Compressible types (text, scripts, json, svg, wasm... see mime.c) always carry
+ *   "Vary: Accept-Encoding" and are served from a `.br` or `.gz` sibling when the client
+ *   accepts that coding (q > 0) and the sibling is a regular file beneath the root; a sibling
+ *   has its own ETag. Other types (images, fonts in woff2, media) are never looked up.
+ * - Fingerprinted names ("app.3f9a1c.js") get "public, max-age=31536000, immutable", all else
+ *   "no-cache" (stored, revalidated with the ETag).
  */
 #ifndef BATON_HTTP_STATIC_H
 #define BATON_HTTP_STATIC_H

@@ -320,6 +320,9 @@ struct baton_supervisor {
     uint64_t tx_started_ms;
     char *last_reload; /* JSON object of the last verdict, or NULL */
 
+    char *exe_path; /* for SIGUSR2: the binary and the argv to execute again */
+    char **exe_argv;
+
     uv_timer_t timer;
     uv_prepare_t prepare;
     uv_signal_t signals[6];
@@ -384,6 +387,16 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 void baton__sup_stop(struct baton_supervisor *sup, bool fast);
 /* "busy: generation N is starting" for the running transaction. */
 void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size);
+
+/* reexec.c: SIGUSR2. At start: remembers the binary and argv. */
+void baton__reexec_prepare(struct baton_supervisor *sup);
+/* Saves the state and executes the binary again; returns only on failure (-errno), the
+ * supervisor carrying on unchanged. Refused (-EBUSY) while a transaction runs. */
+int baton__reexec(struct baton_supervisor *sup);
+/* In a new image: the state fd passed by the old one (removed from the environment), or -1. */
+int baton__reexec_take_state(void);
+/* Rebuilds listeners, sockets and generations from the state (closes state_fd). */
+int baton__reexec_restore(struct baton_supervisor *sup, int state_fd);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -339,10 +339,18 @@ static void on_signal(uv_signal_t *h, int signo)
     case SIGQUIT:
         baton__sup_stop(sup, true);
         break;
-    case SIGUSR2:
-        baton__log(BATON_LOG_WARNING, "SIGUSR2: re-executing the supervisor is not supported "
-                                      "yet; ignored");
+    case SIGUSR2: {
+        int r = baton__reexec(sup); /* returns only when it did not happen */
+        if (r == -EBUSY) {
+            baton__sup_busy_message(sup, busy, sizeof(busy));
+            baton__log(BATON_LOG_WARNING, "SIGUSR2 ignored: %s", busy);
+        } else if (r == -ECANCELED) {
+            baton__log(BATON_LOG_WARNING, "SIGUSR2 ignored: stopping");
+        } else if (r == -ENOEXEC) {
+            baton__log(BATON_LOG_WARNING, "SIGUSR2 ignored: the supervisor's binary is unknown");
+        }
         break;
+    }
     default:
         break;
     }
@@ -397,7 +405,15 @@ static int loop_setup(struct baton_supervisor *sup)
     sup->timer.data = sup;
     uv_prepare_init(sup->loop, &sup->prepare);
     sup->prepare.data = sup;
-    return uv_prepare_start(&sup->prepare, on_prepare);
+    if ((r = uv_prepare_start(&sup->prepare, on_prepare)) < 0)
+        return r;
+    /* Blocked across a re-exec (and maybe by whoever started us): the handlers are in place. */
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+        sigaddset(&set, handled_signals[i]);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -415,6 +431,62 @@ static void ensure_stdio(void)
     }
 }
 
+/* Releases everything; returns code. */
+static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
+                        int code)
+{
+    baton__gens_free(&sup->gens);
+    baton__ctl_close(sup);
+    baton__notify_close(sup);
+    baton__listeners_close(sup);
+    uv_walk(loop, close_handle, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    baton__config_free(config);
+    if (sup->devnull >= 0)
+        close(sup->devnull);
+    for (char **p = sup->base_env; p && *p; p++)
+        free(*p);
+    free(sup->base_env);
+    free(sup->sd_notify_socket);
+    free(sup->last_reload);
+    free(sup->name);
+    free(sup->exe_path);
+    for (char **p = sup->exe_argv; p && *p; p++)
+        free(*p);
+    free(sup->exe_argv);
+    free(sup);
+    return code;
+}
+
+/* The new image after a re-exec: the old one's state instead of binding and starting. */
+static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
+                  int state_fd)
+{
+    int r = baton__reexec_restore(sup, state_fd);
+    if (r < 0) {
+        baton__log(BATON_LOG_ALERT, "re-exec: the saved state is unusable: %s", strerror(-r));
+        return shutdown_all(sup, loop, config, 2);
+    }
+    baton__config_free(config); /* the generations keep their own; a reload reads the file */
+    if (sup->gens.active)
+        apply_log_config(sup->gens.active->config);
+    if ((r = loop_setup(sup)) < 0) {
+        baton__log(BATON_LOG_ERROR, "signals: %s", uv_strerror(r));
+        return shutdown_all(sup, loop, NULL, 2);
+    }
+    unsigned workers = 0;
+    for (struct baton_generation *g = sup->gens.list; g; g = g->next)
+        for (struct baton_worker *w = g->workers; w; w = w->next)
+            workers++;
+    baton__log(BATON_LOG_NOTICE, "supervisor %ld re-executed (baton %s): %u workers kept",
+               (long)getpid(), BATON_VERSION, workers);
+    reap(sup); /* whatever exited while no handler was there */
+    uv_run(loop, UV_RUN_DEFAULT);
+    baton__log(BATON_LOG_NOTICE, "supervisor stopped");
+    return shutdown_all(sup, loop, NULL, sup->exit_code);
+}
+
 int baton__supervisor_run(struct baton_config *config, const struct baton_config_options *options)
 {
     struct baton_supervisor *sup = baton__xcalloc(1, sizeof(*sup));
@@ -422,6 +494,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     int code = 2, r;
 
     ensure_stdio();
+    int state_fd = baton__reexec_take_state();
     signal(SIGPIPE, SIG_IGN);
     apply_log_config(config);
     sup->loop = &loop;
@@ -433,6 +506,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     const char *sd = getenv("NOTIFY_SOCKET");
     sup->sd_notify_socket = sd ? baton__xstrdup(sd) : NULL;
     sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    baton__reexec_prepare(sup);
     baton__gens_init(&sup->gens, &gens_ops, sup);
     if ((r = uv_loop_init(&loop)) < 0) {
         baton__log(BATON_LOG_ERROR, "event loop: %s", uv_strerror(r));
@@ -440,6 +514,8 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
         baton__config_free(config);
         return 2;
     }
+    if (state_fd >= 0)
+        return resume(sup, &loop, config, state_fd);
     if (sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
         baton__ctl_open(sup, config) < 0)
         goto out;
@@ -462,22 +538,5 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     code = sup->exit_code;
     baton__log(BATON_LOG_NOTICE, "supervisor stopped");
 out:
-    baton__gens_free(&sup->gens);
-    baton__ctl_close(sup);
-    baton__notify_close(sup);
-    baton__listeners_close(sup);
-    uv_walk(&loop, close_handle, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    baton__config_free(config);
-    if (sup->devnull >= 0)
-        close(sup->devnull);
-    for (char **p = sup->base_env; p && *p; p++)
-        free(*p);
-    free(sup->base_env);
-    free(sup->sd_notify_socket);
-    free(sup->last_reload);
-    free(sup->name);
-    free(sup);
-    return code;
+    return shutdown_all(sup, &loop, config, code);
 }

@@ -89,8 +89,10 @@ CASES = [
     case("obs-fold-space", b"GET / HTTP/1.1\r\n" + H + b"X-A: one\r\n two\r\n\r\n", 400, CLOSE),
     case("obs-fold-tab", b"GET / HTTP/1.1\r\n" + H + b"X-A: one\r\n\ttwo\r\n\r\n", 400, CLOSE),
     case("space-before-colon", b"GET / HTTP/1.1\r\nHost : test\r\n\r\n", 400, CLOSE),
+    case("space-before-colon-other", b"GET / HTTP/1.1\r\n" + H + b"X-A : v\r\n\r\n", 400, CLOSE),
     case("space-before-colon-cl", ECHO_CL + b"Content-Length : 3\r\n\r\nabc", 400, CLOSE),
     case("tab-before-colon", b"GET / HTTP/1.1\r\n" + H + b"X-A\t: v\r\n\r\n", 400, CLOSE),
+    case("space-in-field-name", b"GET / HTTP/1.1\r\n" + H + b"X A: v\r\n\r\n", 400, CLOSE),
     case("empty-field-name", b"GET / HTTP/1.1\r\n" + H + b": v\r\n\r\n", 400, CLOSE),
     case("field-without-colon", b"GET / HTTP/1.1\r\n" + H + b"X-A\r\n\r\n", 400, CLOSE),
     # §2.2: whitespace before the first field: reject, or ignore that line.

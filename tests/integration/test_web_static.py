@@ -5,12 +5,15 @@ point of half these tests is to send exactly the bytes an attacker would.
 """
 import gzip
 import os
+import shutil
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BATON_WEB, free_port, port_answers, wait_for
+from conftest import BATON_WEB, SANITIZE, free_port, port_answers, wait_for
 
 SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT"
 JS = b"console.log('fingerprinted');\n" * 20
@@ -73,7 +76,7 @@ def get(site, target, **kw):
 
 
 class Site:
-    def __init__(self, tmp_path, procs):
+    def __init__(self, tmp_path, procs, wrapper=(), env=None):
         self.top = tmp_path
         self.root = tmp_path / "root"
         self.outside = tmp_path / "outside"
@@ -115,8 +118,8 @@ class Site:
         os.symlink("../outside/secret.txt", r / "leak.js.br")
         os.mkfifo(r / "fifo.txt")
         self.port = free_port()
-        self.proc = procs.start([BATON_WEB, "--listen", f"127.0.0.1:{self.port}",
-                                 "--static", self.root], name="baton-web")
+        self.proc = procs.start([*wrapper, BATON_WEB, "--listen", f"127.0.0.1:{self.port}",
+                                 "--static", self.root], name="baton-web", env=env)
         wait_for(lambda: port_answers(self.port) or not self.proc.alive(), timeout=10,
                  what="baton-web to answer")
         assert self.proc.alive(), f"baton-web exited:\n{self.proc.log()}"
@@ -374,3 +377,42 @@ def test_traversal_pipelined(site):
     assert raw.count(b"HTTP/1.1 200 ") <= 1
     assert SECRET not in raw and b"root:x:0:0" not in raw
     assert get(site, "/hello.txt")[::2] == (200, b"hello, static world\n")
+
+
+def strace_can_inject():
+    if not shutil.which("strace"):
+        return False
+    r = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e", "trace=openat2",
+                        "-e", "inject=openat2:error=ENOSYS", "true"], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.mark.skipif(not strace_can_inject(), reason="needs strace with ptrace permission")
+def test_fallback_without_openat2(tmp_path, procs):
+    """A kernel without openat2 (strace makes every openat2 fail with ENOSYS): the O_NOFOLLOW
+    walk serves plain files, refuses every symlink (inside the root too) and every escape."""
+    # LeakSanitizer cannot stop the world under a tracer.
+    env = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1"} if SANITIZE else None
+    site = Site(tmp_path, procs, env=env,
+                wrapper=["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=openat2",
+                         "-e", "inject=openat2:error=ENOSYS"])
+    try:
+        assert get(site, "/hello.txt")[::2] == (200, b"hello, static world\n")
+        assert get(site, "/docs/")[::2] == (200, b"<h1>docs</h1>\n")
+        status, hdrs, body = get(site, "/hello.txt", headers={"Range": "bytes=0-4"})
+        assert (status, body) == (206, b"hello")
+        assert get(site, "/app.3f9a1c.js", headers={"Accept-Encoding": "br"})[2] == JS_BR
+        for target in ("/link-in.txt", "/sub/link-up.txt", "/docs-link/index.html"):
+            assert get(site, target)[0] == 404, target
+        for target in TRAVERSALS:
+            status, _, _, raw = request(site.port, target)
+            assert status in (400, 403, 404), (target, status)
+            assert SECRET not in raw and b"root:x:0:0" not in raw, target
+        status, hdrs, body = get(site, "/leak.js", headers={"Accept-Encoding": "br"})
+        assert body == b"plain js\n" and "content-encoding" not in hdrs
+    finally:
+        # strace 6.1 detaches rather than kills on SIGTERM: stop the server itself first.
+        children = Path(f"/proc/{site.proc.pid}/task/{site.proc.pid}/children")
+        for pid in children.read_text().split() if children.exists() else ():
+            os.kill(int(pid), signal.SIGTERM)
+        site.proc.wait(15)
