@@ -3,6 +3,13 @@
  * them with as few system calls as possible, sending files, and closing without losing what
  * the client already sent.
  *
+ * A new connection starts "raw": right after accept it is read and served with plain system
+ * calls, before libuv knows of it. A client that sends its request with the connection and
+ * asks for the close (the common short-lived case) is then served with accept4, read, write
+ * and close, and nothing else: no epoll registration, no wakeup. Anything that cannot finish
+ * at once (a partial request, keep-alive, a partial write, a stream) promotes the connection
+ * to a libuv stream, and from then on libuv drives it.
+ *
  * Reads go into the server's shared buffer; the parser copies what it keeps, so an idle
  * connection holds no read buffer at all. Responses of a whole read (pipelined requests) are
  * serialised into the server's shared output buffer and written with one write; only what the
@@ -23,6 +30,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_write(uv_write_t *req, int status);
 static void process(struct baton__conn *c, const char *data, size_t len, bool shared);
 static void conn_abort(struct baton__conn *c);
+static void hard_close(struct baton__conn *c);
+static void closed(struct baton__conn *c);
 static void file_send(struct baton__conn *c);
 
 /* ---- timeout lists ------------------------------------------------------------------------- */
@@ -97,20 +106,57 @@ static void settle(struct baton__conn *c)
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
+/* Hands a raw connection to libuv. Returns 0 or a libuv error (the caller aborts). */
+static int promote(struct baton__conn *c)
+{
+    if (!c->raw)
+        return 0;
+    int r = uv_tcp_init(c->server->loop, &c->tcp);
+    if (r < 0)
+        return r;
+    c->tcp.data = c;
+    c->raw = false;
+    r = uv_tcp_open(&c->tcp, c->fd);
+    if (r < 0)
+        return r;
+    if (c->state == CONN_CLOSING)
+        return 0; /* baton__conn_close() goes on with the shutdown */
+    if (!c->in.len && !c->peer_eof && c->state != CONN_RESPONDING && !c->close_after) {
+        r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (r < 0)
+            return r;
+        c->reading = true;
+    }
+    return 0;
+}
+
+/* Adapts the read right after accept to what clients do: when it keeps finding nothing (the
+ * request comes later), stop trying for a while, retrying now and then. */
+static bool early_read_wanted(struct baton__server *s)
+{
+    if (s->early_read_score >= 0)
+        return true;
+    return ++s->early_read_skips % 64 == 0;
+}
+
+static void early_read_result(struct baton__server *s, bool hit)
+{
+    if (hit)
+        s->early_read_score = s->early_read_score < 16 ? s->early_read_score + 1 : 16;
+    else
+        s->early_read_score = s->early_read_score > -16 ? s->early_read_score - 4 : -16;
+}
+
 int baton__conn_accept(struct baton__server *s, int fd)
 {
     struct baton__conn *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        close(fd);
         return -ENOMEM;
-    int r = uv_tcp_init(s->loop, &c->tcp);
-    if (r == 0)
-        r = uv_tcp_open(&c->tcp, fd);
-    if (r < 0) {
-        free(c);
-        return r;
     }
-    c->tcp.data = c;
     c->server = s;
+    c->fd = fd;
+    c->raw = true;
     c->file_poll_fd = -1;
     c->res.file_fd = -1;
     c->in = (struct baton_buf)BATON_BUF_INIT(0);
@@ -120,14 +166,35 @@ int baton__conn_accept(struct baton__server *s, int fd)
     c->state = CONN_IDLE;
     s->stats.connections++;
     s->stats.active++;
-    r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (r < 0) {
-        baton__conn_close(c, false);
-        return 0;
-    }
-    c->reading = true;
     /* A new connection gets the header timeout for its first request. */
     baton__conn_move(c, LIST_HEAD);
+
+    if (early_read_wanted(s)) {
+        ssize_t n;
+        do
+            n = read(fd, s->read_buf, BATON__READ_BUFFER);
+        while (n < 0 && errno == EINTR);
+        early_read_result(s, n != -1 || errno != EAGAIN);
+        if (n > 0) {
+            process(c, s->read_buf, (size_t)n, true);
+        } else if (n == 0) {
+            c->peer_eof = true;
+            hard_close(c);
+        } else if (errno != EAGAIN) {
+            conn_abort(c);
+        }
+    }
+    if (c->state == CONN_CLOSED) {
+        closed(c); /* closed while raw: nothing of libuv to wait for */
+        return 0;
+    }
+    if (promote(c) < 0) {
+        conn_abort(c);
+        if (c->raw)
+            closed(c);
+        return 0;
+    }
+    settle(c);
     return 0;
 }
 
@@ -151,7 +218,12 @@ static void free_conn(struct baton__conn *c)
 
 static void on_close(uv_handle_t *h)
 {
-    struct baton__conn *c = h->data;
+    closed(h->data);
+}
+
+/* The socket is closed: end the request in flight and free the connection. */
+static void closed(struct baton__conn *c)
+{
     if (c->in_request) {
         if (c->res.mode == RES_STREAMING) {
             /* The handler still holds the response: it learns of the loss from its next
@@ -190,6 +262,11 @@ static void hard_close(struct baton__conn *c)
     if (c->server->out_conn == c) {
         baton__buf_reset(&c->server->out);
         c->server->out_conn = NULL;
+    }
+    if (c->raw) {
+        close(c->fd); /* baton__conn_accept() frees it */
+        c->fd = -1;
+        return;
     }
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -230,7 +307,8 @@ void baton__conn_close(struct baton__conn *c, bool graceful)
     c->state = CONN_CLOSING;
     c->linger_bytes = 0;
     baton__conn_move(c, LIST_LINGER);
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    if (promote(c) < 0 ||
+        uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         hard_close(c);
         return;
     }
@@ -329,10 +407,19 @@ int baton__conn_flush(struct baton__conn *c)
     if (c->writing) {
         r = baton__buf_append(&c->wq, p, len);
     } else {
-        uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n == UV_EAGAIN || n == UV_ENOSYS)
-            n = 0;
+        int n;
+        if (c->raw) {
+            ssize_t w;
+            do
+                w = write(c->fd, p, len);
+            while (w < 0 && errno == EINTR);
+            n = w >= 0 ? (int)w : errno == EAGAIN ? 0 : -errno;
+        } else {
+            uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+            n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            if (n == UV_EAGAIN || n == UV_ENOSYS)
+                n = 0;
+        }
         if (n < 0) {
             r = n;
         } else {
@@ -340,6 +427,8 @@ int baton__conn_flush(struct baton__conn *c)
             if ((size_t)n < len) {
                 /* The kernel took part: the rest waits in the connection's own buffer. */
                 r = baton__buf_append(&c->wf, p + n, len - (size_t)n);
+                if (r == 0)
+                    r = promote(c);
                 if (r == 0)
                     r = start_write(c);
             }
@@ -431,9 +520,10 @@ static void on_file_writable(uv_poll_t *poll, int status, int events)
 static int wait_writable(struct baton__conn *c)
 {
     if (!c->file_poll) {
-        int fd = -1;
-        uv_fileno((uv_handle_t *)&c->tcp, &fd);
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int r = promote(c);
+        if (r < 0)
+            return r;
+        int dup = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
         if (dup < 0)
             return -errno;
         uv_poll_t *poll = malloc(sizeof(*poll));
@@ -441,7 +531,7 @@ static int wait_writable(struct baton__conn *c)
             close(dup);
             return -ENOMEM;
         }
-        int r = uv_poll_init(c->server->loop, poll, dup);
+        r = uv_poll_init(c->server->loop, poll, dup);
         if (r < 0) {
             free(poll);
             close(dup);
@@ -458,8 +548,7 @@ static int wait_writable(struct baton__conn *c)
 static void file_send(struct baton__conn *c)
 {
     struct baton_response *res = &c->res;
-    int sock = -1;
-    uv_fileno((uv_handle_t *)&c->tcp, &sock);
+    int sock = c->fd;
     while (res->file_left > 0) {
         size_t chunk = res->file_left > (1u << 20) ? (1u << 20) : (size_t)res->file_left;
         ssize_t n = sendfile(sock, res->file_fd, &res->file_offset, chunk);
@@ -518,7 +607,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void stop_reading(struct baton__conn *c)
 {
-    if (c->reading) {
+    if (c->reading && !c->raw) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
@@ -640,7 +729,7 @@ static void process(struct baton__conn *c, const char *data, size_t len, bool sh
         baton__conn_close(c, true);
         return;
     }
-    if (!c->reading && !c->in.len && c->state != CONN_RESPONDING && !c->peer_eof &&
+    if (!c->raw && !c->reading && !c->in.len && c->state != CONN_RESPONDING && !c->peer_eof &&
         !c->close_after) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = true;

@@ -101,8 +101,10 @@ struct baton__conn_link {
 };
 
 struct baton__conn {
-    uv_tcp_t tcp;
+    uv_tcp_t tcp; /* initialised only once the connection is promoted (see conn.c) */
     struct baton__server *server;
+    int fd;
+    bool raw; /* not yet handed to libuv: served synchronously right after accept */
     struct baton__conn_link link; /* in server->lists[list] */
     enum baton__conn_list list;
     enum baton__conn_state state;
@@ -162,12 +164,15 @@ struct baton__server {
     struct baton_buf res_body;     /* shared: body of the response being built */
     struct baton__server_stats stats;
     uint64_t request_counter; /* for request ids */
+    int early_read_score;     /* >= 0: reading right after accept usually finds the request */
+    unsigned early_read_skips;
     time_t date_time;
     char date_line[48]; /* "Date: ... GMT\r\n" */
     size_t date_len;
 };
 
 /* conn.c */
+/* Serves a freshly accepted socket (takes ownership of fd). Returns 0 or -errno (fd closed). */
 int baton__conn_accept(struct baton__server *s, int fd);
 void baton__conn_move(struct baton__conn *c, enum baton__conn_list list);
 void baton__conn_timeout(struct baton__conn *c);

@@ -72,11 +72,31 @@ static int on_url_complete(llhttp_t *h)
     return 0;
 }
 
+/* The byte k positions before `at`, which may lie in the previous input (its tail kept). */
+static char byte_before(const struct baton__parser *p, const char *at, size_t k)
+{
+    if ((size_t)(at - p->exec_start) >= k)
+        return at[-(ptrdiff_t)k];
+    size_t back = k - (size_t)(at - p->exec_start); /* 1 or 2 into the previous input */
+    return back <= 2 ? p->tail[2 - back] : 0;
+}
+
 static int on_header_field(llhttp_t *h, const char *at, size_t n)
 {
     struct baton__parser *p = parser_of(h);
+    /* llhttp accepts a bare LF after the request line, and CRLF everywhere else: refuse the
+     * odd one out rather than let two parsers disagree on where the head ends. */
+    if (p->nheaders == 0 && p->token_kind != TOKEN_FIELD && !p->in_trailers &&
+        (byte_before(p, at, 1) != '\n' || byte_before(p, at, 2) != '\r'))
+        return fail(p, 400, "request line not ended by CRLF");
     int r = count_head(p, n);
     return r ? r : collect(p, TOKEN_FIELD, at, n);
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static int on_header_field_complete(llhttp_t *h)
@@ -84,6 +104,11 @@ static int on_header_field_complete(llhttp_t *h)
     struct baton__parser *p = parser_of(h);
     if (p->token_kind != TOKEN_FIELD || p->token.len == 0)
         return fail(p, 400, "empty header field name");
+    /* llhttp lets whitespace into a name ("Host : x" names "Host "): a field name is a token,
+     * and whitespace before the colon must be refused (RFC 9112 5.1). */
+    for (size_t i = 0; i < p->token.len; i++)
+        if (!is_tchar((unsigned char)p->token.data[i]))
+            return fail(p, 400, "invalid header field name");
     if (p->nheaders >= p->limits->header_count)
         return fail(p, 431, "too many header fields");
     char *f = baton__arena_strndup(&p->arena, p->token.data ? p->token.data : "", p->token.len);
@@ -135,7 +160,7 @@ static bool valid_host(const char *v, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)v[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("-._~!$&'()*+,;=%:[]", ch)))
+              (ch && strchr("-._~!$&'()*+,;=%:[]", ch))))
             return false;
     }
     return true;
@@ -205,6 +230,10 @@ static int on_headers_complete(llhttp_t *h)
         return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if (h->method == HTTP_CONNECT)
         return fail(p, 501, "CONNECT is not supported");
+    /* chunked not last: the length cannot be known (RFC 9112 6.3): 400. chunked after other
+     * codings: those are not implemented: 501. */
+    if ((h->flags & F_TRANSFER_ENCODING) && !(h->flags & F_CHUNKED))
+        return fail(p, 400, "Transfer-Encoding does not end in chunked");
     if ((h->flags & F_TRANSFER_ENCODING) && !only_chunked(p))
         return fail(p, 501, "transfer coding not implemented");
     if ((h->flags & F_CONTENT_LENGTH) && h->content_length > p->limits->body_bytes)
@@ -307,9 +336,7 @@ static bool method_token(const struct baton__parser *p)
     const char *s = p->exec_start;
     size_t n = 0;
     while (s + n < p->exec_end && s[n] != ' ') {
-        unsigned char ch = (unsigned char)s[n];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", ch)))
+        if (!is_tchar((unsigned char)s[n]))
             return false;
         n++;
     }
@@ -408,6 +435,14 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
         }
         *ret_used = used;
         return BATON__PARSE_REQUEST;
+    }
+    /* Keep the last two bytes: a check at the start of the next input may look back. */
+    if (len >= 2) {
+        p->tail[0] = data[len - 2];
+        p->tail[1] = data[len - 1];
+    } else if (len == 1) {
+        p->tail[0] = p->tail[1];
+        p->tail[1] = data[0];
     }
     *ret_used = used;
     return BATON__PARSE_MORE;

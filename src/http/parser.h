@@ -64,6 +64,7 @@ struct baton__parser {
     const char *exec_start;   /* the input of the llhttp_execute() running */
     const char *exec_end;
     bool value_at_end;        /* the last piece of a header value ended the input */
+    char tail[2];             /* the last two bytes of the previous input */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http/internal.h"
@@ -110,10 +111,10 @@ const char *baton_request_peer(const baton_request *req)
     if (req->peer)
         return req->peer;
     struct sockaddr_storage ss;
-    int len = sizeof(ss);
     char host[64] = "unknown";
     int port = 0;
-    if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    socklen_t slen = sizeof(ss);
+    if (getpeername(req->conn->fd, (struct sockaddr *)&ss, &slen) == 0) {
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *in = (struct sockaddr_in *)&ss;
             uv_ip4_name(in, host, sizeof(host));

@@ -83,7 +83,7 @@ static bool body_allowed(int status)
 static bool is_tchar(unsigned char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 /* Appends a decimal number. */

@@ -121,8 +121,6 @@ static void reply_error(struct baton_control_client *c, const char *error, bool 
     baton__buf_free(&b);
 }
 
-static void reply_error(struct baton_control_client *c, const char *error, bool busy);
-
 /* Starts c's reload (or answers it); returns false when it has to wait. */
 static bool try_reload(struct baton_control_client *c, bool in_place)
 {

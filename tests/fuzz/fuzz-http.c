@@ -2,11 +2,12 @@
  * Fuzz target for baton-web's request parser (src/http/parser.c over llhttp): the input is the
  * byte stream a client sends on one connection.
  *
- * Besides the sanitizers, three oracles:
+ * Besides the sanitizers, four oracles:
  *  - every request the parser hands out keeps its contract: the method and header names are
  *    tokens, the path is decoded and normalised, values hold no CR, LF, NUL or other control
- *    byte and no surrounding whitespace, exactly one Host on HTTP/1.1, never Content-Length
- *    beside Transfer-Encoding, the body within its limit and as long as Content-Length says;
+ *    byte and no surrounding whitespace, exactly one Host on HTTP/1.1 and a valid one, never
+ *    Content-Length beside Transfer-Encoding, the body within its limit and as long as
+ *    Content-Length says;
  *  - a refusal carries one of the statuses the server answers with, and the parser stays
  *    refused;
  *  - the requests do not depend on how the bytes were split into reads: the stream parsed in
@@ -122,8 +123,12 @@ static void check_request(const struct baton__parser *p, struct transcript *t)
             CHECK(h->value[0] != ' ' && h->value[0] != '\t');
             CHECK(h->value[h->value_len - 1] != ' ' && h->value[h->value_len - 1] != '\t');
         }
-        if (strcasecmp(h->name, "host") == 0)
+        if (strcasecmp(h->name, "host") == 0) {
+            /* uri-host [":" port] (RFC 9112 3.2): reg-name, IPv4 or [IP-literal] characters. */
+            CHECK(strspn(h->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                   "-._~%!$&'()*+,;=:[]") == h->value_len);
             hosts++;
+        }
         if (strcasecmp(h->name, "content-length") == 0) {
             lengths++;
             char *end;

@@ -119,7 +119,7 @@ CASES = [
     case("encoded-nul-in-path", b"GET /hello/a%00b HTTP/1.1\r\n" + H + b"\r\n", 400, EITHER),
     case("absolute-form-ok", b"GET http://localhost/ HTTP/1.1\r\nHost: localhost\r\n\r\n", 200, OPEN),
     case("absolute-form-route-ok", b"GET http://example.com:8080/hello/abs?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-         200, OPEN, body=None),
+         200, OPEN, body=b"Hello, abs!\n"),
     # §3.2.4: asterisk-form is only for OPTIONS.
     case("asterisk-form-get", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400, EITHER),
     # RFC 9110 §9.3.6: CONNECT to an origin server that does not tunnel: 501 (or 405 with Allow).

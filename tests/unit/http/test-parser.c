@@ -97,6 +97,16 @@ static void pipelined_requests_come_one_at_a_time(void **state)
     assert_true(baton__parser_idle(&f->p));
 }
 
+static void request_line_split_before_crlf(void **state)
+{
+    struct fixture *f = *state;
+    size_t used;
+    assert_int_equal(baton__parser_execute(&f->p, "GET / HTTP/1.1\r", 15, &used),
+                     BATON__PARSE_MORE);
+    assert_int_equal(baton__parser_execute(&f->p, "\nHost: h\r\n\r\n", 14, &used),
+                     BATON__PARSE_REQUEST);
+}
+
 static void byte_by_byte(void **state)
 {
     struct fixture *f = *state;
@@ -153,6 +163,7 @@ static void malformed_heads_are_refused(void **state)
     expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7f" "b\r\n\r\n", 400);
     /* bare LF and bare CR line ends */
     expect_error("GET / HTTP/1.1\nHost: h\n\n", 400);
+    expect_error("GET / HTTP/1.1\nHost: h\r\n\r\n", 400);
     expect_error("GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400);
     /* Host: missing on 1.1, repeated */
     expect_error("GET / HTTP/1.1\r\n\r\n", 400);
@@ -301,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(simple_get, setup, teardown),
         cmocka_unit_test_setup_teardown(pipelined_requests_come_one_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(byte_by_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_line_split_before_crlf, setup, teardown),
         cmocka_unit_test(ambiguous_framing_is_refused),
         cmocka_unit_test(malformed_heads_are_refused),
         cmocka_unit_test(limits_answer_their_status),

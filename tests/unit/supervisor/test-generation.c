@@ -208,6 +208,46 @@ static void test_rolling_drains_one_old_per_ready_new(void **state)
     assert_null(gs.list->next);
 }
 
+static void test_max_surge(void **state)
+{
+    start_first(4, BATON_STRATEGY_ROLLING);
+    baton__gens_reload(&gs, config(4, BATON_STRATEGY_ROLLING, 2), 100);
+    assert_int_equal(f.n_spawned, 6); /* two new at a time */
+    ready(104, 110);
+    assert_int_equal(f.n_kills, 1);
+    assert_int_equal(f.n_spawned, 7);
+    ready(105, 111);
+    ready(106, 112);
+    assert_int_equal(f.n_kills, 3);
+    assert_int_equal(f.n_spawned, 8);
+    ready(107, 113);
+    assert_int_equal(f.n_kills, 4);
+    assert_true(f.ok);
+}
+
+static void test_worker_count_changes(void **state)
+{
+    start_first(2, BATON_STRATEGY_ROLLING);
+    /* More workers: the third new one has no old one left to replace. */
+    baton__gens_reload(&gs, config(3, BATON_STRATEGY_ROLLING, 1), 100);
+    ready(102, 110);
+    assert_int_equal(f.n_kills, 1);
+    ready(103, 120);
+    assert_int_equal(f.n_kills, 2);
+    assert_int_equal(f.n_done, 0);
+    ready(104, 130);
+    assert_int_equal(f.n_kills, 2);
+    assert_true(f.ok);
+    assert_int_equal(gs.active->n_slots, 3);
+    /* Fewer: once the single new worker is ready, all three old ones drain. */
+    f.n_done = 0;
+    baton__gens_reload(&gs, config(1, BATON_STRATEGY_ROLLING, 1), 200);
+    ready(105, 210);
+    assert_int_equal(killed(102, SIGTERM) + killed(103, SIGTERM) + killed(104, SIGTERM), 3);
+    assert_true(f.ok);
+    assert_int_equal(gs.active->n_slots, 1);
+}
+
 static void test_blue_green_drains_all_at_the_end(void **state)
 {
     start_first(2, BATON_STRATEGY_BLUE_GREEN);
@@ -426,6 +466,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_generation_rolling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolling_drains_one_old_per_ready_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_surge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_count_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blue_green_drains_all_at_the_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_mid_rollout_restores_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ready_timeout, setup, teardown),
