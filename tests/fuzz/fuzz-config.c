@@ -34,15 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 static char dir[64];
+static char main_path[96], env_path[96], printed_path[96];
 
-/* Every run happens in one private directory, so relative paths resolve the same way. */
+/* Every run writes its files in one private directory, named by absolute paths: the fuzzer's
+ * own paths (corpus, artifacts) are relative to the working directory, which must not change. */
 static void enter_dir(void)
 {
     if (dir[0])
         return;
     snprintf(dir, sizeof(dir), "/tmp/fuzz-config-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
-    CHECK(chdir(dir) == 0);
+    snprintf(main_path, sizeof(main_path), "%s/baton.yaml", dir);
+    snprintf(env_path, sizeof(env_path), "%s/baton.fuzz.yaml", dir);
+    snprintf(printed_path, sizeof(printed_path), "%s/printed.yaml", dir);
 }
 
 static void write_file(const char *name, const uint8_t *p, size_t n)
@@ -60,8 +64,7 @@ static void write_file(const char *name, const uint8_t *p, size_t n)
 
 static bool line_has_place(const char *line, size_t len)
 {
-    static const char *const prefixes[] = {"baton.yaml", "baton.fuzz.yaml", "printed.yaml",
-                                           "--set ", "too many errors"};
+    const char *const prefixes[] = {main_path, env_path, printed_path, "--set ", "too many errors"};
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
         if (len >= strlen(prefixes[i]) && strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
@@ -126,18 +129,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len[i + 1] = len[i] - (size_t)(nul - part[i]) - 1;
         len[i] = (size_t)(nul - part[i]);
     }
-    write_file("baton.yaml", part[0], len[0]);
+    write_file(main_path, part[0], len[0]);
     if (part[1])
-        write_file("baton.fuzz.yaml", part[1], len[1]);
+        write_file(env_path, part[1], len[1]);
     else
-        unlink("baton.fuzz.yaml");
+        unlink(env_path);
     if (part[2]) {
         set = strndup((const char *)part[2], len[2]);
         CHECK(set != NULL);
     }
 
     struct baton_config_options o = {
-        .path = "baton.yaml",
+        .path = main_path,
         .env_name = part[1] ? "fuzz" : NULL,
         .sets = set ? &set : NULL,
         .n_sets = set ? 1 : 0,
@@ -160,8 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(baton__config_print(config, &yaml, false) == 0);
     CHECK(baton__config_print(config, &json, true) == 0);
 
-    write_file("printed.yaml", (const uint8_t *)yaml.data, yaml.len);
-    struct baton_config_options o2 = {.path = "printed.yaml", .environ = empty_environ};
+    write_file(printed_path, (const uint8_t *)yaml.data, yaml.len);
+    struct baton_config_options o2 = {.path = printed_path, .environ = empty_environ};
     baton__buf_reset(&err);
     r = baton__config_load(&o2, &back, &err);
     if (r < 0) {
