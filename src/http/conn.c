@@ -141,10 +141,12 @@ static bool early_read_wanted(struct baton__server *s)
 
 static void early_read_result(struct baton__server *s, bool hit)
 {
-    if (hit)
-        s->early_read_score = s->early_read_score < 16 ? s->early_read_score + 1 : 16;
+    if (hit) /* a hit while skipping resumes at once */
+        s->early_read_score = s->early_read_score < 0   ? 0
+                              : s->early_read_score < 8 ? s->early_read_score + 1
+                                                        : 8;
     else
-        s->early_read_score = s->early_read_score > -16 ? s->early_read_score - 4 : -16;
+        s->early_read_score = s->early_read_score > -8 ? s->early_read_score - 2 : -8;
 }
 
 int baton__conn_accept(struct baton__server *s, int fd)
@@ -212,6 +214,8 @@ static void free_conn(struct baton__conn *c)
         baton__buf_reset(&s->out);
         s->out_conn = NULL;
     }
+    free(c->write_req);
+    free(c->shutdown_req);
     free(c);
     baton__server_conn_closed(s);
 }
@@ -307,8 +311,11 @@ void baton__conn_close(struct baton__conn *c, bool graceful)
     c->state = CONN_CLOSING;
     c->linger_bytes = 0;
     baton__conn_move(c, LIST_LINGER);
-    if (promote(c) < 0 ||
-        uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    if (!c->shutdown_req && !(c->shutdown_req = malloc(sizeof(*c->shutdown_req)))) {
+        hard_close(c);
+        return;
+    }
+    if (promote(c) < 0 || uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         hard_close(c);
         return;
     }
@@ -362,7 +369,9 @@ void baton__conn_drain(struct baton__conn *c)
 
 size_t baton__conn_memory(const struct baton__conn *c)
 {
-    return sizeof(*c) + baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
+    return sizeof(*c) + baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap +
+           (c->write_req ? sizeof(*c->write_req) : 0) +
+           (c->shutdown_req ? sizeof(*c->shutdown_req) : 0);
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -388,7 +397,9 @@ void baton__conn_emit(struct baton__conn *c, const void *p, size_t n)
 static int start_write(struct baton__conn *c)
 {
     uv_buf_t b = uv_buf_init(c->wf.data, (unsigned)c->wf.len);
-    int r = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (!c->write_req && !(c->write_req = malloc(sizeof(*c->write_req))))
+        return -ENOMEM;
+    int r = uv_write(c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (r < 0)
         return r;
     c->writing = true;
@@ -581,8 +592,8 @@ static void file_send(struct baton__conn *c)
 void baton__conn_file_start(struct baton__conn *c)
 {
     struct baton_response *res = &c->res;
-    if (c->req.head || res->file_left == 0 || !(res->status >= 200 && res->status != 204 &&
-                                                 res->status != 304)) {
+    if (c->req.head || res->file_left == 0 ||
+        !(res->status >= 200 && res->status != 204 && res->status != 304)) {
         close(res->file_fd);
         res->file_fd = -1;
         res->mode = RES_DONE;

@@ -25,6 +25,7 @@ static void fill_request(struct baton__conn *c)
     req->body = p->body.data ? p->body.data : "";
     req->body_len = p->body.len;
     req->nparams = 0;
+    req->params = NULL;
     req->data = NULL;
     req->owner = NULL;
     req->start_ns = uv_hrtime();
@@ -98,6 +99,11 @@ static void run_chain(struct baton__conn *c, const struct baton__match *m)
 static int set_params(struct baton__conn *c, const struct baton__match *m)
 {
     struct baton_request *req = &c->req;
+    if (m->nparams == 0)
+        return 0;
+    req->params = baton__arena_alloc(&c->parser.arena, m->nparams * sizeof(*req->params));
+    if (!req->params)
+        return -ENOMEM;
     for (unsigned i = 0; i < m->nparams; i++) {
         const char *v = baton__arena_strndup(&c->parser.arena, req->path + m->params[i].start,
                                              m->params[i].len);
@@ -146,8 +152,7 @@ void baton__dispatch(struct baton__conn *c)
     c->dispatching = true;
     s->stats.requests++;
 
-    switch (baton__router_match(s->router, c->req.method, c->req.path, &m, allow,
-                                sizeof(allow))) {
+    switch (baton__router_match(s->router, c->req.method, c->req.path, &m, allow, sizeof(allow))) {
     case BATON__ROUTE_FOUND:
         c->req.owner = m.owner;
         baton__owner_ref(m.owner);

@@ -34,6 +34,11 @@ enum baton__res_mode {
     RES_DONE,      /* everything handed to the connection */
 };
 
+struct baton__param {
+    const char *name;
+    const char *value;
+};
+
 struct baton_request {
     struct baton__conn *conn;
     const char *method;
@@ -46,10 +51,7 @@ struct baton_request {
     const char *body;
     size_t body_len;
     unsigned nparams;
-    struct {
-        const char *name;
-        const char *value;
-    } params[BATON__MAX_PARAMS];
+    struct baton__param *params; /* in the request's arena */
     void *data;
     struct baton__owner *owner; /* pinned for the request's life */
     uint64_t start_ns;
@@ -62,9 +64,9 @@ struct baton_response {
     struct baton__conn *conn;
     int status;
     enum baton__res_mode mode;
-    bool touched;  /* the handler set something */
-    bool has_type; /* Content-Type set */
-    bool close;    /* Connection: close sent */
+    bool touched;              /* the handler set something */
+    bool has_type;             /* Content-Type set */
+    bool close;                /* Connection: close sent */
     struct baton_buf *headers; /* "Name: value\r\n"...: the server's shared buffer */
     struct baton_buf *body;    /* the server's shared buffer */
     uint64_t body_bytes;       /* body bytes queued so far (all modes) */
@@ -111,24 +113,24 @@ struct baton__conn {
     uint64_t since;    /* uv_now() when it entered its list */
     uint64_t deadline; /* uv_now() past which the list's timeout fires */
     struct baton__parser parser;
-    struct baton_buf in; /* input not parsed yet (only while a response holds parsing) */
-    struct baton_buf wq; /* output queued behind the write in flight */
-    struct baton_buf wf; /* output of the write in flight */
-    uv_write_t write_req;
-    uv_shutdown_t shutdown_req;
-    uv_poll_t *file_poll; /* waits for writability during a file send */
+    struct baton_buf in;         /* input not parsed yet (only while a response holds parsing) */
+    struct baton_buf wq;         /* output queued behind the write in flight */
+    struct baton_buf wf;         /* output of the write in flight */
+    uv_write_t *write_req;       /* allocated at the first write that has to wait */
+    uv_shutdown_t *shutdown_req; /* allocated for a lingering close */
+    uv_poll_t *file_poll;        /* waits for writability during a file send */
     int file_poll_fd;
     uint64_t linger_bytes;
-    bool writing;         /* a uv_write is in flight */
-    bool reading;         /* uv_read_start is on */
-    bool close_after;     /* close once the output is written */
-    bool must_linger;     /* unread input may be on the way: shut down and read to EOF */
-    bool peer_eof;        /* the client finished sending */
-    bool continue_sent;   /* 100 Continue sent for the current request */
-    bool in_request;      /* req/res hold a dispatched request */
-    bool dispatching;     /* inside baton__dispatch() */
-    bool more_input;      /* bytes of another request follow the one being answered */
-    bool zombie;          /* closed while a streaming handler still holds the response */
+    bool writing;       /* a uv_write is in flight */
+    bool reading;       /* uv_read_start is on */
+    bool close_after;   /* close once the output is written */
+    bool must_linger;   /* unread input may be on the way: shut down and read to EOF */
+    bool peer_eof;      /* the client finished sending */
+    bool continue_sent; /* 100 Continue sent for the current request */
+    bool in_request;    /* req/res hold a dispatched request */
+    bool dispatching;   /* inside baton__dispatch() */
+    bool more_input;    /* bytes of another request follow the one being answered */
+    bool zombie;        /* closed while a streaming handler still holds the response */
     struct baton_request req;
     struct baton_response res;
 };
@@ -151,17 +153,17 @@ struct baton__server {
     bool draining;
     bool drained_called;
     bool closing;
-    uv_timer_t sweep;         /* timeouts */
-    uv_timer_t accept_retry;  /* resumes accepting after EMFILE */
+    uv_timer_t sweep;        /* timeouts */
+    uv_timer_t accept_retry; /* resumes accepting after EMFILE */
     uv_timer_t drain_deadline;
     struct baton__conn_link lists[LIST_COUNT];
     struct baton__router *router;
     struct baton_static *st;
-    char *read_buf; /* shared: connections read into it */
-    struct baton_buf out;          /* shared: responses of the connection being processed */
-    struct baton__conn *out_conn;  /* whose bytes `out` holds */
-    struct baton_buf res_headers;  /* shared: headers of the response being built */
-    struct baton_buf res_body;     /* shared: body of the response being built */
+    char *read_buf;               /* shared: connections read into it */
+    struct baton_buf out;         /* shared: responses of the connection being processed */
+    struct baton__conn *out_conn; /* whose bytes `out` holds */
+    struct baton_buf res_headers; /* shared: headers of the response being built */
+    struct baton_buf res_body;    /* shared: body of the response being built */
     struct baton__server_stats stats;
     uint64_t request_counter; /* for request ids */
     int early_read_score;     /* >= 0: reading right after accept usually finds the request */

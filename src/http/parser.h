@@ -26,7 +26,10 @@ struct baton__limits {
 };
 
 /* Defaults: 8 KiB of head, 100 fields, 4 KiB of target, 1 MiB of body. */
-#define BATON__LIMITS_DEFAULT {8192, 100, 4096, 1048576}
+#define BATON__LIMITS_DEFAULT                                                                      \
+    {                                                                                              \
+        8192, 100, 4096, 1048576                                                                   \
+    }
 
 struct baton__header {
     const char *name; /* as received; compare case-insensitively */
@@ -59,9 +62,9 @@ struct baton__parser {
     struct baton__header *headers; /* kept across requests */
     unsigned nheaders;
     unsigned headers_cap;
-    size_t head_bytes;        /* bytes of request line and header section seen */
-    size_t head_raw;          /* the same, counted on the wire (whitespace included) */
-    const char *exec_start;   /* the input of the llhttp_execute() running */
+    size_t head_bytes;      /* bytes of request line and header section seen */
+    size_t head_raw;        /* the same, counted on the wire (whitespace included) */
+    const char *exec_start; /* the input of the llhttp_execute() running */
     const char *exec_end;
     bool value_at_end;        /* the last piece of a header value ended the input */
     char tail[2];             /* the last two bytes of the previous input */
@@ -93,8 +96,7 @@ void baton__parser_init(struct baton__parser *p, const struct baton__limits *lim
  * all of them for MORE; up to the end of the request for REQUEST (call baton__parser_next()
  * before feeding the rest); undefined for ERROR (the connection is closed anyway).
  */
-int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
-                          size_t *ret_used);
+int baton__parser_execute(struct baton__parser *p, const char *data, size_t len, size_t *ret_used);
 
 /* After REQUEST: forgets the request and gets ready for the next one on the connection. */
 void baton__parser_next(struct baton__parser *p);

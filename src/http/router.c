@@ -212,7 +212,7 @@ static void add_param(struct baton__match *m, unsigned *np, const char *name, si
 static bool match_path(const struct baton__route *rt, const char *path, struct baton__match *m)
 {
     if (path[0] != '/')
-        return false; /* "*" (OPTIONS *) names no resource */
+        return false;                             /* "*" (OPTIONS *) names no resource */
     const char *rest = path[1] ? path + 1 : NULL; /* NULL: no segment left */
     unsigned np = 0;
     for (size_t i = 0; i < rt->nsegs; i++) {

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,9 @@
 
 #include "http/internal.h"
 
-/* Connections accepted per readiness event before the loop serves the others. */
-#define ACCEPT_BATCH 1
+/* Connections accepted (and, when their request is already there, served) per readiness event.
+ * Small, so that workers sharing a listener share a burst of connections too. */
+#define ACCEPT_BATCH 4
 /* Pause after EMFILE/ENFILE before accepting again. */
 #define ACCEPT_RETRY_MS 100
 /* Timeout sweep period, and during a drain (the grace period is short). */
@@ -180,8 +182,10 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = uv_now(s->loop);
     /* Idle connections give their buffers back after a while, keeping their place. */
     struct baton__conn *c;
+    size_t freed = 0;
     while ((c = s->lists[LIST_IDLE].next) && c->since + BATON__SHRINK_AFTER_MS <= now) {
         uint64_t since = c->since;
+        freed += baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
         baton__parser_shrink(&c->parser);
         baton__buf_free(&c->in);
         baton__buf_free(&c->wq);
@@ -189,6 +193,9 @@ static void on_sweep(uv_timer_t *t)
         baton__conn_move(c, LIST_IDLE_SHRUNK);
         c->since = since;
     }
+    /* free() keeps small chunks in the heap: give a large batch back to the system. */
+    if (freed > 256 * 1024)
+        malloc_trim(0);
     for (int list = LIST_IDLE; list < LIST_COUNT; list++) {
         uint32_t timeout = list_timeout(s, list);
         if (!timeout)
@@ -238,8 +245,8 @@ void baton__server_update_date(struct baton__server *s)
         return;
     struct tm tm;
     gmtime_r(&now, &tm);
-    s->date_len = strftime(s->date_line, sizeof(s->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
-                           &tm);
+    s->date_len =
+        strftime(s->date_line, sizeof(s->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
     s->date_time = now;
 }
 
@@ -328,7 +335,8 @@ int baton__server_draining(const struct baton__server *s)
 void baton__server_conn_closed(struct baton__server *s)
 {
     s->stats.active--;
-    if (s->accept_paused && !s->draining && !s->closing && !uv_is_active((uv_handle_t *)&s->accept_retry) &&
+    if (s->accept_paused && !s->draining && !s->closing &&
+        !uv_is_active((uv_handle_t *)&s->accept_retry) &&
         s->stats.active < s->config.max_connections) {
         s->accept_paused = false;
         set_accepting(s, true);

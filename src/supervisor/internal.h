@@ -5,11 +5,12 @@
  *                 effects go through struct baton_gens_ops, time comes in as arguments)
  *   rollout.c     the reload transaction: rolling / blue-green, verdicts, rollback
  *   spawn.c       fork/exec of one worker with its environment and listeners
- *   worker.c      a worker's stdout/stderr capture and signals
+ *   worker.c      a worker's stdout/stderr capture
  *   notify.c      the notify socket (READY=1, STATUS=...) and its message parser
  *   control.c     the control socket server; request.c parses its requests
  *   status.c      status and verdict objects as JSON
- *   listener.c    the listening sockets
+ *   listener.c    the listening sockets (bound, or adopted from systemd)
+ *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -172,7 +173,6 @@ struct baton_gens {
         unsigned drained; /* old workers drained for them */
         unsigned pending; /* IN_PLACE: workers still reloading */
         uint64_t started_ms, deadline_ms;
-        bool failing; /* inside fail(): ignore re-entrant events */
     } tx;
 };
 
@@ -309,7 +309,7 @@ struct baton_supervisor {
     int devnull;
 
     int notify_fd;
-    char notify_name[64]; /* NOTIFY_SOCKET value for workers: "@baton-..." */
+    char notify_name[64]; /* NOTIFY_SOCKET value for workers: "@baton/<pid>/<random>" */
     uv_poll_t notify_poll;
 
     char *control_path;
@@ -331,10 +331,10 @@ struct baton_supervisor {
 /* Monotonic milliseconds. */
 uint64_t baton__sup_now_ms(void);
 
-/* listener.c: binds every `listen:` address (exit status 2 material on failure: returns -errno
- * after logging "listen NAME: ADDRESS: reason"). */
+/* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
+ * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);
-/* Closes the listeners and unlinks UNIX socket files. */
+/* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
 /* True when config's `listen:` differs from the listeners held. */
 bool baton__listeners_changed(const struct baton_supervisor *sup,
@@ -381,7 +381,7 @@ void baton__ctl_tick(struct baton_supervisor *sup, uint64_t now);
 
 /* supervisor.c: actions shared by signals and control requests. Starts a reload for client c
  * (NULL: a signal). Returns 0 when started or answered (the verdict goes to c), -EBUSY while
- * another transaction runs (nothing done). */
+ * another transaction runs, -ECANCELED while stopping (nothing done for either). */
 int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client *c, bool in_place);
 /* Begins a graceful (or fast) stop. */
 void baton__sup_stop(struct baton_supervisor *sup, bool fast);

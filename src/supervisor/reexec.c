@@ -129,7 +129,7 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
         baton__json_kv_int(b, "pid", w->pid);
         baton__json_kv_int(b, "slot", w->slot);
         baton__json_kv_int(b, "state", w->state);
-        baton__json_kv_bool(b, "in_slot", g->slots[w->slot].worker == w);
+        baton__json_kv_bool(b, "in_slot", w->slot < g->n_slots && g->slots[w->slot].worker == w);
         baton__json_kv_int(b, "started_ms", (long long)w->started_ms);
         baton__json_kv_int(b, "ready_ms", (long long)w->ready_ms);
         baton__json_kv_int(b, "deadline_ms", (long long)w->deadline_ms);

@@ -219,14 +219,13 @@ static void describe(struct baton_verdict *v, const struct baton_generation *g,
 void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct baton_worker *w,
                          int detail, const char *what, uint64_t now)
 {
-    if (gs->transition != BATON_TRANSITION_ROLLOUT || gs->tx.failing)
+    if (gs->transition != BATON_TRANSITION_ROLLOUT)
         return;
     struct baton_generation *g = gs->tx.gen, *old = gs->tx.old;
     struct baton_verdict v = {.ok = false, .gen = g->id, .previous = old ? old->id : -1};
     char msg[160];
     unsigned restored = 0;
 
-    gs->tx.failing = true;
     describe(&v, g, cause, w, detail, what);
     v.total_ms = now - g->started_ms;
     baton__gens_drain_generation(gs, g, BATON_GEN_FAILED, now);

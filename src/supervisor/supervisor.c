@@ -333,8 +333,11 @@ static void on_signal(uv_signal_t *h, int signo)
         }
         break;
     case SIGTERM:
-    case SIGINT:
         baton__sup_stop(sup, false);
+        break;
+    case SIGINT:
+        /* A second Ctrl-C means: don't wait for the drain. */
+        baton__sup_stop(sup, sup->state == BATON_SUP_STOPPING);
         break;
     case SIGQUIT:
         baton__sup_stop(sup, true);

@@ -105,8 +105,8 @@ static int load_modules(struct app *a, const struct web_options *o, struct web_m
     if (r < 0)
         goto fail_msg;
     for (size_t i = 0; i < o->nmodules; i++) {
-        r = web_module_load(o->modules[i].path, o->modules[i].config, a->generation, &mods[n],
-                            err, sizeof(err));
+        r = web_module_load(o->modules[i].path, o->modules[i].config, a->generation, &mods[n], err,
+                            sizeof(err));
         if (r < 0)
             goto fail;
         n++;
@@ -142,8 +142,7 @@ static void carry_state(struct app *a, struct web_module **mods, size_t n)
         struct web_module *nm = mods[i];
         for (size_t j = 0; j < a->nmodules; j++) {
             struct web_module *om = a->modules[j];
-            if (strcmp(om->name, nm->name) != 0 || !om->mod->save_state ||
-                !nm->mod->restore_state)
+            if (strcmp(om->name, nm->name) != 0 || !om->mod->save_state || !nm->mod->restore_state)
                 continue;
             if (!buf && !(buf = malloc(STATE_BUFFER)))
                 return;
@@ -479,8 +478,8 @@ int web_app_run(struct web_options *opts, int argc, char **argv)
 
     for (size_t i = 0; i < a->nmodules; i++)
         baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "module %s %s loaded from %s",
-                      a->modules[i]->name, a->modules[i]->mod->version ? a->modules[i]->mod->version
-                                                                       : "",
+                      a->modules[i]->name,
+                      a->modules[i]->mod->version ? a->modules[i]->mod->version : "",
                       a->modules[i]->path);
     baton_notify_ready();
     baton_notify_status("serving, %zu modules", a->nmodules);

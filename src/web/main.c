@@ -25,31 +25,31 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: baton-web [--listen ADDR]... [--module FILE]... [--static DIR]\n"
-            "                 [--config FILE] [--dev] [--access-log]\n"
-            "\n"
-            "  --listen ADDR           bind ADDR (host:port, [v6]:port, :port, unix:/path) when no\n"
-            "                          listener is inherited (LISTEN_FDS)\n"
-            "  --module FILE           load a handler module (repeatable)\n"
-            "  --static DIR            serve files from DIR for GET/HEAD no route matches\n"
-            "  --config FILE           read settings from a YAML file (flags win)\n"
-            "  --dev                   reload modules when their files change\n"
-            "  --access-log            write one JSON line per request to stdout\n"
-            "  --max-connections N     per worker (16384)\n"
-            "  --max-header-bytes N    request line + headers (8192): 431\n"
-            "  --max-headers N         header fields (100): 431\n"
-            "  --max-uri N             request target (4096): 414\n"
-            "  --max-body N            request body bytes (1048576): 413\n"
-            "  --header-timeout DUR    whole header section (10s): 408\n"
-            "  --body-timeout DUR      between body reads (30s): 408\n"
-            "  --keepalive-timeout DUR idle keep-alive connection (30s)\n"
-            "  --send-timeout DUR      client not reading (30s)\n"
-            "  --drain-grace DUR       quiet time before an idle connection closes at drain "
-            "(100ms)\n"
-            "  --drain-timeout DUR     at drain, close everything after (30s)\n"
-            "  --log-format text|json  --log-level LEVEL\n"
-            "  --version, --help\n");
+    fprintf(
+        f, "usage: baton-web [--listen ADDR]... [--module FILE]... [--static DIR]\n"
+           "                 [--config FILE] [--dev] [--access-log]\n"
+           "\n"
+           "  --listen ADDR           bind ADDR (host:port, [v6]:port, :port, unix:/path) when no\n"
+           "                          listener is inherited (LISTEN_FDS)\n"
+           "  --module FILE           load a handler module (repeatable)\n"
+           "  --static DIR            serve files from DIR for GET/HEAD no route matches\n"
+           "  --config FILE           read settings from a YAML file (flags win)\n"
+           "  --dev                   reload modules when their files change\n"
+           "  --access-log            write one JSON line per request to stdout\n"
+           "  --max-connections N     per worker (16384)\n"
+           "  --max-header-bytes N    request line + headers (8192): 431\n"
+           "  --max-headers N         header fields (100): 431\n"
+           "  --max-uri N             request target (4096): 414\n"
+           "  --max-body N            request body bytes (1048576): 413\n"
+           "  --header-timeout DUR    whole header section (10s): 408\n"
+           "  --body-timeout DUR      between body reads (30s): 408\n"
+           "  --keepalive-timeout DUR idle keep-alive connection (30s)\n"
+           "  --send-timeout DUR      client not reading (30s)\n"
+           "  --drain-grace DUR       quiet time before an idle connection closes at drain "
+           "(100ms)\n"
+           "  --drain-timeout DUR     at drain, close everything after (30s)\n"
+           "  --log-format text|json  --log-level LEVEL\n"
+           "  --version, --help\n");
 }
 
 enum {
@@ -113,8 +113,8 @@ static int parse_ms(const char *opt, const char *s, uint32_t *ret)
 {
     uint64_t ms;
     if (baton__duration_parse(s, &ms) < 0 || ms > UINT32_MAX) {
-        fprintf(stderr, "baton-web: --%s: expected a duration like 250ms, 30s, 5m, got '%s'\n",
-                opt, s);
+        fprintf(stderr, "baton-web: --%s: expected a duration like 250ms, 30s, 5m, got '%s'\n", opt,
+                s);
         return -EINVAL;
     }
     *ret = (uint32_t)ms;

@@ -36,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64];
 static char main_path[96], env_path[96], printed_path[96];
 
+static void remove_dir(void)
+{
+    unlink(main_path);
+    unlink(env_path);
+    unlink(printed_path);
+    rmdir(dir);
+}
+
 /* Every run writes its files in one private directory, named by absolute paths: the fuzzer's
  * own paths (corpus, artifacts) are relative to the working directory, which must not change. */
 static void enter_dir(void)
@@ -47,6 +55,7 @@ static void enter_dir(void)
     snprintf(main_path, sizeof(main_path), "%s/baton.yaml", dir);
     snprintf(env_path, sizeof(env_path), "%s/baton.fuzz.yaml", dir);
     snprintf(printed_path, sizeof(printed_path), "%s/printed.yaml", dir);
+    atexit(remove_dir); /* replays exit normally; a crashing fuzzer leaves the directory */
 }
 
 static void write_file(const char *name, const uint8_t *p, size_t n)

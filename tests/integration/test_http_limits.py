@@ -134,7 +134,7 @@ def test_slow_headers_get_408(small):
         c.send(b"GET / HTTP/1.1\r\nHost: t\r\n")
         resp, took = timed_response(c)
         assert resp.status == 408, resp
-        assert resp.closes(), "RFC 9110 §15.5.9: a 408 should carry Connection: close"
+        assert resp.closes(), "a 408 should carry Connection: close (RFC 7231 §6.5.7; the server closes)"
         assert TIMEOUT_S * 0.8 <= took <= TIMEOUT_S * 4, f"408 after {took:.2f}s, timeout {TIMEOUT_S}s"
         c.expect_eof()
 

@@ -24,9 +24,16 @@ ECHO_TE = b"POST /api/echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\
 SMUGGLED = b"GET /hello/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-def case(name, raw, status, conn, head=False, body=None):
+# Where the RFC and llhttp 8.1 in strict mode (which issue 3 mandates: no lenient flag) disagree,
+# the case keeps the RFC's answer and is marked as a known deviation; strict, so that the day the
+# server gives the RFC's answer the mark must go.
+LLHTTP_STRICT = "llhttp 8.1 strict mode refuses it (400/505); the RFC says accept: a decision for the lead"
+
+
+def case(name, raw, status, conn, head=False, body=None, deviation=None):
     statuses = status if isinstance(status, tuple) else (status,)
-    return pytest.param(raw, statuses, conn, head, body, id=name)
+    marks = [pytest.mark.xfail(strict=True, reason=deviation)] if deviation else []
+    return pytest.param(raw, statuses, conn, head, body, id=name, marks=marks)
 
 
 CASES = [
@@ -44,7 +51,9 @@ CASES = [
     # RFC 9110 §15.5.14: content larger than the server is willing to process → 413; it may close.
     case("cl-huge", ECHO_CL + b"Content-Length: 1000000000000\r\n\r\nabc", 413, CLOSE),
     case("cl-leading-zeros-ok", ECHO_CL + b"Content-Length: 0005\r\n\r\nabcde", 200, OPEN, body=b"abcde"),
-    case("cl-ows-ok", ECHO_CL + b"Content-Length:  5 \t\r\n\r\nabcde", 200, OPEN, body=b"abcde"),
+    # RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, and OWS includes HTAB.
+    case("cl-ows-ok", ECHO_CL + b"Content-Length:  5 \t\r\n\r\nabcde", 200, OPEN, body=b"abcde",
+         deviation=LLHTTP_STRICT),
     # A request smuggled inside a body stays a body.
     case("body-holds-request", ECHO_CL + b"Content-Length: %d\r\n\r\n%s" % (len(SMUGGLED), SMUGGLED),
          200, OPEN, body=SMUGGLED),
@@ -63,10 +72,11 @@ CASES = [
     case("chunk-ext-ok", ECHO_TE + b"3;foo=bar\r\nabc\r\n1;flag\r\nd\r\n0;last=\"q\"\r\n\r\n", 200, OPEN,
          body=b"abcd"),
     case("chunk-ext-valueless-after-valued-ok", ECHO_TE + b"3;foo=bar;baz\r\nabc\r\n0\r\n\r\n", 200, OPEN,
-         body=b"abc"),
+         body=b"abc", deviation=LLHTTP_STRICT),
     # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), and
     # RFC 9110 §5.6.3: recipients MUST parse and remove BWS.
-    case("chunk-ext-bws-ok", ECHO_TE + b"3 ; foo = bar\r\nabc\r\n0\r\n\r\n", 200, OPEN, body=b"abc"),
+    case("chunk-ext-bws-ok", ECHO_TE + b"3 ; foo = bar\r\nabc\r\n0\r\n\r\n", 200, OPEN, body=b"abc",
+         deviation=LLHTTP_STRICT),
     case("chunk-trailer-ok", ECHO_TE + b"2\r\nab\r\n0\r\nX-Sum: 1\r\n\r\n", 200, OPEN, body=b"ab"),
     case("te-case-insensitive-ok", ECHO_CL + b"Transfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 200, OPEN,
          body=b"ok"),
@@ -141,7 +151,7 @@ CASES = [
     case("http-0.9-version", b"GET / HTTP/0.9\r\n" + H + b"\r\n", 505, CLOSE),
     case("http-0.9-simple", b"GET /\r\n\r\n", (400, 505), CLOSE),
     # A higher minor version of a major version served: SHOULD be processed as HTTP/1.1.
-    case("http-1.2-as-1.1", b"GET / HTTP/1.2\r\n" + H + b"\r\n", 200, OPEN),
+    case("http-1.2-as-1.1", b"GET / HTTP/1.2\r\n" + H + b"\r\n", 200, OPEN, deviation=LLHTTP_STRICT),
     case("http-name-lowercase", b"GET / http/1.1\r\n" + H + b"\r\n", 400, CLOSE),
     # §3: invalid (400), or parsed on whitespace boundaries ignoring trailing whitespace (200);
     # the version is fine either way, so never 505.

@@ -384,3 +384,16 @@ def test_systemd_socket_activation_and_fd_store(procs, port):
     finally:
         sd.close()
         listener.close()
+
+
+def test_second_ctrl_c_stops_fast(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP, "--ignore-term"], workers=1,
+                          extra_app={"drain_timeout": "60s"})
+    sup = Supervisor(procs, config)
+    pid = sup.wait_ready(workers=1)["workers"][0]["pid"]
+    sup.proc.signal(signal.SIGINT)
+    wait_for(lambda: sup.status()["state"] == "stopping", timeout=5, what="stopping")
+    assert sup.proc.alive() and pid_alive(pid)  # draining: the worker ignores SIGTERM
+    sup.proc.signal(signal.SIGINT)
+    assert sup.proc.wait(timeout=10) == 0
+    assert not pid_alive(pid)

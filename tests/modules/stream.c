@@ -39,10 +39,9 @@ static int params(baton_request *req, baton_response *res, void *data)
     const char *q = baton_request_query(req, "q");
     int r = baton_response_status(res, 200);
     if (r == 0)
-        r = baton_response_printf(res, "id=%s rest=%s q=%s", baton_request_param(req, "id"),
-                                  baton_request_param(req, "rest") ? baton_request_param(req, "rest")
-                                                                   : "-",
-                                  q ? q : "-");
+        r = baton_response_printf(
+            res, "id=%s rest=%s q=%s", baton_request_param(req, "id"),
+            baton_request_param(req, "rest") ? baton_request_param(req, "rest") : "-", q ? q : "-");
     return r;
 }
 

@@ -50,8 +50,8 @@ static void expect_error(const char *s, int status)
     size_t used;
     int r = feed(&p, s, &used);
     if (r != BATON__PARSE_ERROR || p.error_status != status)
-        fail_msg("input %s: got result %d status %d (%s), expected error %d", s, r,
-                 p.error_status, p.error_reason ? p.error_reason : "-", status);
+        fail_msg("input %s: got result %d status %d (%s), expected error %d", s, r, p.error_status,
+                 p.error_reason ? p.error_reason : "-", status);
     baton__parser_free(&p);
 }
 
@@ -159,8 +159,12 @@ static void malformed_heads_are_refused(void **state)
     /* whitespace between the field name and the colon */
     expect_error("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400);
     /* control characters */
-    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01" "b\r\n\r\n", 400);
-    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7f" "b\r\n\r\n", 400);
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01"
+                 "b\r\n\r\n",
+                 400);
+    expect_error("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7f"
+                 "b\r\n\r\n",
+                 400);
     /* bare LF and bare CR line ends */
     expect_error("GET / HTTP/1.1\nHost: h\n\n", 400);
     expect_error("GET / HTTP/1.1\nHost: h\r\n\r\n", 400);
@@ -215,8 +219,7 @@ static void limits_answer_their_status(void **state)
     limits = (struct baton__limits)BATON__LIMITS_DEFAULT;
     /* chunk extensions */
     snprintf(big, sizeof(big),
-             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;x=%02000d\r\n",
-             0);
+             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;x=%02000d\r\n", 0);
     expect_error(big, 400);
 }
 
@@ -224,9 +227,9 @@ static void limits_allow_up_to_the_limit(void **state)
 {
     struct fixture *f = *state;
     limits.body_bytes = 10;
-    assert_int_equal(feed(&f->p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789",
-                          NULL),
-                     BATON__PARSE_REQUEST);
+    assert_int_equal(
+        feed(&f->p, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", NULL),
+        BATON__PARSE_REQUEST);
     assert_int_equal(f->p.body.len, 10);
 }
 
@@ -245,8 +248,9 @@ static void expect_continue(void **state)
 static void target_forms(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(feed(&f->p, "GET http://example.com/a/./b/../c?q=1 HTTP/1.1\r\nHost: "
-                                 "example.com\r\n\r\n",
+    assert_int_equal(feed(&f->p,
+                          "GET http://example.com/a/./b/../c?q=1 HTTP/1.1\r\nHost: "
+                          "example.com\r\n\r\n",
                           NULL),
                      BATON__PARSE_REQUEST);
     assert_string_equal(f->p.path, "/a/c");
@@ -295,14 +299,12 @@ static void upgrade_is_ignored(void **state)
 static void shrink_and_reuse(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(feed(&f->p, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
-                     BATON__PARSE_REQUEST);
+    assert_int_equal(feed(&f->p, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", NULL), BATON__PARSE_REQUEST);
     assert_true(baton__parser_footprint(&f->p) > 0);
     baton__parser_next(&f->p);
     baton__parser_shrink(&f->p);
     assert_int_equal(baton__parser_footprint(&f->p), 0);
-    assert_int_equal(feed(&f->p, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", NULL),
-                     BATON__PARSE_REQUEST);
+    assert_int_equal(feed(&f->p, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", NULL), BATON__PARSE_REQUEST);
     assert_string_equal(f->p.path, "/b");
 }
 

@@ -155,9 +155,8 @@ static void bad_routes_are_refused(void **state)
     struct fixture *f = *state;
     char err[256];
     struct baton_route bad[] = {
-        {"GET", "no-slash", h1, NULL},   {"get", "/x", h1, NULL},
-        {"GET", "/a/:", h1, NULL},       {"GET", "/a/*rest/b", h1, NULL},
-        {"GET", "/ok", NULL, NULL},      {"", "/x", h1, NULL},
+        {"GET", "no-slash", h1, NULL},   {"get", "/x", h1, NULL},    {"GET", "/a/:", h1, NULL},
+        {"GET", "/a/*rest/b", h1, NULL}, {"GET", "/ok", NULL, NULL}, {"", "/x", h1, NULL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';

@@ -99,13 +99,58 @@ static void test_bounds(void **state)
     free(lng);
 }
 
+/* Mutated requests (fixed seed, so reproducible): every one is answered 0 or -EINVAL with a
+ * reason, within bounds (the sanitizer build checks the bounds). */
+static void test_mutations(void **state)
+{
+    static const char *seeds[] = {
+        "{\"cmd\":\"reload\",\"wait\":true,\"timeout_ms\":1500,\"x\":[1,{\"y\":null}]}",
+        "{\"cmd\":\"st\\u006fp\",\"fast\":false}",
+        "[[[[{\"a\":\"\\n\"}]]]]",
+        "{\"cmd\":\"ping\",\"n\":-1.5e+10}",
+    };
+    static const char alphabet[] = "{}[]\",:\\u0123456789eE+-.truefalsn \t\x01\xff";
+    unsigned seed = 12345;
+    char buf[256];
+    for (int i = 0; i < 200000; i++) {
+        const char *base = seeds[i % 4];
+        size_t len = strlen(base);
+        memcpy(buf, base, len);
+        int edits = 1 + (int)(rand_r(&seed) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = (size_t)rand_r(&seed) % len;
+            switch (rand_r(&seed) % 3) {
+            case 0: /* replace */
+                buf[at] = alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+                break;
+            case 1: /* truncate */
+                len = at + 1;
+                break;
+            default: /* duplicate a run */
+                if (len + 8 < sizeof(buf)) {
+                    memmove(buf + at + 8, buf + at, len - at);
+                    len += 8;
+                }
+                break;
+            }
+        }
+        struct baton_request req;
+        struct baton_buf err = BATON_BUF_INIT(1024);
+        int r = baton__request_parse(buf, len, &req, &err);
+        assert_true(r == 0 || (r == -EINVAL && err.len > 0));
+        baton__buf_free(&err);
+        struct baton_notify_msg m;
+        r = baton__notify_parse(buf, len, &m);
+        assert_true(r == 0 || r == -EINVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_bad_members),
-        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_valid),       cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_bad_members), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
