@@ -24,7 +24,8 @@ int baton__buf_puts(struct baton_buf *b, const char *s);
 /* Appends printf-style text. */
 int baton__buf_printf(struct baton_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int baton__buf_vprintf(struct baton_buf *b, const char *fmt, va_list ap);
+int baton__buf_vprintf(struct baton_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Drops the first n bytes (n <= len). */
 void baton__buf_consume(struct baton_buf *b, size_t n);
 /* Empties the buffer, keeping its memory. */

@@ -36,7 +36,8 @@ void baton__log(enum baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void baton__log_at(enum baton_log_level level, long gen, long pid, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void baton__log_vat(enum baton_log_level level, long gen, long pid, const char *fmt, va_list ap);
+void baton__log_vat(enum baton_log_level level, long gen, long pid, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Logs one line a worker wrote to stdout or stderr (stream "stdout"/"stderr"), tagged with its
  * generation and pid. The line need not be NUL-terminated and is written verbatim in text mode,

@@ -136,10 +136,12 @@ struct baton__conn {
 };
 
 struct baton__listener {
-    uv_poll_t poll;
+    uv_poll_t poll; /* on wake_fd (exclusive wake-ups) or on fd itself */
     int fd;
+    int wake_fd; /* an eventfd that only names the listener in the loop's epoll, or -1 */
     struct baton__server *server;
     bool active;
+    bool registered; /* fd is in the loop's epoll with EPOLLEXCLUSIVE */
 };
 
 struct baton__server {

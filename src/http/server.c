@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,8 +85,32 @@ int baton__server_add_listener(struct baton__server *s, int fd)
     struct baton__listener *l = &s->listeners[s->nlisteners];
     memset(l, 0, sizeof(*l));
     l->fd = fd;
+    l->wake_fd = -1;
     l->server = s;
     s->nlisteners++;
+    return 0;
+}
+
+/*
+ * Exclusive wake-ups. Workers share one listening socket; with plain level-triggered epoll
+ * every idle worker wakes for every new connection and all but one find nothing (the
+ * thundering herd: a context switch and a failed accept each). EPOLLEXCLUSIVE wakes one, but
+ * libuv 1.44 cannot ask for it and must not be handed a foreign registration of a fd it knows.
+ * So the listener is added to the loop's epoll here, with EPOLLEXCLUSIVE, under the key of an
+ * eventfd that libuv watches with a uv_poll_t and that is never written: libuv dispatches by
+ * the key, so the listener's readiness arrives as the eventfd's, and libuv never touches the
+ * listener's registration. It must be removed before that watcher stops (libuv would otherwise
+ * disarm the eventfd on every event). Without EPOLLEXCLUSIVE (before Linux 4.5) the listener
+ * is polled directly.
+ */
+static int exclusive_ctl(struct baton__server *s, struct baton__listener *l, bool on)
+{
+    if (on == l->registered)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = l->wake_fd};
+    if (epoll_ctl(uv_backend_fd(s->loop), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd, &ev) < 0)
+        return -errno;
+    l->registered = on;
     return 0;
 }
 
@@ -97,7 +123,9 @@ static void set_accepting(struct baton__server *s, bool on)
         struct baton__listener *l = &s->listeners[i];
         if (!l->active)
             continue;
-        if (on)
+        if (l->wake_fd >= 0)
+            exclusive_ctl(s, l, on);
+        else if (on)
             uv_poll_start(&l->poll, UV_READABLE, on_listener);
         else
             uv_poll_stop(&l->poll);
@@ -209,11 +237,20 @@ int baton__server_start(struct baton__server *s)
 {
     for (size_t i = 0; i < s->nlisteners; i++) {
         struct baton__listener *l = &s->listeners[i];
-        int r = uv_poll_init(s->loop, &l->poll, l->fd);
+        l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->wake_fd >= 0 && exclusive_ctl(s, l, true) == 0) {
+            exclusive_ctl(s, l, false); /* supported: registered when accepting starts */
+        } else if (l->wake_fd >= 0) {
+            close(l->wake_fd);
+            l->wake_fd = -1;
+        }
+        int r = uv_poll_init(s->loop, &l->poll, l->wake_fd >= 0 ? l->wake_fd : l->fd);
         if (r < 0)
             return r;
         l->poll.data = l;
         l->active = true;
+        if (l->wake_fd >= 0)
+            uv_poll_start(&l->poll, UV_READABLE, on_listener);
     }
     set_accepting(s, true);
     baton__server_update_date(s);
@@ -255,6 +292,10 @@ static void on_listener_close(uv_handle_t *h)
     struct baton__listener *l = h->data;
     close(l->fd);
     l->fd = -1;
+    if (l->wake_fd >= 0) {
+        close(l->wake_fd);
+        l->wake_fd = -1;
+    }
 }
 
 static void close_listeners(struct baton__server *s)
@@ -264,6 +305,8 @@ static void close_listeners(struct baton__server *s)
         struct baton__listener *l = &s->listeners[i];
         if (l->active) {
             l->active = false;
+            if (l->wake_fd >= 0)
+                exclusive_ctl(s, l, false); /* before the watcher goes */
             uv_close((uv_handle_t *)&l->poll, on_listener_close);
         } else if (l->fd >= 0) {
             close(l->fd);

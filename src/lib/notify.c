@@ -98,8 +98,10 @@ out:
  * Formats prefix + format into buf; when replace_newlines is set, newlines the caller's text
  * holds become spaces so that it cannot smuggle extra assignments (STATUS=x\nREADY=1).
  */
-static int format_message(char *buf, size_t size, const char *prefix, int replace_newlines,
-                          const char *format, va_list ap)
+__attribute__((format(printf, 5, 0))) static int format_message(char *buf, size_t size,
+                                                                const char *prefix,
+                                                                int replace_newlines,
+                                                                const char *format, va_list ap)
 {
     size_t plen = strlen(prefix);
     int n;

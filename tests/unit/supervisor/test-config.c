@@ -64,13 +64,13 @@ struct result {
     char err[8192];
 };
 
-static struct result load(const char *path, const char *env_name, char *const *environ,
+static struct result load(const char *path, const char *env_name, char *const *env,
                           char *const *sets)
 {
     struct result res = {0};
     struct baton_buf err = BATON_BUF_INIT(1 << 20);
     struct baton_config_options o = {
-        .path = path, .env_name = env_name, .environ = environ ? environ : no_environ};
+        .path = path, .env_name = env_name, .environ = env ? env : no_environ};
     size_t n = 0;
     while (sets && sets[n])
         n++;
