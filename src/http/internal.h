@@ -152,6 +152,7 @@ struct baton__server {
     size_t nlisteners;
     bool accepting;     /* listeners polled */
     bool accept_paused; /* at max connections or out of fds */
+    bool out_of_fds;    /* the last accept failed with EMFILE or the like */
     bool draining;
     bool drained_called;
     bool closing;

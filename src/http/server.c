@@ -165,8 +165,13 @@ static void on_listener(uv_poll_t *poll, int status, int events)
             if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM)
                 continue;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                event(s, BATON__EVENT_WARNING, "accept: %s: pausing for %d ms", strerror(e),
-                      ACCEPT_RETRY_MS);
+                /* Once per episode: the retries every ACCEPT_RETRY_MS stay quiet. */
+                if (!s->out_of_fds)
+                    event(s, BATON__EVENT_WARNING,
+                          "accept: %s: not accepting until descriptors free up (retry every %d "
+                          "ms)",
+                          strerror(e), ACCEPT_RETRY_MS);
+                s->out_of_fds = true;
                 s->accept_paused = true;
                 set_accepting(s, false);
                 uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
@@ -174,6 +179,10 @@ static void on_listener(uv_poll_t *poll, int status, int events)
             }
             event(s, BATON__EVENT_ERROR, "accept: %s", strerror(e));
             return;
+        }
+        if (s->out_of_fds) {
+            s->out_of_fds = false;
+            event(s, BATON__EVENT_INFO, "accepting again");
         }
         int r = baton__conn_accept(s, fd);
         if (r < 0) {

@@ -139,8 +139,10 @@ int baton__static_date_parse(const char *s, time_t *ret)
         return -EINVAL;
     want = tm;
     t = timegm(&tm);
-    /* timegm normalises "31 Feb" into March: such a date is invalid, not another day. */
-    if (t == (time_t)-1 || tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
+    /* timegm normalises "31 Feb" into March: such a date is invalid, not another day. (Its -1 is
+     * also a real instant, 1969-12-31 23:59:59, so it is no error sign here: four-digit years
+     * cannot overflow time_t.) */
+    if (tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
         return -EINVAL;
     *ret = t;
     return 0;

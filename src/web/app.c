@@ -158,6 +158,29 @@ static void carry_state(struct app *a, struct web_module **mods, size_t n)
 
 static void watch_modules(struct app *a);
 
+/* Lets each running module with a `config` hook accept or refuse its new configuration text
+ * before anything is loaded. Returns 0 or the first refusal (logged). */
+static int ask_running_modules(struct app *a, const struct web_options *o)
+{
+    for (size_t i = 0; i < o->nmodules; i++) {
+        for (size_t j = 0; j < a->nmodules; j++) {
+            struct web_module *m = a->modules[j];
+            if (strcmp(m->path, o->modules[i].path) != 0 || !m->mod->config)
+                continue;
+            char why[256] = "";
+            const char *text = o->modules[i].config;
+            int r = m->mod->config(m->owner.state, text, why, sizeof(why));
+            if (r < 0) {
+                baton__log_at(BATON_LOG_ERROR, a->generation, getpid(),
+                              "module %s (%s): new configuration refused: %s", m->path, m->name,
+                              why[0] ? why : strerror(-r));
+                return r;
+            }
+        }
+    }
+    return 0;
+}
+
 /*
  * Swaps configuration and modules in place: everything new is loaded and initialised first;
  * anything refused leaves the running set untouched. Requests in flight finish on the modules
@@ -183,6 +206,9 @@ static void reload(struct app *a, const char *why)
         fresh_opts = true;
         o = &fresh;
     }
+    r = ask_running_modules(a, o);
+    if (r < 0)
+        goto refused;
     r = load_modules(a, o, mods, &n, &router);
     if (r < 0)
         goto refused;

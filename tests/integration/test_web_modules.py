@@ -1,5 +1,6 @@
 """baton-web modules: refusal at start (exit 2 with the reason), private copies, in-place swaps
 on SIGHUP and with --dev, and the notify messages around them."""
+import json
 import os
 import shutil
 import signal
@@ -112,7 +113,6 @@ def test_dev_mode_swaps_a_rebuilt_module(procs, tmp_path):
 
 
 def test_stats_reach_the_supervisor(procs, tmp_path):
-    import json
     notify = Notify(tmp_path)
     _, port = start_web(procs, env={"NOTIFY_SOCKET": notify.path})
     for _ in range(5):
@@ -129,3 +129,26 @@ def test_stats_reach_the_supervisor(procs, tmp_path):
     s = wait_for(stats, what="BATON_STATS with our requests")
     assert s["requests"] >= 5 and s["connections"] >= 5
     notify.close()
+
+
+def test_config_reload_asks_the_running_module(procs, tmp_path):
+    cfg = tmp_path / "web.yaml"
+    module = TEST_MODULES / "stream.so"
+    cfg.write_text(f"modules:\n  - path: {module}\n    config: {{mode: first}}\n")
+    proc, port = start_web(procs, "--config", cfg, modules=())
+    assert json.loads(exchange(port, get("/config"))[0][2]) == {"mode": "first"}
+    # The running module refuses the new text: nothing changes.
+    cfg.write_text(f"modules:\n  - path: {module}\n    config: {{mode: reject}}\n")
+    proc.signal(signal.SIGHUP)
+    wait_for(lambda: "new configuration refused: this configuration says reject" in proc.log(),
+             what="the refusal")
+    assert json.loads(exchange(port, get("/config"))[0][2]) == {"mode": "first"}
+    # A configuration it accepts is applied by a fresh copy of the module.
+    cfg.write_text(f"modules:\n  - path: {module}\n    config: {{mode: second}}\n")
+    proc.signal(signal.SIGHUP)
+    wait_for(lambda: json.loads(exchange(port, get("/config"))[0][2]) == {"mode": "second"},
+             what="the new configuration")
+    # At start, init refuses it: exit 2 with the reason.
+    cfg.write_text(f"modules:\n  - path: {module}\n    config: {{mode: reject}}\n")
+    r = procs.run([BATON_WEB, "--listen", f"127.0.0.1:{free_port()}", "--config", cfg])
+    assert r.returncode == 2 and "init failed: this configuration says reject" in r.stderr

@@ -62,6 +62,37 @@ static void after(baton_request *req, baton_response *res, void *data)
     baton_response_header(res, "X-Status-Seen", v);
 }
 
+/* Configuration: any JSON; a configuration containing "reject" is refused, by init at start
+ * and by the config hook at a reload. The text is served on /config. */
+static char config_text[256] = "none";
+
+static int show_config(baton_request *req, baton_response *res, void *data)
+{
+    return baton_response_text(res, 200, config_text);
+}
+
+static int check_config(const char *text, char *error, size_t size)
+{
+    if (text && strstr(text, "reject")) {
+        snprintf(error, size, "this configuration says reject");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int init(const struct baton_module_context *ctx, void **state, char *error, size_t size)
+{
+    int r = check_config(ctx->config, error, size);
+    if (r == 0)
+        snprintf(config_text, sizeof(config_text), "%s", ctx->config ? ctx->config : "none");
+    return r;
+}
+
+static int config(void *state, const char *text, char *error, size_t size)
+{
+    return check_config(text, error, size);
+}
+
 static const struct baton_route routes[] = {
     {"GET", "/stream", chunks, NULL},
     {"GET", "/fail", fail, NULL},
@@ -71,6 +102,7 @@ static const struct baton_route routes[] = {
     {"GET", "/files/*rest", params, NULL},
     {"PUT", "/items/:id", item, "put"},
     {"DELETE", "/items/:id", item, "deleted"},
+    {"GET", "/config", show_config, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -85,4 +117,6 @@ BATON_MODULE_EXPORT const struct baton_module baton_module = {
     .version = "1.0.0",
     .routes = routes,
     .middleware = middleware,
+    .init = init,
+    .config = config,
 };
