@@ -44,19 +44,19 @@ struct baton_config {
         char *dir;  /* absolute working directory of the workers */
         char **env; /* "KEY=VALUE" added to the workers' environment, NULL-terminated */
         size_t n_env;
-        unsigned workers;              /* default 1 */
-        enum baton_strategy strategy;  /* default rolling */
-        unsigned max_surge;            /* default 1 */
-        enum baton_ready_mode ready;   /* default notify */
-        uint64_t ready_delay_ms;       /* for BATON_READY_DELAY */
-        uint64_t ready_timeout_ms;     /* default 30s */
-        int stop_signal;               /* default SIGTERM */
-        int reload_signal;             /* default SIGHUP */
-        uint64_t drain_timeout_ms;     /* default 30s */
-        unsigned max_draining;         /* default 2 */
-        char *user;                    /* NULL: don't switch */
-        uint64_t restart_initial_ms;   /* app.restart.initial, default 100ms */
-        uint64_t restart_max_ms;       /* app.restart.max, default 30s */
+        unsigned workers;             /* default 1 */
+        enum baton_strategy strategy; /* default rolling */
+        unsigned max_surge;           /* default 1 */
+        enum baton_ready_mode ready;  /* default notify */
+        uint64_t ready_delay_ms;      /* for BATON_READY_DELAY */
+        uint64_t ready_timeout_ms;    /* default 30s */
+        int stop_signal;              /* default SIGTERM */
+        int reload_signal;            /* default SIGHUP */
+        uint64_t drain_timeout_ms;    /* default 30s */
+        unsigned max_draining;        /* default 2 */
+        char *user;                   /* NULL: don't switch */
+        uint64_t restart_initial_ms;  /* app.restart.initial, default 100ms */
+        uint64_t restart_max_ms;      /* app.restart.max, default 30s */
     } app;
 
     struct {
