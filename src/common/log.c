@@ -73,6 +73,26 @@ static void timestamp(char *buf, size_t size, int iso)
                  ts.tv_nsec / 1000000);
 }
 
+/* syslog(3) priorities, as in systemd's SyslogLevelPrefix: emerg 0 ... debug 7. */
+static int syslog_priority(enum baton_log_level level)
+{
+    static const int priorities[] = {7, 6, 5, 4, 3, 1};
+    return priorities[level];
+}
+
+static enum baton_log_level level_of_priority(int priority)
+{
+    if (priority <= 1)
+        return BATON_LOG_ALERT;
+    if (priority <= 3)
+        return BATON_LOG_ERROR;
+    if (priority == 4)
+        return BATON_LOG_WARNING;
+    if (priority == 5)
+        return BATON_LOG_NOTICE;
+    return priority == 6 ? BATON_LOG_INFO : BATON_LOG_DEBUG;
+}
+
 static void emit(enum baton_log_level level, long gen, long pid, const char *stream,
                  const char *msg, size_t msg_len)
 {
@@ -81,6 +101,12 @@ static void emit(enum baton_log_level level, long gen, long pid, const char *str
 
     if (msg_len > LOG_LINE_MAX)
         msg_len = LOG_LINE_MAX;
+    if (log_state.format == BATON_LOG_SUPERVISED) {
+        baton__buf_printf(&b, "<%d>", syslog_priority(level));
+        baton__buf_append(&b, msg, msg_len);
+        baton__buf_puts(&b, "\n");
+        goto out;
+    }
     timestamp(ts, sizeof(ts), log_state.format == BATON_LOG_JSON);
     if (log_state.format == BATON_LOG_JSON) {
         baton__buf_puts(&b, "{");
@@ -106,6 +132,7 @@ static void emit(enum baton_log_level level, long gen, long pid, const char *str
         baton__buf_append(&b, msg, msg_len);
         baton__buf_puts(&b, "\n");
     }
+out:
     if (b.data) {
         /* One write per line, so lines from several processes sharing stderr don't interleave. */
         ssize_t r = write(STDERR_FILENO, b.data, b.len);
@@ -145,7 +172,14 @@ void baton__log(enum baton_log_level level, const char *fmt, ...)
 
 void baton__log_worker_line(long gen, long pid, const char *stream, const char *line, size_t len)
 {
+    enum baton_log_level level = BATON_LOG_INFO;
     int saved = errno;
-    emit(BATON_LOG_INFO, gen, pid, stream, line, len);
+    if (len >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
+        level = level_of_priority(line[1] - '0');
+        line += 3;
+        len -= 3;
+    }
+    if (level >= log_state.min)
+        emit(level, gen, pid, stream, line, len);
     errno = saved;
 }

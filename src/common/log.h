@@ -19,6 +19,10 @@ enum baton_log_level {
 enum baton_log_format {
     BATON_LOG_TEXT,
     BATON_LOG_JSON,
+    /* For a program whose stderr a supervisor reads (baton, or systemd's journal): the message
+     * alone behind a syslog level prefix, "<6>listening on ...". The reader adds the time and
+     * the tags and takes the level from the prefix. */
+    BATON_LOG_SUPERVISED,
 };
 
 /* Sets the program name shown in text lines, the format and the lowest level written. */
@@ -41,7 +45,8 @@ void baton__log_vat(enum baton_log_level level, long gen, long pid, const char *
 
 /* Logs one line a worker wrote to stdout or stderr (stream "stdout"/"stderr"), tagged with its
  * generation and pid. The line need not be NUL-terminated and is written verbatim in text mode,
- * escaped in JSON mode. */
+ * escaped in JSON mode. A leading syslog level prefix ("<3>" ... "<7>", as BATON_LOG_SUPERVISED
+ * and journald-aware programs write) sets the level and is dropped from the message. */
 void baton__log_worker_line(long gen, long pid, const char *stream, const char *line, size_t len);
 
 #endif
