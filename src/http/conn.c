@@ -117,8 +117,10 @@ static int promote(struct baton__conn *c)
     c->tcp.data = c;
     c->raw = false;
     r = uv_tcp_open(&c->tcp, c->fd);
-    if (r < 0)
+    if (r < 0) {
+        close(c->fd); /* the handle did not take it */
         return r;
+    }
     if (c->state == CONN_CLOSING)
         return 0; /* baton__conn_close() goes on with the shutdown */
     if (!c->in.len && !c->peer_eof && c->state != CONN_RESPONDING && !c->close_after) {
@@ -187,7 +189,10 @@ int baton__conn_accept(struct baton__server *s, int fd)
         }
     }
     if (c->state == CONN_CLOSED) {
-        closed(c); /* closed while raw: nothing of libuv to wait for */
+        /* Closed while raw: nothing of libuv to wait for. (Once promoted, its close callback
+         * frees it.) */
+        if (c->raw)
+            closed(c);
         return 0;
     }
     if (promote(c) < 0) {
@@ -291,12 +296,14 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  */
 void baton__conn_close(struct baton__conn *c, bool graceful)
 {
-    if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
+    if (c->state == CONN_CLOSED)
         return;
     if (!graceful) {
-        hard_close(c);
+        hard_close(c); /* also cuts a lingering close short */
         return;
     }
+    if (c->state == CONN_CLOSING)
+        return;
     baton__conn_flush(c);
     if (c->state == CONN_CLOSED)
         return;

@@ -155,3 +155,21 @@ def test_new_connections_after_drain_go_to_the_other_worker(procs):
     assert a.alive()  # still in its grace period with the held connection
     held.close()
     assert a.wait(10) == 0
+
+
+def test_drain_deadline_cuts_what_is_left(procs):
+    proc, port = start_web(procs, "--drain-grace", "50ms", "--drain-timeout", "600ms")
+    idle = connect(port)  # answered, then lingers: this client never closes its side
+    idle.sendall(get("/"))
+    Reader(idle).response()
+    slow = connect(port)  # a header section that never ends
+    slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    wait_for(lambda: open_sockets(proc.pid) >= 3, what="both connections")
+    t = time.monotonic()
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    took = time.monotonic() - t
+    assert 0.5 < took < 3 * TIME_SCALE, took
+    assert "drain deadline" in proc.log()
+    idle.close()
+    slow.close()
