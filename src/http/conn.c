@@ -426,10 +426,14 @@ int baton__conn_flush(struct baton__conn *c)
         r = baton__buf_append(&c->wq, p, len);
     } else {
         int n;
-        if (c->raw) {
+        /* A file body follows this head: MSG_MORE holds the head back until sendfile() adds
+         * the body, so both leave in one segment. Without it, Nagle holds the body instead
+         * until the client acknowledges the head, which it delays by 40 ms. */
+        bool file_follows = c->in_request && c->res.mode == RES_FILE && c->res.file_left > 0;
+        if (c->raw || file_follows) {
             ssize_t w;
             do
-                w = write(c->fd, p, len);
+                w = send(c->fd, p, len, MSG_NOSIGNAL | (file_follows ? MSG_MORE : 0));
             while (w < 0 && errno == EINTR);
             n = w >= 0 ? (int)w : errno == EAGAIN ? 0 : -errno;
         } else {

@@ -318,14 +318,15 @@ static void send_stats(struct app *a)
     if (memcmp(&st, &a->last_stats, sizeof(st)) == 0)
         return;
     a->last_stats = st;
-    baton_notifyf("BATON_STATS={\"requests\":%llu,\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
-                  "\"4xx\":%llu,\"5xx\":%llu,\"errors\":%llu,\"bytes\":%llu,"
-                  "\"connections\":%llu,\"active\":%u}",
+    /* docs/protocol.md: space-separated key=value counters; `connections` is the gauge. */
+    baton_notifyf("BATON_STATS=requests=%llu responses_1xx=%llu responses_2xx=%llu "
+                  "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu errors=%llu "
+                  "bytes_out=%llu connections=%u accepted=%llu",
                   (unsigned long long)st.requests, (unsigned long long)st.responses[1],
                   (unsigned long long)st.responses[2], (unsigned long long)st.responses[3],
                   (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
-                  (unsigned long long)st.errors, (unsigned long long)st.bytes_out,
-                  (unsigned long long)st.connections, st.active);
+                  (unsigned long long)st.errors, (unsigned long long)st.bytes_out, st.active,
+                  (unsigned long long)st.connections);
 }
 
 static void on_stats(uv_timer_t *t)
