@@ -259,10 +259,22 @@ int web_options_reload(int argc, char **argv, struct web_options *o)
     return 0;
 }
 
+/* Text on a terminal. Under a supervisor (baton, or systemd with its journal) stderr goes to a
+ * reader that adds the time, generation and pid itself: the level and the message alone. JSON
+ * lines otherwise. */
+static enum baton_log_format default_log_format(void)
+{
+    if (isatty(STDERR_FILENO))
+        return BATON_LOG_TEXT;
+    if (getenv("NOTIFY_SOCKET") || getenv("JOURNAL_STREAM"))
+        return BATON_LOG_SUPERVISED;
+    return BATON_LOG_JSON;
+}
+
 int main(int argc, char **argv)
 {
     struct web_options opts = {.server = BATON__SERVER_CONFIG_DEFAULT};
-    enum baton_log_format fmt = isatty(STDERR_FILENO) ? BATON_LOG_TEXT : BATON_LOG_JSON;
+    enum baton_log_format fmt = default_log_format();
     enum baton_log_level level = BATON_LOG_INFO;
     char err[512];
     int status = 2;
