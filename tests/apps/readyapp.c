@@ -36,6 +36,7 @@ struct options {
     int exit_at_start;   /* exit code, or -1 */
     int never_ready;     /* never send READY=1 */
     long crash_after_ms; /* abort() after this long, or -1 */
+    long crash_slot;     /* the worker in this slot (BATON_WORKER) crashes before READY=1 */
     int ignore_term;     /* SIGTERM is ignored: only SIGKILL stops it */
     int fail_reload;     /* SIGHUP reports a failed reload */
     const char *status;  /* STATUS= sent at start */
@@ -48,7 +49,7 @@ struct options {
 };
 
 static struct options opt = {
-    .exit_at_start = -1, .crash_after_ms = -1, .grace_ms = 1000, .body = "Hello"};
+    .exit_at_start = -1, .crash_after_ms = -1, .crash_slot = -1, .grace_ms = 1000, .body = "Hello"};
 static int listeners[MAX_LISTENERS];
 static int n_listeners;
 static void die(const char *what)
@@ -65,6 +66,7 @@ static void usage(int code)
             "  --never-ready          never send READY=1\n"
             "  --ready-after MS       send READY=1 only after MS milliseconds\n"
             "  --crash-after MS       abort() after MS milliseconds\n"
+            "  --crash-slot N         in worker slot N (BATON_WORKER), abort() before READY=1\n"
             "  --ignore-term          ignore SIGTERM (only SIGKILL stops it)\n"
             "  --fail-reload          answer SIGHUP with ERRNO= and STATUS= instead of READY=1\n"
             "  --status TEXT          send STATUS=TEXT at start\n"
@@ -96,6 +98,7 @@ static void parse_options(int argc, char **argv)
                                              {"never-ready", no_argument, NULL, 'n'},
                                              {"ready-after", required_argument, NULL, 'r'},
                                              {"crash-after", required_argument, NULL, 'c'},
+                                             {"crash-slot", required_argument, NULL, 'C'},
                                              {"ignore-term", no_argument, NULL, 'i'},
                                              {"fail-reload", no_argument, NULL, 'f'},
                                              {"status", required_argument, NULL, 's'},
@@ -121,6 +124,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'c':
             opt.crash_after_ms = parse_ms(optarg, "--crash-after");
+            break;
+        case 'C':
+            opt.crash_slot = parse_ms(optarg, "--crash-slot");
             break;
         case 'i':
             opt.ignore_term = 1;
@@ -319,6 +325,13 @@ int main(int argc, char **argv)
         exit(opt.exit_at_start);
 
     adopt_listeners();
+    /* A crash in the middle of a rolling update: the earlier slots became ready (and replaced
+     * old workers), this one dies by a signal before it is ready. */
+    const char *slot = getenv("BATON_WORKER");
+    if (opt.crash_slot >= 0 && slot && strtol(slot, NULL, 10) == opt.crash_slot) {
+        fprintf(stderr, "readyapp: slot %ld crashing as asked (--crash-slot)\n", opt.crash_slot);
+        abort();
+    }
     if (opt.ignore_term)
         signal(SIGTERM, SIG_IGN);
     else if ((drain_fd = baton_drain_install(SIGTERM)) < 0 || baton_drain_install(SIGINT) < 0) {

@@ -1,5 +1,6 @@
 """Zero loss when things go wrong: under load, reloads that fail in every way the supervisor
-detects (command not found, exit at start, never ready, bad configuration), in-place reloads
+detects (command not found, exit at start, never ready, a crash in the middle of a rolling
+update, bad configuration), in-place reloads
 and re-execs of the supervisor alternate with good reloads, and every request is answered.
 """
 import json
@@ -44,6 +45,9 @@ def test_failed_reloads_under_load_lose_nothing(procs, port, mode):
         reload_fails(["bin/does-not-exist"])
         reload_fails([READYAPP, "--exit-at-start", "1"])
         reload_fails([READYAPP, "--never-ready"])
+        # Slot 0 gets ready and replaces an old worker, then slot 1 dies of SIGABRT: the
+        # replaced old worker is restored while the load runs.
+        reload_fails([READYAPP, "--crash-slot", "1"])
         config.write_text(good.replace("  workers: 2", "  workers: nope"))
         r = sup.procs.run([BIN / "baton", "reload", "-s", procs.tmp / "baton.sock"])
         assert r.returncode == 1, r.stdout + r.stderr
@@ -52,10 +56,10 @@ def test_failed_reloads_under_load_lose_nothing(procs, port, mode):
         sup.proc.signal(signal.SIGUSR2)
         wait_for(lambda: sup.proc.log().count("re-executed") > rounds, timeout=10,
                  what="re-exec")
-        # Failed generations consume ids: this one is active + 4.
+        # Failed generations consume ids: this one is active + 5.
         r = sup.reload()
         assert r.returncode == 0, r.stdout + r.stderr
-        sup.wait_ready(workers=2, generation=active + 4)
+        sup.wait_ready(workers=2, generation=active + 5)
         rounds += 1
 
     client.wait(timeout=seconds + 30)
