@@ -79,6 +79,17 @@ def port_answers(port, path="/"):
         return False
 
 
+def open_sockets(pid):
+    """The sockets (connections and listeners) a process holds open."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
 class Proc:
     def __init__(self, popen, log_path, name):
         self.popen = popen

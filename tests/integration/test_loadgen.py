@@ -4,7 +4,6 @@ A small threaded HTTP server in this file misbehaves on purpose (one mode per te
 `nginx -s reload` (SIGHUP to its master) under keep-alive load is the real-world case loadgen was
 written for, since wrk reconnects silently and counts nothing.
 """
-import os
 import signal
 import socket
 import struct
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOADGEN, free_port, http_get, loadgen, port_answers, read_report, wait_for
+from conftest import (LOADGEN, free_port, http_get, loadgen, open_sockets, port_answers,
+                      read_report, wait_for)
 
 NGINX = Path("/usr/sbin/nginx")
 CLASSES = ("ok", "non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")
@@ -271,16 +271,6 @@ def only_new_workers(master_pid, old):
     return now if len(now) == 2 and not now & old else None
 
 
-def socket_count(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return n
-
-
 @pytest.mark.skipif(not NGINX.exists(), reason="nginx is not installed")
 def test_nginx_reload_loses_requests(procs):
     port = free_port()
@@ -292,7 +282,7 @@ def test_nginx_reload_loses_requests(procs):
                        what="two nginx workers")
 
     gen, report = loadgen(procs, port, seconds=6, connections=64)
-    wait_for(lambda: socket_count(gen.pid) >= 64, what="loadgen's 64 connections")
+    wait_for(lambda: open_sockets(gen.pid) >= 64, what="loadgen's 64 connections")
     reloads = 10
     for _ in range(reloads):
         old = workers

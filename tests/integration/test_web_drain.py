@@ -8,7 +8,8 @@ import socket
 import subprocess
 import time
 
-from conftest import BATON_WEB, HELLO_MODULE, TIME_SCALE, Proc, loadgen, read_report, wait_for
+from conftest import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Proc, loadgen, open_sockets, read_report,
+                      wait_for)
 from test_web_http import Reader, connect, get, start_web
 
 
@@ -38,17 +39,6 @@ def start_worker(procs, listener, name, extra=()):
     wait_for(lambda: '"module hello' in proc.log() or not proc.alive(), what=f"{name} to start")
     assert proc.alive(), proc.log()
     return proc
-
-
-def open_sockets(pid):
-    """Connections (and listeners) a process holds."""
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return n
 
 
 def served(pid):
