@@ -75,6 +75,18 @@ void baton__conn_move(struct baton__conn *c, enum baton__conn_list list)
 }
 
 /* Puts the connection in the list its state calls for. */
+/*
+ * An idle connection at drain. One that has served a request is closed after a short quiet
+ * grace: a request may already be on the wire, and a client retries a request on a reused
+ * connection that closes. One that has not sent its first request yet is not closed with them:
+ * its client will send, and would not retry on a fresh connection. It keeps the header timeout
+ * and its answer carries Connection: close.
+ */
+static void drain_idle(struct baton__conn *c)
+{
+    baton__conn_move(c, c->served ? LIST_GRACE : LIST_HEAD);
+}
+
 static void settle(struct baton__conn *c)
 {
     struct baton__server *s = c->server;
@@ -97,7 +109,7 @@ static void settle(struct baton__conn *c)
         if (c->writing)
             baton__conn_move(c, LIST_WRITE);
         else if (s->draining)
-            baton__conn_move(c, LIST_GRACE);
+            drain_idle(c);
         else
             baton__conn_move(c, LIST_IDLE);
         return;
@@ -376,7 +388,7 @@ void baton__conn_timeout(struct baton__conn *c)
 void baton__conn_drain(struct baton__conn *c)
 {
     if (c->state == CONN_IDLE && !c->writing)
-        baton__conn_move(c, LIST_GRACE);
+        drain_idle(c);
 }
 
 size_t baton__conn_memory(const struct baton__conn *c)
@@ -777,6 +789,7 @@ void baton__conn_response_done(struct baton__conn *c)
     if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
         return;
     c->state = CONN_IDLE;
+    c->served = true;
     if (!async)
         return; /* process() goes on with the next request */
     baton__conn_flush(c);

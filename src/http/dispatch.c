@@ -109,7 +109,13 @@ static int set_params(struct baton__conn *c, const struct baton__match *m)
                                              m->params[i].len);
         if (!v)
             return -ENOMEM;
-        req->params[i].name = m->params[i].name;
+        /* The names too are copied: the router they come from may be swapped out (and
+         * freed) while this request is still being answered. */
+        const char *name =
+            baton__arena_strndup(&c->parser.arena, m->params[i].name, strlen(m->params[i].name));
+        if (!name)
+            return -ENOMEM;
+        req->params[i].name = name;
         req->params[i].value = v;
     }
     req->nparams = m->nparams;

@@ -131,6 +131,7 @@ struct baton__conn {
     bool dispatching;   /* inside baton__dispatch() */
     bool more_input;    /* bytes of another request follow the one being answered */
     bool zombie;        /* closed while a streaming handler still holds the response */
+    bool served;        /* a response has been completed on this connection */
     struct baton_request req;
     struct baton_response res;
 };

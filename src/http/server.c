@@ -364,13 +364,12 @@ void baton__server_drain(struct baton__server *s)
     s->draining = true;
     close_listeners(s);
     uv_timer_stop(&s->accept_retry);
-    /* Idle connections get a short quiet period: a request may already be on the wire. */
+    /* Idle connections: see drain_idle() in conn.c. */
     struct baton__conn *c, *next;
-    for (int list = LIST_IDLE; list <= LIST_HEAD; list++) {
+    for (int list = LIST_IDLE; list <= LIST_IDLE_SHRUNK; list++) {
         for (c = s->lists[list].next; c; c = next) {
             next = c->link.next;
-            if (list != LIST_HEAD || baton__parser_idle(&c->parser))
-                baton__conn_drain(c);
+            baton__conn_drain(c);
         }
     }
     uv_timer_start(&s->sweep, on_sweep, SWEEP_DRAIN_MS, SWEEP_DRAIN_MS);

@@ -6,7 +6,9 @@
  * changes nothing.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -243,13 +245,63 @@ static void on_client(uv_poll_t *h, int status, int events)
     }
 }
 
+/*
+ * With control.group the socket file is 0660 and owned by that group (baton__ctl_open): its
+ * members may use it too. The group is read back from the file, so it survives a re-exec; a
+ * peer belongs when it is its primary group or one of the supplementary groups the kernel lists
+ * for the peer process (/proc/PID/status, no name service involved).
+ */
+static bool peer_in_group(const struct baton_supervisor *sup, const struct ucred *cred)
+{
+    struct stat st;
+    if (!sup->control_path || stat(sup->control_path, &st) < 0 || !(st.st_mode & S_IRWXG))
+        return false;
+    if (cred->gid == st.st_gid)
+        return true;
+    char path[64], line[4096];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred->pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "Groups:", 7) != 0)
+            continue;
+        char *p = line + 7, *end;
+        for (;;) {
+            unsigned long g = strtoul(p, &end, 10);
+            if (end == p)
+                break;
+            if ((gid_t)g == st.st_gid)
+                found = true;
+            p = end;
+        }
+        break;
+    }
+    fclose(f);
+    return found;
+}
+
+/* How long accepting pauses when the supervisor is out of file descriptors. */
+#define CONTROL_ACCEPT_RETRY_MS 100
+
 static void on_accept(uv_poll_t *h, int status, int events)
 {
     struct baton_supervisor *sup = h->data;
     for (int i = 0; i < 16; i++) {
         int fd = accept4(sup->control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
+        if (fd < 0) {
+            /* Out of descriptors the connection stays queued and the socket stays readable:
+             * stop watching it for a moment rather than spin (baton__ctl_tick resumes). */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                if (!sup->control_retry_ms)
+                    baton__log(BATON_LOG_WARNING, "control socket: accept: %s: pausing",
+                               strerror(errno));
+                uv_poll_stop(&sup->control_poll);
+                sup->control_retry_ms = baton__sup_now_ms() + CONTROL_ACCEPT_RETRY_MS;
+            }
             return;
+        }
         unsigned count = 0;
         for (struct baton_control_client *c = sup->clients; c; c = c->next)
             count++;
@@ -278,7 +330,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
         struct ucred cred = {.uid = (uid_t)-1};
         socklen_t len = sizeof(cred);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != getuid() && cred.uid != 0)) {
+            (cred.uid != getuid() && cred.uid != 0 && !peer_in_group(sup, &cred))) {
             char msg[128];
             snprintf(msg, sizeof(msg),
                      "{\"ok\":false,\"error\":\"permission denied: uid %ld is not allowed\"}",
@@ -417,7 +469,7 @@ void baton__ctl_resume(struct baton_supervisor *sup)
 
 uint64_t baton__ctl_next_deadline(const struct baton_supervisor *sup)
 {
-    uint64_t next = UINT64_MAX;
+    uint64_t next = sup->control_retry_ms ? sup->control_retry_ms : UINT64_MAX;
     for (const struct baton_control_client *c = sup->clients; c; c = c->next) {
         if (c->queued && c->wait_deadline_ms && c->wait_deadline_ms < next)
             next = c->wait_deadline_ms;
@@ -428,6 +480,10 @@ uint64_t baton__ctl_next_deadline(const struct baton_supervisor *sup)
 void baton__ctl_tick(struct baton_supervisor *sup, uint64_t now)
 {
     struct baton_control_client *next;
+    if (sup->control_retry_ms && sup->control_retry_ms <= now) {
+        sup->control_retry_ms = 0;
+        uv_poll_start(&sup->control_poll, UV_READABLE, on_accept);
+    }
     for (struct baton_control_client *c = sup->clients; c; c = next) {
         next = c->next;
         if (!c->queued || !c->wait_deadline_ms || c->wait_deadline_ms > now)

@@ -55,7 +55,6 @@ struct baton_worker {
     uint64_t started_ms;  /* monotonic */
     uint64_t ready_ms;    /* time from spawn to ready */
     uint64_t deadline_ms; /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
-    bool replacement;     /* a respawn restoring a slot drained by a failed rollout */
     char *status;         /* last STATUS= text, or NULL */
     int notify_errno;     /* last ERRNO=, 0 when none */
     char *stats;          /* last BATON_STATS= text, or NULL */
@@ -315,6 +314,7 @@ struct baton_supervisor {
     char *control_path;
     int control_fd;
     uv_poll_t control_poll;
+    uint64_t control_retry_ms; /* out of fds: accepting resumes at this time (0: accepting) */
     struct baton_control_client *clients;
     struct baton_control_client *tx_client; /* asked for the running transaction, or NULL */
     uint64_t tx_started_ms;

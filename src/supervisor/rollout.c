@@ -241,7 +241,6 @@ void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct b
         int err = 0;
         struct baton_worker *r = baton__gens_start_worker(gs, old, i, now, &err_what, &err);
         if (r) {
-            r->replacement = true;
             restored++;
         } else {
             baton__log_at(BATON_LOG_ERROR, old->id, -1, "restoring slot %u: %s", i,

@@ -108,6 +108,12 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
     if (kill(w->pid, signo) < 0 && errno != ESRCH)
         baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill SIG%s: %s",
                       baton__signal_name(signo), strerror(errno));
+    /* Each worker leads its own session (spawn.c), and helpers it forked inherited the
+     * listeners: a SIGKILL takes the whole group, or they would go on accepting old-code
+     * connections. (The pid is not reaped yet, so the group id cannot have been reused.) */
+    if (signo == SIGKILL && kill(-w->pid, SIGKILL) < 0 && errno != ESRCH)
+        baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill process group: %s",
+                      strerror(errno));
 }
 
 static void op_progress(void *ctx, long gen, const char *msg)

@@ -11,8 +11,6 @@ import stat
 import subprocess
 import time
 
-import pytest
-
 from baton_helpers import Supervisor, pid_alive, write_config
 from conftest import BATON, BIN, SOURCE, TIME_SCALE, Proc, free_port, http_get, wait_for
 

@@ -119,6 +119,23 @@ def test_request_during_grace_is_answered_with_close(procs):
     assert proc.wait(10) == 0
 
 
+def test_fresh_connection_outlives_the_grace_and_is_answered(procs):
+    """A connection accepted before the drain whose first request comes later is not closed
+    with the idle ones: its client would not retry a request on a fresh connection."""
+    proc, port = start_web(procs, "--drain-grace", "50ms")
+    with connect(port) as s:
+        r = Reader(s)
+        wait_for(lambda: open_sockets(proc.pid) >= 2, what="the connection to be accepted")
+        proc.signal(signal.SIGTERM)
+        wait_for(lambda: "draining" in proc.log(), what="the drain to start")
+        time.sleep(0.3 * TIME_SCALE)  # six grace periods: an idle keep-alive would be closed
+        s.sendall(get("/"))
+        status, headers, body = r.response()
+        assert (status, body, headers.get("connection")) == (200, b"Hello, World!", "close")
+        assert r.closed()
+    assert proc.wait(10) == 0
+
+
 def test_new_connections_after_drain_go_to_the_other_worker(procs):
     listener = shared_listener()
     port = listener.getsockname()[1]
