@@ -277,7 +277,9 @@ void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uin
 {
     struct baton_generation *g = w->gen;
     if (w->state != BATON_WORKER_STARTING) {
-        if (w->state == BATON_WORKER_READY && w->reload_pending)
+        /* An in-place reload is done at READY=1 after RELOADING=1 (systemd's notify-reload):
+         * a READY=1 that was already on its way, or that the app repeats, proves nothing. */
+        if (w->state == BATON_WORKER_READY && w->reload_pending && w->reloading)
             baton__in_place_step(gs, w, 0, now);
         w->reloading = false;
         return;

@@ -284,6 +284,7 @@ int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now)
         if (w->state != BATON_WORKER_READY)
             continue;
         w->reload_pending = true;
+        w->reloading = false; /* only a RELOADING=1 sent after this signal counts */
         gs->tx.pending++;
     }
     baton__gens_progress(gs, g->id, "generation %ld: asking %u worker%s to reload in place (SIG%s)",

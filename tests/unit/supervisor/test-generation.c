@@ -436,6 +436,9 @@ static void test_in_place(void **state)
     baton__gens_worker_reloading(&gs, by_pid(100));
     ready(100, 110);
     assert_int_equal(f.n_done, 0);
+    ready(101, 115); /* READY=1 without RELOADING=1 first: not a finished reload */
+    assert_int_equal(f.n_done, 0);
+    baton__gens_worker_reloading(&gs, by_pid(101));
     ready(101, 120);
     assert_int_equal(f.n_done, 1);
     assert_true(f.ok);
