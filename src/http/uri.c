@@ -3,17 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "common/hex.h"
 
 int baton__uri_decode(const char *s, size_t len, char *out, int plus_is_space)
 {
@@ -23,8 +13,8 @@ int baton__uri_decode(const char *s, size_t len, char *out, int plus_is_space)
         if (c == '%') {
             if (len - i < 3)
                 return -EINVAL;
-            int hi = hexval(s[i + 1]);
-            int lo = hexval(s[i + 2]);
+            int hi = baton__hexval(s[i + 1]);
+            int lo = baton__hexval(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (char)(hi << 4 | lo);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "supervisor/internal.h"
+#include "common/hex.h"
 
 #define MAX_DEPTH 32
 #define SHORT_MAX 64 /* keys and the command name; longer ones match nothing */
@@ -29,17 +30,6 @@ static bool fail(struct parser *ps, const char *error)
     if (!ps->error)
         ps->error = error;
     return false;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Parses a string at ps->p (which is '"'); copies up to SHORT_MAX-1 bytes into out (when not
@@ -91,7 +81,7 @@ static bool parse_string(struct parser *ps, char *out, bool *ret_long)
                 if (ps->end - ps->p < 4)
                     return fail(ps, "bad \\u escape");
                 for (int i = 0; i < 4; i++) {
-                    int h = hexval(ps->p[i]);
+                    int h = baton__hexval(ps->p[i]);
                     if (h < 0)
                         return fail(ps, "bad \\u escape");
                     v = v * 16 + h;
