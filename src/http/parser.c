@@ -124,11 +124,11 @@ static int on_header_field_complete(llhttp_t *h)
 static int on_header_value(llhttp_t *h, const char *at, size_t n)
 {
     struct baton__parser *p = parser_of(h);
-    /* llhttp reports a folded line (CRLF then SP/HT, RFC 9112 5.2) as a second piece of the
-     * same value. A value legitimately comes in pieces only when the input ended inside it and
-     * the next piece starts the next input; anything else is obsolete line folding, which a
-     * server must reject or rewrite: we reject it, since folding is a smuggling vector. */
-    if (p->token_kind == TOKEN_VALUE && !(p->value_at_end && at == p->exec_start))
+    /* Folding in the header section is caught on the raw bytes (head_raw()). In the trailer
+     * section, whose fields are dropped and never frame anything, llhttp's report of a folded
+     * line as a second piece of the same value is enough: a value legitimately comes in
+     * pieces only when the input ended inside it and the next piece starts the next input. */
+    if (p->in_trailers && p->token_kind == TOKEN_VALUE && !(p->value_at_end && at == p->exec_start))
         return fail(p, 400, "obsolete line folding");
     p->value_at_end = at + n == p->exec_end;
     int r = count_head(p, n);
@@ -389,14 +389,34 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
     return BATON__PARSE_ERROR;
 }
 
-/* Adds n raw bytes of header section; fails with 431 past the limit. */
-static bool head_raw(struct baton__parser *p, size_t n)
+/*
+ * Adds the raw bytes [s, s + n) of the header section: fails with 431 past the limit, and with
+ * 400 on obsolete line folding (RFC 9112 5.2: a line end followed by SP or HT).
+ *
+ * Why on the raw bytes: llhttp joins a folded line to the value before it and skips the
+ * whitespace and line ends between a colon and the value without a callback, so
+ * "Content-Length:\r\n 5" reaches the callbacks as the plain value "5" and llhttp frames
+ * the body by it. Only the bytes on the wire show the fold, in every shape (empty or not,
+ * SP or HT, CRLF or a bare LF, split across reads), and folding is a smuggling vector:
+ * refuse it before the request is dispatched. The head's bytes are scanned once, as llhttp
+ * consumes them; head_last carries the last one over to the next input.
+ */
+static bool head_raw(struct baton__parser *p, const char *s, size_t n)
 {
     p->head_raw += n;
     if (p->head_raw > p->limits->header_bytes) {
         fail(p, 431, "request header section too large");
         return true;
     }
+    char last = p->head_last;
+    for (size_t i = 0; i < n; i++) {
+        if (last == '\n' && (s[i] == ' ' || s[i] == '\t')) {
+            fail(p, 400, "obsolete line folding");
+            return true;
+        }
+        last = s[i];
+    }
+    p->head_last = last;
     return false;
 }
 
@@ -416,7 +436,7 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
         llhttp_errno_t err = llhttp_execute(&p->http, data + used, len - used);
         if (err == HPE_OK) {
             /* Whitespace and line ends of the head reach no callback but still count. */
-            if (in_head && p->started && head_raw(p, len - used))
+            if (in_head && p->started && head_raw(p, data + used, len - used))
                 return BATON__PARSE_ERROR;
             used = len;
             break;
@@ -424,7 +444,8 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
         if (err != HPE_PAUSED)
             return error_from_llhttp(p, err);
         const char *pos = llhttp_get_error_pos(&p->http);
-        if (in_head && p->paused_at_headers && head_raw(p, (size_t)(pos - (data + used))))
+        if (in_head && p->paused_at_headers &&
+            head_raw(p, data + used, (size_t)(pos - (data + used))))
             return BATON__PARSE_ERROR;
         used = (size_t)(pos - data);
         llhttp_resume(&p->http);
@@ -463,6 +484,7 @@ void baton__parser_next(struct baton__parser *p)
     p->nheaders = 0;
     p->head_bytes = 0;
     p->head_raw = 0;
+    p->head_last = 0;
     p->value_at_end = false;
     p->chunk_ext_bytes = 0;
     p->host_count = 0;

@@ -66,8 +66,9 @@ struct baton__parser {
     size_t head_raw;        /* the same, counted on the wire (whitespace included) */
     const char *exec_start; /* the input of the llhttp_execute() running */
     const char *exec_end;
-    bool value_at_end;        /* the last piece of a header value ended the input */
+    bool value_at_end;        /* the last piece of a trailer value ended the input */
     char tail[2];             /* the last two bytes of the previous input */
+    char head_last;           /* the last raw byte of the header section scanned for folding */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */

@@ -98,6 +98,14 @@ CASES = [
     # -- field syntax: RFC 9112 §5 --
     case("obs-fold-space", b"GET / HTTP/1.1\r\n" + H + b"X-A: one\r\n two\r\n\r\n", 400, CLOSE),
     case("obs-fold-tab", b"GET / HTTP/1.1\r\n" + H + b"X-A: one\r\n\ttwo\r\n\r\n", 400, CLOSE),
+    # The smuggling shape: an empty framing value folded onto the next line. llhttp alone frames
+    # the body by the folded value, and the bytes after it would be served as a second request.
+    case("obs-fold-empty-cl", ECHO_CL + b"Content-Length:\r\n 5\r\n\r\nhello" + SMUGGLED, 400, CLOSE),
+    case("obs-fold-empty-cl-tab", ECHO_CL + b"Content-Length:\r\n\t5\r\n\r\nhello" + SMUGGLED, 400, CLOSE),
+    case("obs-fold-empty-te", ECHO_CL + b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, 400,
+         CLOSE),
+    case("obs-fold-empty-host", b"GET / HTTP/1.1\r\nHost:\r\n test\r\n\r\n", 400, CLOSE),
+    case("obs-fold-blank-after-cl", ECHO_CL + b"Content-Length: 5\r\n \r\n\r\nhello", 400, CLOSE),
     case("space-before-colon", b"GET / HTTP/1.1\r\nHost : test\r\n\r\n", 400, CLOSE),
     case("space-before-colon-other", b"GET / HTTP/1.1\r\n" + H + b"X-A : v\r\n\r\n", 400, CLOSE),
     case("space-before-colon-cl", ECHO_CL + b"Content-Length : 3\r\n\r\nabc", 400, CLOSE),

@@ -186,6 +186,50 @@ static void malformed_heads_are_refused(void **state)
     expect_error("GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", 417);
 }
 
+/* Feeds s in two pieces split at `at`; returns the result of the last call. */
+static int feed_split(struct baton__parser *p, const char *s, size_t at)
+{
+    size_t len = strlen(s), used = 0;
+    int r = baton__parser_execute(p, s, at, &used);
+    if (r != BATON__PARSE_MORE || at == len)
+        return r;
+    return baton__parser_execute(p, s + at, len - at, &used);
+}
+
+/* Obsolete line folding in every shape llhttp would otherwise join into a framing value (the
+ * empty value folded onto the next line was a smuggling hole: "Content-Length:\r\n 5" framed a
+ * 5-byte body), each refused whole and at every split point of the input. */
+static void folding_is_refused_in_every_shape(void **state)
+{
+    (void)state;
+    static const char *const shapes[] = {
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n 5\r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\t5\r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n  5\r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\t\r\n \t5\r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n \r\n\r\nhello",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n \r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\t\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost:\r\n h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-A:\n one\r\n\r\n",
+        "GET / HTTP/1.1\r\n Host: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        size_t len = strlen(shapes[i]);
+        for (size_t at = 1; at <= len; at++) {
+            struct baton__parser p;
+            baton__parser_init(&p, &limits);
+            int r = feed_split(&p, shapes[i], at);
+            if (r != BATON__PARSE_ERROR || p.error_status != 400)
+                fail_msg("shape %zu split at %zu: got result %d status %d (%s), expected 400", i,
+                         at, r, p.error_status, p.error_reason ? p.error_reason : "-");
+            baton__parser_free(&p);
+        }
+    }
+}
+
 static void limits_answer_their_status(void **state)
 {
     char big[16384];
@@ -317,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(request_line_split_before_crlf, setup, teardown),
         cmocka_unit_test(ambiguous_framing_is_refused),
         cmocka_unit_test(malformed_heads_are_refused),
+        cmocka_unit_test(folding_is_refused_in_every_shape),
         cmocka_unit_test(limits_answer_their_status),
         cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
