@@ -29,6 +29,13 @@ uint64_t baton__sup_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup)
+{
+    if (sup->gens.stopping)
+        return BATON_SUP_STOPPING;
+    return sup->gens.transition != BATON_TRANSITION_NONE ? BATON_SUP_RELOADING : BATON_SUP_RUNNING;
+}
+
 /* The supervisor's own messages to systemd (Type=notify), with an optional fd to store
  * (FDSTORE=1). A no-op without NOTIFY_SOCKET. */
 static void sd_notify_fd(struct baton_supervisor *sup, const char *msg, int fd)
@@ -144,10 +151,8 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
     }
     baton__ctl_send(c, json, len);
     baton__ctl_tx_done(sup, c);
-    if (sup->state != BATON_SUP_STOPPING)
-        sup->state = BATON_SUP_RUNNING;
     if (!sup->first_ready) {
-        if (!ok && sup->state == BATON_SUP_STOPPING)
+        if (!ok && sup->gens.stopping)
             return; /* asked to stop while starting: not a failure */
         if (!ok) {
             /* Stopped from the loop: this runs inside the state machine's callback. */
@@ -160,7 +165,7 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
         sd_notify(sup, "READY=1\nSTATUS=serving");
         return;
     }
-    if (sup->state != BATON_SUP_STOPPING)
+    if (!sup->gens.stopping)
         sd_notify(sup, ok ? "READY=1\nSTATUS=serving" : "READY=1\nSTATUS=serving (reload failed)");
 }
 
@@ -250,7 +255,6 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return -EBUSY;
     sup->tx_client = c;
     sup->tx_started_ms = now;
-    sup->state = BATON_SUP_RELOADING;
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
              (unsigned long long)now * 1000ULL);
     sd_notify(sup, msg);
@@ -284,10 +288,9 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
 void baton__sup_stop(struct baton_supervisor *sup, bool fast)
 {
-    if (sup->state == BATON_SUP_STOPPING && (!fast || sup->stop_fast))
+    if (sup->gens.stopping && (!fast || sup->stop_fast))
         return;
     baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
-    sup->state = BATON_SUP_STOPPING;
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
     baton__gens_stop(&sup->gens, fast, baton__sup_now_ms());
@@ -343,7 +346,7 @@ static void on_signal(uv_signal_t *h, int signo)
         break;
     case SIGINT:
         /* A second Ctrl-C means: don't wait for the drain. */
-        baton__sup_stop(sup, sup->state == BATON_SUP_STOPPING);
+        baton__sup_stop(sup, sup->gens.stopping);
         break;
     case SIGQUIT:
         baton__sup_stop(sup, true);
@@ -382,7 +385,7 @@ static void on_prepare(uv_prepare_t *h)
         sup->stop_requested = false;
         baton__sup_stop(sup, false);
     }
-    if (sup->state == BATON_SUP_STOPPING && baton__gens_idle(&sup->gens)) {
+    if (sup->gens.stopping && baton__gens_idle(&sup->gens)) {
         uv_stop(sup->loop);
         return;
     }
@@ -539,7 +542,6 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
                BATON_VERSION);
-    sup->state = BATON_SUP_RELOADING;
     sup->tx_started_ms = baton__sup_now_ms();
     baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
     config = NULL; /* generation 1 owns it */
