@@ -11,6 +11,7 @@
  *   status.c      status and verdict objects as JSON
  *   listener.c    the listening sockets (bound, or adopted from systemd)
  *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
+ *   reexec-state.c  the versioned format of that state (save, restore)
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -441,6 +442,29 @@ int baton__reexec(struct baton_supervisor *sup);
 int baton__reexec_take_state(void);
 /* Rebuilds listeners, sockets and generations from the state (closes state_fd). */
 int baton__reexec_restore(struct baton_supervisor *sup, int state_fd);
+
+/* reexec-state.c: the versioned state format. */
+#define BATON_STATE_MAX_WORKERS 4096
+/* The fds a restored state names, for reexec.c to adopt (the format itself does no I/O). */
+struct baton_state_fds {
+    int notify_fd, control_fd;
+    char *control_path; /* allocated, or NULL */
+    size_t n_workers;
+    struct {
+        pid_t pid;
+        int out, err;
+    } workers[BATON_STATE_MAX_WORKERS];
+};
+/* Writes the whole state (generations, slots, workers, listeners, counters) as one JSON object. */
+void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b);
+/* Rebuilds sup's listeners, counters and generations (through baton__gens_restore_*()) from a
+ * saved state; the fds it names go to *ret. Returns 0, -EINVAL for an unusable state or
+ * -EPROTONOSUPPORT for a version newer than this binary's. */
+int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t len,
+                         struct baton_state_fds *ret);
+/* One generation's configuration alone: written as a JSON object, and read back (0 or -EINVAL). */
+void baton__state_config_json(struct baton_buf *b, const struct baton_config *c);
+int baton__state_config_parse(const char *text, size_t len, struct baton_config **ret);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);
