@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "baton/baton.h"
 #include "common/address.h"
 #include "common/buf.h"
 #include "common/fd.h"
@@ -27,34 +28,29 @@ struct inherited {
     bool used;
 };
 
-/* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours; returns how many. */
-static size_t inherited_fds(struct inherited *out, size_t max)
+/* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours, read by libbaton
+ * (malformed values refused, every fd checked and made close-on-exec). Stores an allocated
+ * array in *ret and returns how many, or -errno after logging why. */
+static int inherited_fds(struct inherited **ret)
 {
-    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    const char *names = getenv("LISTEN_FDNAMES");
-    char *end;
-    if (!pid || !fds || strtol(pid, &end, 10) != (long)getpid() || *end)
-        return 0;
-    long n = strtol(fds, &end, 10);
-    if (*end || n <= 0)
-        return 0;
-    if ((size_t)n > max)
-        n = (long)max;
-    for (long i = 0; i < n; i++) {
-        size_t len = 0;
-        if (names) {
-            const char *colon = strchr(names, ':');
-            len = colon ? (size_t)(colon - names) : strlen(names);
-            if (len >= sizeof(out[i].name))
-                len = sizeof(out[i].name) - 1;
-            memcpy(out[i].name, names, len);
-            names = colon ? colon + 1 : NULL;
-        }
-        out[i].name[len] = '\0';
-        out[i].fd = 3 + (int)i;
-        out[i].used = false;
+    int n = baton_listen_fds(0);
+    *ret = NULL;
+    if (n < 0) {
+        baton__log(BATON_LOG_ERROR, "LISTEN_FDS/LISTEN_PID from systemd: %s", strerror(-n));
+        return n;
     }
-    return (size_t)n;
+    struct inherited *inh = baton__xcalloc(n ? (size_t)n : 1, sizeof(*inh));
+    for (int i = 0; i < n; i++) {
+        int r = baton_listen_fd_name(BATON_LISTEN_FDS_START + i, inh[i].name, sizeof(inh[i].name));
+        if (r < 0) {
+            baton__log(BATON_LOG_ERROR, "LISTEN_FDNAMES from systemd: %s", strerror(-r));
+            free(inh);
+            return r;
+        }
+        inh[i].fd = BATON_LISTEN_FDS_START + i;
+    }
+    *ret = inh;
+    return n;
 }
 
 /* True when fd is a listening socket bound to addr. */
@@ -88,7 +84,6 @@ static int adopt(struct inherited *inh, size_t n, const char *name,
         if (inh[i].used || strcmp(inh[i].name, name) != 0 || !listens_on(inh[i].fd, addr))
             continue;
         inh[i].used = true;
-        baton__fd_cloexec(inh[i].fd, true);
         return inh[i].fd;
     }
     return -1;
@@ -97,9 +92,13 @@ static int adopt(struct inherited *inh, size_t n, const char *name,
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
     struct baton_buf names = BATON_BUF_INIT(0);
-    struct inherited inh[64];
-    size_t n_inh = inherited_fds(inh, sizeof(inh) / sizeof(inh[0]));
-    int r = 0;
+    struct inherited *inh = NULL;
+    int got = inherited_fds(&inh);
+    size_t n_inh = got > 0 ? (size_t)got : 0;
+    int r = got < 0 ? got : 0;
+
+    if (r < 0)
+        goto out;
 
     sup->listeners =
         baton__xcalloc(config->n_listen ? config->n_listen : 1, sizeof(*sup->listeners));
@@ -132,11 +131,8 @@ out:
         if (!inh[i].used)
             close(inh[i].fd);
     }
-    if (n_inh) {
-        unsetenv("LISTEN_PID");
-        unsetenv("LISTEN_FDS");
-        unsetenv("LISTEN_FDNAMES");
-    }
+    baton_listen_fds(1); /* the variables were ours (or not ours): gone either way */
+    free(inh);
     baton__buf_free(&names);
     return r;
 }

@@ -8,13 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/json.h"
+#include "lib/internal.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
@@ -37,42 +36,14 @@ enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup)
 }
 
 /* The supervisor's own messages to systemd (Type=notify), with an optional fd to store
- * (FDSTORE=1). A no-op without NOTIFY_SOCKET. */
+ * (FDSTORE=1), sent by libbaton: its send timeout bounds how long a full systemd queue can hold
+ * the loop. A no-op without NOTIFY_SOCKET. */
 static void sd_notify_fd(struct baton_supervisor *sup, const char *msg, int fd)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    const char *path = sup->sd_notify_socket;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    size_t n;
-    if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
-        return;
-    memcpy(sa.sun_path, path, n);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
-    struct msghdr mh = {.msg_name = &sa,
-                        .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n),
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&control, 0, sizeof(control));
-        mh.msg_control = control.buf;
-        mh.msg_controllen = sizeof(control.buf);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return;
-    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-        baton__log(BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
-    close(s);
+    int r = baton__notify_send(sup->sd_notify_socket, msg, &fd, fd >= 0 ? 1 : 0);
+    if (r < 0)
+        baton__log(r == -EAGAIN ? BATON_LOG_WARNING : BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s",
+                   sup->sd_notify_socket, strerror(-r));
 }
 
 static void sd_notify(struct baton_supervisor *sup, const char *msg)
