@@ -368,7 +368,10 @@ struct baton_supervisor {
 
     uv_timer_t timer;
     uv_prepare_t prepare;
-    uv_signal_t signals[6];
+    uv_signal_t signals[5];
+    int hup_fd; /* signalfd of SIGHUP (its si_code tells a hang-up from a reload) */
+    uv_poll_t hup_poll;
+    bool had_terminal; /* a controlling terminal when the loop started */
 };
 
 /* Monotonic milliseconds. */

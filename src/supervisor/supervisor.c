@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,16 +83,19 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
 {
     if (w->pid <= 0)
         return;
-    baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s", baton__signal_name(signo));
-    if (kill(w->pid, signo) < 0 && errno != ESRCH)
+    /* Stopping a worker stops whatever it started: it leads its own process group (spawn.c),
+     * and helpers it forked (a wrapper's children, a server's helpers) inherited the listeners;
+     * left alone they would go on accepting old-code connections. The reload signal is the
+     * worker's alone. (The pid is not reaped yet, so the group id cannot have been reused.) */
+    bool group = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s%s", baton__signal_name(signo),
+                  group ? " to its process group" : "");
+    int r = group ? kill(-w->pid, signo) : -1;
+    if (!group || (r < 0 && errno == ESRCH)) /* it left its group: the worker alone, then */
+        r = kill(w->pid, signo);
+    if (r < 0 && errno != ESRCH)
         baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill SIG%s: %s",
                       baton__signal_name(signo), strerror(errno));
-    /* Each worker leads its own session (spawn.c), and helpers it forked inherited the
-     * listeners: a SIGKILL takes the whole group, or they would go on accepting old-code
-     * connections. (The pid is not reaped yet, so the group id cannot have been reused.) */
-    if (signo == SIGKILL && kill(-w->pid, SIGKILL) < 0 && errno != ESRCH)
-        baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill process group: %s",
-                      strerror(errno));
 }
 
 static void op_progress(void *ctx, long gen, const char *msg)
@@ -269,6 +273,28 @@ void baton__sup_stop(struct baton_supervisor *sup, bool fast)
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
+/* How a reaped worker's end is told: a worker that was not asked to stop, or that answered the
+ * stop signal with a failure, is a warning. */
+static void log_exit(const struct baton_worker *w, int st)
+{
+    bool asked = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    long gen = w->gen->id;
+    if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        bool expected = asked && (sig == w->gen->config->app.stop_signal || sig == SIGKILL);
+        baton__log_at(expected ? BATON_LOG_INFO : BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) was killed by SIG%s%s", w->slot, baton__signal_name(sig),
+                      asked && !expected ? " while draining" : "");
+    } else if (asked && WEXITSTATUS(st) != 0) {
+        baton__log_at(BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) exited with status %d while draining: its drain failed",
+                      w->slot, WEXITSTATUS(st));
+    } else {
+        baton__log_at(asked ? BATON_LOG_INFO : BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) exited with status %d", w->slot, WEXITSTATUS(st));
+    }
+}
+
 static void reap(struct baton_supervisor *sup)
 {
     /* Notify messages first: a STATUS= or READY=1 sent just before exiting belongs to the
@@ -284,14 +310,16 @@ static void reap(struct baton_supervisor *sup)
             baton__log(BATON_LOG_DEBUG, "reaped pid %ld (not a worker)", (long)pid);
             continue;
         }
-        bool expected = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
-        enum baton_log_level level = expected ? BATON_LOG_INFO : BATON_LOG_WARNING;
-        if (WIFSIGNALED(st))
-            baton__log_at(level, w->gen->id, pid, "worker (slot %u) was killed by SIG%s", w->slot,
-                          baton__signal_name(WTERMSIG(st)));
-        else
-            baton__log_at(level, w->gen->id, pid, "worker (slot %u) exited with status %d", w->slot,
-                          WEXITSTATUS(st));
+        log_exit(w, st);
+        /* Nothing a worker started outlives it: what is left of its process group (a
+         * wrapper's background child, a helper that ignored the stop signal) goes now, before
+         * anything new is spawned. The group id stays reserved while it has members, so this
+         * reaches no stranger. */
+        if (kill(-pid, 0) == 0) {
+            baton__log_at(BATON_LOG_WARNING, w->gen->id, pid,
+                          "the worker left processes behind in its process group: SIGKILL");
+            kill(-pid, SIGKILL);
+        }
         baton__worker_io_flush(w);
         baton__gens_worker_exited(&sup->gens, w, st, baton__sup_now_ms());
     }
@@ -304,13 +332,6 @@ static void on_signal(uv_signal_t *h, int signo)
     switch (signo) {
     case SIGCHLD:
         reap(sup);
-        break;
-    case SIGHUP:
-        baton__log(BATON_LOG_INFO, "SIGHUP: reload");
-        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
-            baton__sup_busy_message(sup, busy, sizeof(busy));
-            baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
-        }
         break;
     case SIGTERM:
         baton__sup_stop(sup, false);
@@ -336,6 +357,41 @@ static void on_signal(uv_signal_t *h, int signo)
     }
     default:
         break;
+    }
+}
+
+/* True when the controlling terminal the supervisor started with is gone (hung up: the kernel
+ * took it from the session before any SIGHUP about it was sent, by it or by a shell). */
+static bool terminal_gone(const struct baton_supervisor *sup)
+{
+    if (!sup->had_terminal)
+        return false;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    return fd < 0;
+}
+
+/* SIGHUP, read from a signalfd for its siginfo: `kill -HUP` (SI_USER) reloads; the kernel's
+ * hang-up of the terminal (SI_KERNEL), or a SIGHUP after the terminal went away (a shell
+ * passing on its own), stops gracefully: a foreground `baton run` whose terminal closed must
+ * not reload into an orphaned life with its output lost. */
+static void on_sighup(uv_poll_t *h, int status, int events)
+{
+    struct baton_supervisor *sup = h->data;
+    struct signalfd_siginfo si;
+    char busy[128];
+    while (read(sup->hup_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_code == SI_KERNEL || terminal_gone(sup)) {
+            baton__log(BATON_LOG_NOTICE, "SIGHUP: the terminal hung up: stopping");
+            baton__sup_stop(sup, false);
+            continue;
+        }
+        baton__log(BATON_LOG_INFO, "SIGHUP from pid %ld: reload", (long)si.ssi_pid);
+        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
+            baton__sup_busy_message(sup, busy, sizeof(busy));
+            baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
+        }
     }
 }
 
@@ -373,10 +429,11 @@ static void on_prepare(uv_prepare_t *h)
     uv_timer_start(&sup->timer, on_timer, next > now ? next - now + 1 : 0, 0);
 }
 
-static const int handled_signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR2};
+static const int handled_signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR2};
 
 static int loop_setup(struct baton_supervisor *sup)
 {
+    sigset_t set;
     int r;
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++) {
         uv_signal_init(sup->loop, &sup->signals[i]);
@@ -384,6 +441,24 @@ static int loop_setup(struct baton_supervisor *sup)
         if ((r = uv_signal_start(&sup->signals[i], on_signal, handled_signals[i])) < 0)
             return r;
     }
+    /* SIGHUP stays blocked and is read from a signalfd: its si_code tells a terminal's hang-up
+     * from a `kill -HUP`, which libuv's handlers do not pass on. (Workers start with an empty
+     * mask: spawn.c.) */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sup->hup_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sup->hup_fd < 0)
+        return uv_translate_sys_error(errno);
+    if ((r = uv_poll_init(sup->loop, &sup->hup_poll, sup->hup_fd)) < 0)
+        return r;
+    sup->hup_poll.data = sup;
+    if ((r = uv_poll_start(&sup->hup_poll, UV_READABLE, on_sighup)) < 0)
+        return r;
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    sup->had_terminal = tty >= 0;
+    if (tty >= 0)
+        close(tty);
     uv_timer_init(sup->loop, &sup->timer);
     sup->timer.data = sup;
     uv_prepare_init(sup->loop, &sup->prepare);
@@ -391,7 +466,6 @@ static int loop_setup(struct baton_supervisor *sup)
     if ((r = uv_prepare_start(&sup->prepare, on_prepare)) < 0)
         return r;
     /* Blocked across a re-exec (and maybe by whoever started us): the handlers are in place. */
-    sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
         sigaddset(&set, handled_signals[i]);
@@ -425,6 +499,8 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     uv_walk(loop, close_handle, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    if (sup->hup_fd >= 0)
+        close(sup->hup_fd); /* after its poll handle closed */
     baton__config_free(config);
     if (sup->devnull >= 0)
         close(sup->devnull);
@@ -483,7 +559,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     sup->loop = &loop;
     sup->options = options;
     sup->started_ms = baton__sup_now_ms();
-    sup->notify_fd = sup->control_fd = -1;
+    sup->notify_fd = sup->control_fd = sup->hup_fd = -1;
     sup->name = baton__xstrdup(config->name ? config->name : "baton");
     sup->base_env = baton__worker_base_env(environ);
     const char *sd = getenv("NOTIFY_SOCKET");
