@@ -344,6 +344,8 @@ struct baton_supervisor {
 
     struct baton_listener *listeners;
     size_t n_listeners;
+    struct baton_inherited *inherited; /* systemd's listeners, until baton__listeners_open() */
+    size_t n_inherited;
     char *fdnames; /* LISTEN_FDNAMES value */
 
     char **base_env;        /* the supervisor's environment without LISTEN_* and NOTIFY_SOCKET */
@@ -379,6 +381,10 @@ uint64_t baton__sup_now_ms(void);
 /* The supervisor's state, derived from the generations' machine (never stored). */
 enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup);
 
+/* listener.c: takes the listeners systemd passed (LISTEN_FDS, read by libbaton), first thing,
+ * before any fd is opened that could take the place of one it names. Returns 0, or -errno for
+ * malformed variables or an fd that is not open (logged). */
+int baton__listeners_inherit(struct baton_supervisor *sup);
 /* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
  * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);

@@ -22,7 +22,7 @@
 #define LISTEN_BACKLOG 4096
 
 /* One listener systemd passed (socket activation, or its fd store after a restart). */
-struct inherited {
+struct baton_inherited {
     char name[256];
     int fd;
     bool used;
@@ -31,7 +31,7 @@ struct inherited {
 /* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours, read by libbaton
  * (malformed values refused, every fd checked and made close-on-exec). Stores an allocated
  * array in *ret and returns how many, or -errno after logging why. */
-static int inherited_fds(struct inherited **ret)
+static int inherited_fds(struct baton_inherited **ret)
 {
     int n = baton_listen_fds(0);
     *ret = NULL;
@@ -39,7 +39,7 @@ static int inherited_fds(struct inherited **ret)
         baton__log(BATON_LOG_ERROR, "LISTEN_FDS/LISTEN_PID from systemd: %s", strerror(-n));
         return n;
     }
-    struct inherited *inh = baton__xcalloc(n ? (size_t)n : 1, sizeof(*inh));
+    struct baton_inherited *inh = baton__xcalloc(n ? (size_t)n : 1, sizeof(*inh));
     for (int i = 0; i < n; i++) {
         int r = baton_listen_fd_name(BATON_LISTEN_FDS_START + i, inh[i].name, sizeof(inh[i].name));
         if (r < 0) {
@@ -77,7 +77,7 @@ static bool listens_on(int fd, const struct baton_address *addr)
 }
 
 /* An inherited listener named `name` on addr (made close-on-exec), or -1. */
-static int adopt(struct inherited *inh, size_t n, const char *name,
+static int adopt(struct baton_inherited *inh, size_t n, const char *name,
                  const struct baton_address *addr)
 {
     for (size_t i = 0; i < n; i++) {
@@ -89,16 +89,22 @@ static int adopt(struct inherited *inh, size_t n, const char *name,
     return -1;
 }
 
+int baton__listeners_inherit(struct baton_supervisor *sup)
+{
+    int n = inherited_fds(&sup->inherited);
+    baton_listen_fds(1); /* the variables were ours (or not ours): gone either way */
+    if (n < 0)
+        return n;
+    sup->n_inherited = (size_t)n;
+    return 0;
+}
+
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
     struct baton_buf names = BATON_BUF_INIT(0);
-    struct inherited *inh = NULL;
-    int got = inherited_fds(&inh);
-    size_t n_inh = got > 0 ? (size_t)got : 0;
-    int r = got < 0 ? got : 0;
-
-    if (r < 0)
-        goto out;
+    struct baton_inherited *inh = sup->inherited;
+    size_t n_inh = sup->n_inherited;
+    int r = 0;
 
     sup->listeners =
         baton__xcalloc(config->n_listen ? config->n_listen : 1, sizeof(*sup->listeners));
@@ -131,8 +137,9 @@ out:
         if (!inh[i].used)
             close(inh[i].fd);
     }
-    baton_listen_fds(1); /* the variables were ours (or not ours): gone either way */
     free(inh);
+    sup->inherited = NULL;
+    sup->n_inherited = 0;
     baton__buf_free(&names);
     return r;
 }

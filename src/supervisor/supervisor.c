@@ -508,6 +508,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
         free(*p);
     free(sup->base_env);
     free(sup->sd_notify_socket);
+    free(sup->inherited);
     free(sup->last_reload);
     free(sup->name);
     free(sup->exe_path);
@@ -553,6 +554,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     int code = 2, r;
 
     ensure_stdio();
+    int inherit = baton__listeners_inherit(sup); /* before anything opens an fd */
     int state_fd = baton__reexec_take_state();
     signal(SIGPIPE, SIG_IGN);
     apply_log_config(config);
@@ -575,7 +577,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     if (state_fd >= 0)
         return resume(sup, &loop, config, state_fd);
-    if (sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
+    if (inherit < 0 || sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
         baton__ctl_open(sup, config) < 0)
         goto out;
     sd_store_listeners(sup);
