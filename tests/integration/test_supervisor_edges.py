@@ -24,6 +24,9 @@ FAILING_DRAIN = (
     "socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', p)\n"
     "while True:\n"
     "    time.sleep(1)\n")
+# The same, exiting 0 on SIGTERM; a SIGINT (Python's default handler) would print a
+# KeyboardInterrupt traceback to its stderr, which the supervisor logs.
+CLEAN_DRAIN = FAILING_DRAIN.replace("os._exit(3)", "os._exit(0)")
 
 
 def reload_json(sup, *args):
@@ -48,21 +51,27 @@ def adopt(procs, popen, log_path, config):
     return sup
 
 
-def test_terminal_hangup_stops_but_kill_hup_reloads(procs, port):
-    config = write_config(procs.tmp, port, [READYAPP], workers=2)
+def on_terminal(procs, config, name):
+    """Starts `baton run` as the session leader of a new pseudo-terminal (its controlling
+    terminal, as a shell's foreground job would have one); returns (supervisor, master fd)."""
     master, slave = os.openpty()
 
     def controlling_terminal():
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    log_path = procs.tmp / "baton-tty.log"
+    log_path = procs.tmp / f"{name}.log"
     with open(log_path, "wb") as logf:
         popen = subprocess.Popen([str(BATON), "run", "-c", str(config)], cwd=procs.tmp,
                                  env=procs.env(), stdin=slave, stdout=logf,
                                  stderr=subprocess.STDOUT, preexec_fn=controlling_terminal)
     os.close(slave)
-    sup = adopt(procs, popen, log_path, config)
+    return adopt(procs, popen, log_path, config), master
+
+
+def test_terminal_hangup_stops_but_kill_hup_reloads(procs, port):
+    config = write_config(procs.tmp, port, [READYAPP], workers=2)
+    sup, master = on_terminal(procs, config, "baton-tty")
     try:
         first = sup.wait_ready(workers=2)
         # A kill -HUP (SI_USER) is a reload, terminal or not.
@@ -78,6 +87,22 @@ def test_terminal_hangup_stops_but_kill_hup_reloads(procs, port):
     assert "generation 3" not in log  # no reload into an orphaned life
     for w in second["workers"]:
         assert not pid_alive(w["pid"])
+
+
+def test_ctrl_c_on_the_terminal_reaches_only_the_supervisor(procs, port):
+    config = write_config(procs.tmp, port, ["/usr/bin/python3", "-c", CLEAN_DRAIN], workers=2)
+    sup, master = on_terminal(procs, config, "baton-ctrl-c")
+    try:
+        sup.wait_ready(workers=2)
+        os.write(master, b"\x03")  # the terminal sends SIGINT to its foreground process group
+        assert sup.proc.wait(timeout=30 * TIME_SCALE) == 0
+    finally:
+        os.close(master)
+    log = sup.proc.log()
+    assert "stopping (draining)" in log
+    # The workers, in their own process groups, were stopped by the supervisor, not by SIGINT.
+    assert "KeyboardInterrupt" not in log
+    assert log.count("exited with status 0") == 2, log[-3000:]
 
 
 def test_wrapper_children_stop_with_the_worker(procs, port):
