@@ -107,8 +107,9 @@ def test_worker_inherits_only_its_listeners(procs, port):
     assert env["BATON_GENERATION"] == "1"
     assert env["BATON_WORKER"] == "0"
     assert env["NOTIFY_SOCKET"].startswith("@")
-    # Its own session: a Ctrl-C on the supervisor's terminal does not reach it.
-    assert os.getsid(pid) == pid
+    # Its own process group (not its own session: issue 10's autogroup cost): a Ctrl-C on the
+    # supervisor's terminal does not reach it, and stopping it reaches all it started.
+    assert os.getpgid(pid) == pid and os.getpgid(pid) != os.getpgid(sup.proc.pid)
 
 
 def test_app_env_and_dir(procs, port):
