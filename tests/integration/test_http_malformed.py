@@ -13,8 +13,7 @@ import socket
 
 import pytest
 
-from conftest import TIME_SCALE
-from test_http_protocol import GOOD, RawConn, WebServer, module_procs, request
+from harness import GOOD, TIME_SCALE, RawConn, module_procs, request, start_web
 
 OPEN, CLOSE, EITHER = "open", "close", "either"
 
@@ -188,7 +187,7 @@ def mprocs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def web(mprocs):
-    return WebServer(mprocs)
+    return start_web(mprocs)
 
 
 def check_after(c, resp, conn, http10=False):

@@ -7,8 +7,8 @@ generation id goes up by one, every worker pid is new, and the old workers exit 
 """
 import pytest
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, read_report, wait_for
+from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, read_report,
+                     Supervisor, wait_for, write_config)
 
 RELOADS = 20
 

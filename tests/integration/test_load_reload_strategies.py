@@ -2,10 +2,8 @@
 under load with keep-alive and with Connection: close."""
 import pytest
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BIN, TIME_SCALE, loadgen, read_report, wait_for
+from harness import READYAPP, TIME_SCALE, loadgen, pid_alive, read_report, Supervisor, wait_for, write_config
 
-READYAPP = BIN / "readyapp"
 RELOADS = 10
 
 

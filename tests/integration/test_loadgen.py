@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (LOADGEN, free_port, http_get, loadgen, open_sockets, port_answers,
-                      read_report, wait_for)
+from harness import LOADGEN, free_port, http_get, loadgen, open_sockets, port_answers, read_report, wait_for
 
 NGINX = Path("/usr/sbin/nginx")
 CLASSES = ("ok", "non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")

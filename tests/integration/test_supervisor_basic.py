@@ -11,15 +11,10 @@ import stat
 import subprocess
 import time
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON, BIN, SOURCE, TIME_SCALE, Proc, free_port, http_get, wait_for
-
-READYAPP = BIN / "readyapp"
-PYAPP = SOURCE / "tests" / "integration" / "apps" / "pyapp.py"
+from harness import (BATON, READYAPP, TIME_SCALE, free_port, http_get, pid_alive, Proc, pyapp, Supervisor,
+                     wait_for, write_config)
 
 
-def pyapp(*args):
-    return ["/usr/bin/python3", PYAPP, *args]
 
 
 def control(path, request, timeout=10.0):

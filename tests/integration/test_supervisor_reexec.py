@@ -3,10 +3,9 @@ same history; traffic never notices; everything works afterwards (reloads, resta
 import os
 import signal
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BIN, TIME_SCALE, http_get, loadgen, read_report, wait_for
+from harness import (READYAPP, TIME_SCALE, http_get, loadgen, pid_alive, read_report, Supervisor, wait_for,
+                     write_config)
 
-READYAPP = BIN / "readyapp"
 
 
 def reexecuted(sup, count):
