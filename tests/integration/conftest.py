@@ -2,7 +2,7 @@
 imports, are in harness.py."""
 import pytest
 
-from harness import Procs, free_port
+from harness import Procs, free_port, start_web
 
 
 @pytest.fixture
@@ -17,3 +17,19 @@ def procs(tmp_path):
 @pytest.fixture
 def port():
     return free_port()
+
+
+@pytest.fixture(scope="module")
+def mprocs(tmp_path_factory, request):
+    """Like procs, for the whole module: processes shared by its tests, taken down after them."""
+    manager = Procs(tmp_path_factory.mktemp(request.module.__name__))
+    yield manager
+    problems = manager.teardown()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def web(mprocs):
+    """A baton-web with the hello module, shared by the module's tests."""
+    return start_web(mprocs)

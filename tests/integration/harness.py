@@ -236,15 +236,6 @@ class Procs:
         return problems
 
 
-def module_procs(tmp_path_factory, name):
-    """A module-scoped conftest.Procs generator: yields it, fails on teardown problems."""
-    manager = Procs(tmp_path_factory.mktemp(name))
-    yield manager
-    problems = manager.teardown()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
-
-
 def write_config(tmp, port, command, workers=2, extra_app=None, extra="", name="test", socket="baton.sock",
                  control=None):
     """The one way to write a baton.yaml: tmp/baton.yaml for `command` on 127.0.0.1:port, JSON
@@ -699,3 +690,17 @@ def loadgen(procs, port, seconds, connections=64, close=False, path="/", extra=(
 
 def read_report(path):
     return json.loads(Path(path).read_text())
+
+
+LOADGEN_FAILURES = ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")
+
+
+def assert_lost_nothing(report, sent_over, what="load"):
+    """Reads a loadgen report: more than `sent_over` requests were sent and every one was answered
+    with a 2xx (no failure of any class). Returns the report."""
+    result = read_report(report)
+    assert result["sent"] > sent_over, result
+    failures = {k: result[k] for k in LOADGEN_FAILURES}
+    assert result["failed"] == 0 and not any(failures.values()) and result["ok"] == result["sent"], (
+        f"{what}: {result['failed']} of {result['sent']} requests failed: {failures}")
+    return result

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import GOOD, TIME_SCALE, RawConn, chunked, module_procs, request, start_web, wait_for
+from harness import GOOD, TIME_SCALE, RawConn, chunked, request, start_web, wait_for
 
 HEADER_BYTES = 1024
 HEADER_COUNT = 10
@@ -28,11 +28,6 @@ timeouts:
   body: {int(TIMEOUT_S * 1000)}ms
   keepalive: {int(TIMEOUT_S * 1000)}ms
 """
-
-
-@pytest.fixture(scope="module")
-def mprocs(tmp_path_factory):
-    yield from module_procs(tmp_path_factory, "http-limits")
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,7 @@ import time
 
 import pytest
 
-from harness import IO_TIMEOUT, TIME_SCALE, chunked, module_procs, request, start_web, wait_for
-
-@pytest.fixture(scope="module")
-def mprocs(tmp_path_factory):
-    yield from module_procs(tmp_path_factory, "http-protocol")
-
-
-@pytest.fixture(scope="module")
-def web(mprocs):
-    return start_web(mprocs)
-
+from harness import IO_TIMEOUT, TIME_SCALE, chunked, request, wait_for
 
 def get_ok(conn, target="/"):
     conn.send(request(target=target))

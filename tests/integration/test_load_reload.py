@@ -7,7 +7,7 @@ generation id goes up by one, every worker pid is new, and the old workers exit 
 """
 import pytest
 
-from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, read_report,
+from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing,
                      Supervisor, wait_for, write_config)
 
 RELOADS = 20
@@ -44,11 +44,4 @@ def test_reloads_under_load_lose_nothing(procs, port, app, mode):
                  what=f"generation {old_id} to exit")
 
     client.wait(timeout=seconds + 30)
-    result = read_report(report)
-    assert result["sent"] > 1000, result
-    failures = {k: result[k] for k in
-                ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")}
-    assert result["failed"] == 0 and not any(failures.values()), (
-        f"{app} {mode}: {result['failed']} of {result['sent']} requests failed over "
-        f"{RELOADS} reloads: {failures}")
-    assert result["ok"] == result["sent"]
+    assert_lost_nothing(report, 1000, f"{app} {mode} over {RELOADS} reloads")

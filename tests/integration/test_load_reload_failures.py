@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from harness import (BIN, READYAPP, TIME_SCALE, loadgen, read_report, set_command, Supervisor, wait_for,
+from harness import (BIN, READYAPP, TIME_SCALE, loadgen, assert_lost_nothing, set_command, Supervisor, wait_for,
                      write_config)
 
 
@@ -56,10 +56,4 @@ def test_failed_reloads_under_load_lose_nothing(procs, port, mode):
         rounds += 1
 
     client.wait(timeout=seconds + 30)
-    result = read_report(report)
-    assert result["sent"] > 500, result
-    failures = {k: result[k] for k in
-                ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")}
-    assert result["failed"] == 0 and not any(failures.values()), (
-        f"{mode}: {result['failed']} of {result['sent']} requests failed: {failures}")
-    assert result["ok"] == result["sent"]
+    assert_lost_nothing(report, 500, mode)
