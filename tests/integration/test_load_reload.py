@@ -1,7 +1,7 @@
 """Zero loss: reloads under load, counted by a client that accounts for every request.
 
 For baton-web and for the Go net/http example, with keep-alive and with Connection: close,
-64 connections: at least 20 reloads each while bench/loadgen runs, and every request it sent
+64 connections: at least 20 reloads each while tests/tools/loadgen runs, and every request it sent
 must be answered with a 2xx. Each reload must really change the generation: the active
 generation id goes up by one, every worker pid is new, and the old workers exit (drained).
 """

@@ -1,4 +1,4 @@
-"""bench/loadgen can fail: each way a server can drop a request shows up in its own class.
+"""tests/tools/loadgen can fail: each way a server can drop a request shows up in its own class.
 
 A small threaded HTTP server in this file misbehaves on purpose (one mode per test); nginx with
 `nginx -s reload` (SIGHUP to its master) under keep-alive load is the real-world case loadgen was

@@ -1,7 +1,7 @@
 """The supervisor's everyday life: start, serve, status, reload, stop; what a worker inherits.
 
 Runs the real `baton run` with real workers (tests/apps/readyapp, tests/integration/apps/pyapp.py)
-on loopback ports; every test checks that nothing it started outlives it (conftest's procs).
+on loopback ports; every test checks that nothing it started outlives it (the procs fixture).
 """
 import json
 import os
