@@ -18,42 +18,11 @@
 
 #include "cli/control-client.h"
 #include "cli/internal.h"
+#include "fake-supervisor.h"
 
 static char tmpdir[] = "/tmp/baton-test-session-XXXXXX";
 static char listening[PATH_MAX], missing[PATH_MAX];
 static int listener = -1;
-
-/* stderr goes to a temporary file while `captured` runs. */
-static int saved_stderr = -1;
-static FILE *capture;
-
-static void capture_start(void)
-{
-    fflush(stderr);
-    capture = tmpfile();
-    assert_non_null(capture);
-    saved_stderr = dup(STDERR_FILENO);
-    assert_true(saved_stderr >= 0);
-    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-}
-
-/* Restores stderr and returns what was written (free it). */
-static char *capture_end(void)
-{
-    char *text;
-    long size;
-
-    fflush(stderr);
-    assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-    close(saved_stderr);
-    size = ftell(capture);
-    assert_true(size >= 0);
-    text = calloc(1, (size_t)size + 1);
-    rewind(capture);
-    assert_int_equal(fread(text, 1, (size_t)size, capture), (size_t)size);
-    fclose(capture);
-    return text;
-}
 
 static int setup(void **state)
 {
@@ -91,9 +60,11 @@ static int connect_with(const char *s, const char *env, char **err)
         setenv("BATON_SOCKET", env, 1);
     else
         unsetenv("BATON_SOCKET");
-    capture_start();
+    struct capture cap;
+
+    capture_begin(&cap, STDERR_FILENO);
     code = baton__cli_connect(&args, &c);
-    *err = capture_end();
+    *err = capture_end(&cap);
     if (code == BATON_EXIT_OK) {
         int peer = accept(listener, NULL, NULL); /* it was queued: take it off the backlog */
         assert_true(peer >= 0);
@@ -210,16 +181,17 @@ static void fails_with(const char *script, bool hang_up, uint64_t deadline_ms, c
     struct fy_node *root = NULL;
     const char *line = NULL;
     char *err;
+    struct capture cap;
     int peer, code;
 
     pair(&c, &peer);
     say(peer, script);
     if (hang_up)
         shutdown(peer, SHUT_WR);
-    capture_start();
+    capture_begin(&cap, STDERR_FILENO);
     code = baton__cli_request(&c, "{\"cmd\":\"status\"}", 16, deadline_ms, NULL, NULL, &doc, &root,
                               &line);
-    err = capture_end();
+    err = capture_end(&cap);
     assert_int_equal(code, BATON_EXIT_FAILED);
     assert_null(doc);
     assert_string_equal(err, want);
