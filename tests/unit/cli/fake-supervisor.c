@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "cli/internal.h"
+
 static void child(struct fake_supervisor *f, const char *script, int ready, int report)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -116,4 +118,32 @@ char *capture_end(struct capture *c)
     assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
     fclose(file);
     return text;
+}
+
+struct fake_run fake_supervisor_run(int (*command)(const struct baton_cli_args *),
+                                    struct baton_cli_args args, const char *reply)
+{
+    struct fake_supervisor f;
+    struct capture out, err;
+    struct fake_run r;
+
+    fake_supervisor_start(&f, reply);
+    args.socket_path = f.path;
+    if (!args.config_path)
+        args.config_path = BATON_CLI_DEFAULT_CONFIG;
+    capture_begin(&out, STDOUT_FILENO);
+    capture_begin(&err, STDERR_FILENO);
+    r.code = command(&args);
+    r.err = capture_end(&err);
+    r.out = capture_end(&out);
+    r.supervisor_pid = f.pid;
+    r.request = fake_supervisor_finish(&f);
+    return r;
+}
+
+void fake_run_free(struct fake_run *r)
+{
+    free(r->out);
+    free(r->err);
+    free(r->request);
 }

@@ -23,6 +23,18 @@ void fake_supervisor_start(struct fake_supervisor *f, const char *script);
  * (without the newline; free it). */
 char *fake_supervisor_finish(struct fake_supervisor *f);
 
+/* One command run against a fake supervisor answering `reply`: `args` with socket_path set to
+ * the fake's socket. Returns its exit code, stdout, stderr and the request line it sent. */
+struct baton_cli_args;
+struct fake_run {
+    int code;
+    pid_t supervisor_pid;
+    char *out, *err, *request;
+};
+struct fake_run fake_supervisor_run(int (*command)(const struct baton_cli_args *),
+                                    struct baton_cli_args args, const char *reply);
+void fake_run_free(struct fake_run *r);
+
 /* Sends fd (STDOUT_FILENO or STDERR_FILENO) to a temporary file until capture_end(), which
  * restores it and returns what was written (free it). One capture at a time per fd. */
 struct capture {

@@ -20,29 +20,14 @@
 static void status(bool json, const char *reply, int want_code, const char *want_out,
                    const char *want_err)
 {
-    struct fake_supervisor f;
-    struct capture out, err;
-    char *got_out, *got_err, *request;
-    int code;
-
-    fake_supervisor_start(&f, reply);
-    struct baton_cli_args args = {.command = BATON_CLI_STATUS,
-                                  .config_path = BATON_CLI_DEFAULT_CONFIG,
-                                  .socket_path = f.path,
-                                  .json = json};
-    capture_begin(&out, STDOUT_FILENO);
-    capture_begin(&err, STDERR_FILENO);
-    code = baton__cmd_status(&args);
-    got_err = capture_end(&err);
-    got_out = capture_end(&out);
-    request = fake_supervisor_finish(&f);
-    assert_string_equal(request, "{\"cmd\":\"status\"}");
-    assert_int_equal(code, want_code);
-    assert_string_equal(got_out, want_out);
-    assert_string_equal(got_err, want_err);
-    free(got_out);
-    free(got_err);
-    free(request);
+    struct fake_run r = fake_supervisor_run(
+        baton__cmd_status, (struct baton_cli_args){.command = BATON_CLI_STATUS, .json = json},
+        reply);
+    assert_string_equal(r.request, "{\"cmd\":\"status\"}");
+    assert_int_equal(r.code, want_code);
+    assert_string_equal(r.out, want_out);
+    assert_string_equal(r.err, want_err);
+    fake_run_free(&r);
 }
 
 static const char reply[] =

@@ -17,34 +17,20 @@
 static void stop(bool fast, const char *reply, int want_code, const char *want_request,
                  bool stopped, const char *want_err)
 {
-    struct fake_supervisor f;
-    struct capture out, err;
-    char *got_out, *got_err, *request, want_out[128];
-    int code;
+    struct fake_run r = fake_supervisor_run(
+        baton__cmd_stop,
+        (struct baton_cli_args){.command = BATON_CLI_STOP, .fast = fast, .timeout_ms = 30000},
+        reply);
+    char want_out[128] = "";
 
-    fake_supervisor_start(&f, reply);
-    struct baton_cli_args args = {.command = BATON_CLI_STOP,
-                                  .config_path = BATON_CLI_DEFAULT_CONFIG,
-                                  .socket_path = f.path,
-                                  .fast = fast,
-                                  .timeout_ms = 30000};
-    capture_begin(&out, STDOUT_FILENO);
-    capture_begin(&err, STDERR_FILENO);
-    code = baton__cmd_stop(&args);
-    got_err = capture_end(&err);
-    got_out = capture_end(&out);
-    request = fake_supervisor_finish(&f);
     if (stopped)
-        snprintf(want_out, sizeof(want_out), "stopped (supervisor pid %ld)\n", (long)f.pid);
-    else
-        want_out[0] = '\0';
-    assert_string_equal(request, want_request);
-    assert_int_equal(code, want_code);
-    assert_string_equal(got_out, want_out);
-    assert_string_equal(got_err, want_err);
-    free(got_out);
-    free(got_err);
-    free(request);
+        snprintf(want_out, sizeof(want_out), "stopped (supervisor pid %ld)\n",
+                 (long)r.supervisor_pid);
+    assert_string_equal(r.request, want_request);
+    assert_int_equal(r.code, want_code);
+    assert_string_equal(r.out, want_out);
+    assert_string_equal(r.err, want_err);
+    fake_run_free(&r);
 }
 
 static void waits_for_the_supervisor_to_exit(void **state)
