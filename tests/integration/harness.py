@@ -273,15 +273,16 @@ def pyapp(*args):
 
 class Supervisor:
     """The one way to start `baton run` in a test: with `-c config` (or no -c when config is None,
-    so that baton finds ./baton.yaml in cwd), then `args`. cli() runs the baton command against
-    it the same way."""
+    so that baton finds ./baton.yaml in cwd), then `args`, with `env` added to its environment.
+    `proc`: a `baton run` already started another way (start_activated) to drive instead. cli()
+    runs the baton command against it the same way."""
 
-    def __init__(self, procs, config=None, args=(), cwd=None):
+    def __init__(self, procs, config=None, args=(), cwd=None, env=None, proc=None):
         self.procs = procs
         self.config = config
         self.cwd = cwd
         target = ["-c", config] if config is not None else []
-        self.proc = procs.start([BATON, "run", *target, *args], name="baton", cwd=cwd)
+        self.proc = proc or procs.start([BATON, "run", *target, *args], name="baton", cwd=cwd, env=env)
 
     @property
     def pid(self):

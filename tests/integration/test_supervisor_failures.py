@@ -232,8 +232,7 @@ def test_control_refuses_other_users(procs, port):
     try:
         os.chmod(sockdir, 0o755)
         sock = sockdir / "baton.sock"
-        config = write_config(procs.tmp, port, [READYAPP], workers=1)
-        config.write_text(config.read_text().replace("socket: baton.sock", f"socket: {sock}"))
+        config = write_config(procs.tmp, port, [READYAPP], workers=1, socket=sock)
         sup = Supervisor(procs, config)
         sup.wait_ready(workers=1)
         # Mode 0600: the file system refuses first.
