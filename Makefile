@@ -4,12 +4,21 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean
+.PHONY: all deps deps-test deps-bench deps-fuzz build run test test-asan build-asan fuzz bench \
+        format check-format clean
 
 all: build
 
+# Each target installs only the Debian packages it needs (scripts/install-deps lists them), and
+# never touches a service the machine runs.
 deps:
-	@scripts/install-deps
+	@scripts/install-deps build
+deps-test:
+	@scripts/install-deps test
+deps-bench:
+	@scripts/install-deps bench
+deps-fuzz:
+	@scripts/install-deps fuzz
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -21,7 +30,7 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/bin/baton run -c examples/hello/baton.yaml
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 $(ASAN_BUILD)/build.ninja:
@@ -31,26 +40,26 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: build-asan
+test-asan: deps-test build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # libFuzzer builds (clang) of every target in tests/fuzz; FUZZ_SECONDS each.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: deps-fuzz
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBATON_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-bench: build
+bench: deps-bench build
 	bench/run-all $(BUILD)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-format:
+format: deps-fuzz
 	clang-format -i $(FORMAT_FILES)
 
-check-format:
+check-format: deps-fuzz
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
