@@ -262,7 +262,8 @@ def write_config(tmp, port, command, workers=2, extra_app=None, extra="", name="
 def set_command(config, command):
     """Rewrites app.command in a config written by write_config()."""
     text = config.read_text()
-    text = re.sub(r"(?m)^  command: .*$", "  command: " + json.dumps([str(c) for c in command]), text)
+    line = "  command: " + json.dumps([str(c) for c in command])
+    text = re.sub(r"(?m)^  command: .*$", lambda m: line, text)  # no escapes read in `line`
     config.write_text(text)
 
 

@@ -5,13 +5,12 @@ behind; verdicts name a killing signal, the worker's own STATUS= and a wrapper t
 import fcntl
 import json
 import os
-import re
 import signal
 import subprocess
 import termios
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON, BIN, TIME_SCALE, Proc, wait_for
+from harness import (BATON, BIN, TIME_SCALE, Proc, Supervisor, pid_alive, set_command, wait_for,
+                     write_config)
 
 READYAPP = BIN / "readyapp"
 
@@ -36,19 +35,10 @@ def reload_json(sup, *args):
     return r.returncode, lines[-1]
 
 
-def set_command(config, command):
-    text = config.read_text()
-    line = "  command: " + json.dumps([str(c) for c in command])
-    text = re.sub(r"(?m)^  command: .*$", lambda m: line, text)
-    config.write_text(text)
-
-
 def adopt(procs, popen, log_path, config):
-    sup = Supervisor.__new__(Supervisor)
-    sup.procs, sup.config = procs, config
-    sup.proc = Proc(popen, log_path, "baton")
-    procs.procs.append(sup.proc)
-    return sup
+    proc = Proc(popen, log_path, "baton")
+    procs.procs.append(proc)
+    return Supervisor(procs, config, proc=proc)
 
 
 def on_terminal(procs, config, name):
