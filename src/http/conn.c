@@ -14,6 +14,10 @@
  * connection holds no read buffer at all. Responses of a whole read (pipelined requests) are
  * serialised into the server's shared output buffer and written with one write; only what the
  * kernel does not take at once is copied into the connection's own buffers for uv_write.
+ *
+ * This file is the connection's one owner: every field of struct baton__conn is written here.
+ * dispatch.c, response.c and server.c ask for what they need through the baton__conn_* calls of
+ * internal.h or say it with a return value (docs/http-core.md has the table).
  */
 #include <assert.h>
 #include <errno.h>

@@ -184,9 +184,8 @@ static void on_listener(uv_poll_t *poll, int status, int events)
             s->out_of_fds = false;
             event(s, BATON__EVENT_INFO, "accepting again");
         }
-        int r = baton__conn_accept(s, fd);
+        int r = baton__conn_accept(s, fd); /* fd is the connection's, even on failure */
         if (r < 0) {
-            close(fd);
             event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
         }
     }
