@@ -77,8 +77,8 @@ static void accepts_from_a_listener(void **state)
 static void slow_head_and_slow_body_get_408(void **state)
 {
     struct baton__server_config cfg = BATON__SERVER_CONFIG_DEFAULT;
-    cfg.header_timeout_ms = 150;
-    cfg.body_timeout_ms = 150;
+    cfg.header_timeout_ms = 300;
+    cfg.body_timeout_ms = 300;
     start(&cfg);
     harness_start(&H);
     struct harness_peer *head = harness_connect(&H, 0);
