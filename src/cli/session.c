@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config.h"
+#include "config/config.h"
 
 /* The socket path found for this process (-s, BATON_SOCKET or the config), owned here. */
 static char *resolved_socket;

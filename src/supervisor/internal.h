@@ -23,7 +23,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
-#include "supervisor/config.h"
+#include "config/config.h"
 
 /* Lines of a worker's stderr kept for failure verdicts, and the longest kept line. */
 #define BATON_STDERR_TAIL     20

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "supervisor/config-internal.h"
-#include "supervisor/config.h"
+#include "config/internal.h"
+#include "config/config.h"
 
 struct fixture {
     char dir[PATH_MAX];

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 /* Reads a whole regular file of at most CONFIG_FILE_MAX bytes. Returns 0 or -errno. */
 static int read_file(const char *path, char **ret, size_t *ret_len, const char **ret_why)

@@ -11,7 +11,7 @@
 #include "common/duration.h"
 #include "common/json.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 #define COMMENT_COLUMN 44
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 /* "FILE:LINE:COL" of a node in a file layer; the layer's fixed text otherwise. Caller frees. */
 static char *place(const struct config_layer *layer, const struct config_node *node,

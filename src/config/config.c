@@ -13,7 +13,7 @@
 
 #include "common/duration.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 struct builder {
     const char *name; /* shown in messages; NULL: no location */

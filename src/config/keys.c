@@ -1,7 +1,7 @@
 /*
  * The key schema: every configuration key with its type, its place in struct baton_config and
  * its default, and the parsing of one scalar value into its field. Sections, lists and maps
- * are applied by config-apply.c.
+ * are applied by apply.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #include "common/duration.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 #define OFF(field) offsetof(struct baton_config, field)
 #define SECTION(path)                                                                              \

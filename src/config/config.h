@@ -3,8 +3,8 @@
  * BATON_<SECTION>_<KEY> environment variables, then --set key=value; later layers win.
  * Every value remembers where it came from, for `baton config` and for error messages.
  */
-#ifndef BATON_SUPERVISOR_CONFIG_H
-#define BATON_SUPERVISOR_CONFIG_H
+#ifndef BATON_CONFIG_CONFIG_H
+#define BATON_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

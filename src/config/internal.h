@@ -1,23 +1,23 @@
 /*
  * The configuration loader's internals, shared by its files:
  *
- *   config-yaml.c    YAML text -> a small tree of nodes with 1-based line:column marks
- *   config-text.c    UTF-8 checks, positions, single-quoted scalars, excerpts for messages
- *   config-keys.c    the key schema: names, types, defaults; one scalar value into its field
- *   config-apply.c   applying a node to a key: sections, app.command, app.env, listen
- *   config-layers.c  the layers: a file, the environment, --set, the no-config command line
+ *   yaml.c           YAML text -> a small tree of nodes with 1-based line:column marks
+ *   text.c           UTF-8 checks, positions, single-quoted scalars, excerpts for messages
+ *   keys.c           the key schema: names, types, defaults; one scalar value into its field
+ *   apply.c          applying a node to a key: sections, app.command, app.env, listen
+ *   layers.c         the layers: a file, the environment, --set, the no-config command line
  *   config.c         baton__config_load(): the order of layers, final checks, free, signals
- *   config-print.c   baton__config_print(): YAML with origins as comments, or JSON
+ *   print.c          baton__config_print(): YAML with origins as comments, or JSON
  */
-#ifndef BATON_SUPERVISOR_CONFIG_INTERNAL_H
-#define BATON_SUPERVISOR_CONFIG_INTERNAL_H
+#ifndef BATON_CONFIG_INTERNAL_H
+#define BATON_CONFIG_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "supervisor/config.h"
+#include "config/config.h"
 
 /* Bounds on what a configuration may hold: every input is outside input. */
 #define CONFIG_FILE_MAX    (1024 * 1024) /* bytes in one file */
@@ -29,7 +29,7 @@
 #define CONFIG_ENV_MAX     1024          /* app.env entries */
 #define CONFIG_COMMAND_MAX 4096          /* app.command arguments */
 
-/* ---- the node tree (config-yaml.c) ---------------------------------------------------- */
+/* ---- the node tree (yaml.c) ---------------------------------------------------- */
 
 enum config_node_type {
     NODE_SCALAR,
@@ -66,7 +66,7 @@ void baton__config_node_add(struct config_node *node, struct config_node *item);
 void baton__config_node_free(struct config_node *node);
 /* True for a plain "", "~", "null", "Null" or "NULL". */
 bool baton__config_node_is_null(const struct config_node *node);
-/* ---- text helpers (config-text.c) ---------------------------------------------------- */
+/* ---- text helpers (text.c) ---------------------------------------------------- */
 
 /* Writes s into buf for an error message: control bytes as '?', cut with "..." to fit. */
 const char *baton__config_excerpt(const char *s, char *buf, size_t size);
@@ -118,7 +118,7 @@ void baton__config_origin_set(struct baton_config *config, const char *key, cons
 const struct baton_config_origin *baton__config_origin_get(const struct baton_config *config,
                                                            const char *key);
 
-/* ---- the key schema (config-keys.c) ------------------------------------------------- */
+/* ---- the key schema (keys.c) ------------------------------------------------- */
 
 enum config_key_type {
     KEY_SECTION,   /* a mapping of further keys */
@@ -184,7 +184,7 @@ void baton__config_key_apply_entry(struct config_loader *l, const struct config_
                                    int index, const char *entry, const struct config_node *at,
                                    const struct config_node *value);
 
-/* ---- layers (config-layers.c) ------------------------------------------------------- */
+/* ---- layers (layers.c) ------------------------------------------------------- */
 
 /* Reads, parses and applies the file `name`. `needed_by` (or NULL) is added to a read error:
  * "(the file of --env prod)". Returns 0, -EINVAL, or -errno when the file cannot be read. */
