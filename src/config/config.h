@@ -13,6 +13,7 @@
 #include "common/address.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/signal.h" /* app.stop_signal and app.reload_signal are numbers */
 
 enum baton_strategy {
     BATON_STRATEGY_ROLLING,
@@ -128,10 +129,5 @@ void baton__config_free(struct baton_config *config);
  * JSON object {"config": {...}, "origins": {"app.workers": "baton.yaml:12:3", ...}}.
  */
 int baton__config_print(const struct baton_config *config, struct baton_buf *out, bool json);
-
-/* Returns the signal number for "TERM", "SIGTERM", "15"; -EINVAL otherwise. */
-int baton__signal_parse(const char *text);
-/* Returns "TERM" for SIGTERM (static storage). */
-const char *baton__signal_name(int signo);
 
 #endif

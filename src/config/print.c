@@ -10,6 +10,7 @@
 
 #include "common/duration.h"
 #include "common/json.h"
+#include "common/signal.h"
 #include "common/xmalloc.h"
 #include "config/internal.h"
 

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "config/config.h"
 
 /* Lines of a worker's stderr kept for failure verdicts, and the longest kept line. */
@@ -327,9 +328,6 @@ struct baton_supervisor {
     uv_prepare_t prepare;
     uv_signal_t signals[6];
 };
-
-/* Monotonic milliseconds. */
-uint64_t baton__sup_now_ms(void);
 
 /* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
  * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
