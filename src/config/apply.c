@@ -170,6 +170,13 @@ void baton__config_key_apply(struct config_loader *l, const struct config_layer 
     const struct config_key *key = &baton__config_keys[index];
     char why[512];
 
+    /* A key of a feature not built yet: saying nothing would let the user believe it works. A
+     * null value sets nothing, so it stays allowed. */
+    if (key->unsupported && !layer->defaults) {
+        if (!baton__config_node_is_null(value))
+            baton__config_error(l, layer, at ? at : value, "%s: not supported yet", key->path);
+        return;
+    }
     switch (key->type) {
     case KEY_SECTION:
         apply_section(l, layer, index, at, value);

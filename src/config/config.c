@@ -131,7 +131,7 @@ static const char *lookup(char *const *env, const char *name)
 
 static void apply_defaults(struct config_loader *l)
 {
-    struct config_layer layer = {.label = "default", .where = "default"};
+    struct config_layer layer = {.label = "default", .where = "default", .defaults = true};
 
     for (size_t i = 0; i < baton__config_n_keys; i++) {
         if (!baton__config_keys[i].initial)

@@ -56,6 +56,7 @@ struct baton_config {
         uint64_t drain_timeout_ms;    /* default 30s */
         unsigned max_draining;        /* default 2 */
         char *user;                   /* NULL: don't switch */
+        uint64_t probation_ms;        /* app.probation: not supported yet, always 0 */
         uint64_t restart_initial_ms;  /* app.restart.initial, default 100ms */
         uint64_t restart_max_ms;      /* app.restart.max, default 30s */
     } app;

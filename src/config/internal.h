@@ -84,6 +84,7 @@ struct config_layer {
     const char *file;  /* the file's name as the user gave it; NULL for the others */
     const char *label; /* the origin of every value of a non-file layer: "BATON_APP_WORKERS" */
     const char *where; /* the error prefix of a non-file layer: "environment BATON_APP_WORKERS" */
+    bool defaults;     /* the built-in defaults: exempt from the "not supported yet" check */
 };
 
 /* The effective origin of each leaf value, printed by `baton config`. */
@@ -148,6 +149,8 @@ struct config_key {
     uint64_t min, max;   /* KEY_UINT: the range; KEY_DURATION: the least milliseconds */
     bool nullable;       /* null means "not set" */
     const char *initial; /* the default as text, or NULL (none, or computed at load) */
+    bool unsupported;    /* its feature is not built yet: any value but null is refused with
+                            "not supported yet" (the default still fills its field) */
 };
 
 extern const struct config_key baton__config_keys[];

@@ -267,6 +267,10 @@ void baton__config_layer_set(struct config_loader *l, const char *assignment)
             entry = seg;
             break;
         }
+        if (k->unsupported) {
+            baton__config_error_at(l, where, "%s: not supported yet", k->path);
+            goto out;
+        }
         if (k->type != KEY_SECTION) {
             baton__config_error_at(l, where, "%s has no keys under it", k->path);
             goto out;
