@@ -273,8 +273,10 @@ static bool env_name_ok(const char *name)
            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
-                       struct baton_buf *err)
+/* Loads every layer into *ret_config, which is set even when errors were found (the caller
+ * frees it): each key holds its default or the last value that was valid. */
+static int load(const struct baton_config_options *options, struct baton_config **ret_config,
+                struct baton_buf *err)
 {
     struct baton_config *c = NULL;
     struct config_loader l = {.err = err};
@@ -282,8 +284,6 @@ int baton__config_load(const struct baton_config_options *options, struct baton_
     char cwd[PATH_MAX];
     int r = -EINVAL, io = 0;
 
-    if (!options || !ret || !err)
-        return -EINVAL;
     env = options->environ ? options->environ : environ;
     c = baton__xcalloc(1, sizeof(*c));
     l.config = c;
@@ -342,14 +342,44 @@ int baton__config_load(const struct baton_config_options *options, struct baton_
     if (!c->name)
         default_name(c);
     check_merged(&l, options);
-    if (l.n_errors == 0) {
+    r = l.n_errors == 0 ? 0 : io ? io : -EINVAL;
+out:
+    *ret_config = c;
+    return r;
+}
+
+int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
+                       struct baton_buf *err)
+{
+    struct baton_config *c = NULL;
+    int r;
+
+    if (!options || !ret || !err)
+        return -EINVAL;
+    r = load(options, &c, err);
+    if (r == 0) {
         *ret = c;
         c = NULL;
-        r = 0;
-    } else {
-        r = io ? io : -EINVAL;
     }
-out:
+    baton__config_free(c);
+    return r;
+}
+
+int baton__config_control_socket(const struct baton_config_options *options, char **ret_socket,
+                                 struct baton_buf *err)
+{
+    struct baton_config *c = NULL;
+    int r;
+
+    if (!options || !options->path || !ret_socket || !err)
+        return -EINVAL;
+    r = load(options, &c, err);
+    /* A value in error was never stored, nor anything of a file that is not YAML: what is
+     * left is the socket the file names when that part is valid, else the default. */
+    if ((r == 0 || r == -EINVAL) && c && c->control.socket)
+        *ret_socket = baton__xstrdup(c->control.socket);
+    else if (r == 0)
+        r = -EINVAL; /* cannot happen: control.socket has a default */
     baton__config_free(c);
     return r;
 }

@@ -121,6 +121,18 @@ struct baton_config_options {
 int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
                        struct baton_buf *err);
 
+/*
+ * The control socket's path as baton__config_load() would find it, for commands that only talk
+ * to a running supervisor: errors elsewhere in the configuration do not stop it. Returns 0 with
+ * a valid configuration; -EINVAL when it has errors (written to err as by baton__config_load)
+ * and *ret_socket is still set (to control.socket when that value is valid, else to its
+ * default beside the file) unless the file's name itself is unusable; another -errno (nothing
+ * stored) when a file cannot be read.
+ * options->path is required. Caller frees *ret_socket.
+ */
+int baton__config_control_socket(const struct baton_config_options *options, char **ret_socket,
+                                 struct baton_buf *err);
+
 /* Frees a config from baton__config_load(). NULL is fine. */
 void baton__config_free(struct baton_config *config);
 
