@@ -14,6 +14,7 @@
 
 #include "common/duration.h"
 #include "common/signal.h"
+#include "common/size.h"
 #include "common/xmalloc.h"
 #include "config/internal.h"
 
@@ -76,6 +77,11 @@ const struct config_key baton__config_keys[] = {
      NOT_YET},
 };
 const size_t baton__config_n_keys = sizeof(baton__config_keys) / sizeof(baton__config_keys[0]);
+const struct config_schema baton__config_schema = {
+    .keys = baton__config_keys,
+    .n_keys = sizeof(baton__config_keys) / sizeof(baton__config_keys[0]),
+    .apply_custom = NULL,
+};
 
 const char *baton__config_key_name(const struct config_key *key)
 {
@@ -83,9 +89,9 @@ const char *baton__config_key_name(const struct config_key *key)
     return dot ? dot + 1 : key->path;
 }
 
-static bool is_child(int parent, const struct config_key *key)
+static bool is_child(const struct config_schema *schema, int parent, const struct config_key *key)
 {
-    const char *ppath = baton__config_keys[parent].path;
+    const char *ppath = schema->keys[parent].path;
     size_t plen = strlen(ppath);
     const char *name = baton__config_key_name(key);
 
@@ -96,21 +102,22 @@ static bool is_child(int parent, const struct config_key *key)
     return (size_t)(name - key->path) == plen + 1 && strncmp(key->path, ppath, plen) == 0;
 }
 
-int baton__config_key_child(int parent, const char *name, size_t len)
+int baton__config_key_child(const struct config_schema *schema, int parent, const char *name,
+                            size_t len)
 {
-    for (size_t i = 0; i < baton__config_n_keys; i++) {
-        const struct config_key *k = &baton__config_keys[i];
+    for (size_t i = 0; i < schema->n_keys; i++) {
+        const struct config_key *k = &schema->keys[i];
         const char *kn = baton__config_key_name(k);
-        if (is_child(parent, k) && strlen(kn) == len && memcmp(kn, name, len) == 0)
+        if (is_child(schema, parent, k) && strlen(kn) == len && memcmp(kn, name, len) == 0)
             return (int)i;
     }
     return -1;
 }
 
-int baton__config_key_parent(int index)
+int baton__config_key_parent(const struct config_schema *schema, int index)
 {
     for (int i = index - 1; i >= 0; i--)
-        if (baton__config_keys[i].type == KEY_SECTION && is_child(i, &baton__config_keys[index]))
+        if (schema->keys[i].type == KEY_SECTION && is_child(schema, i, &schema->keys[index]))
             return i;
     return -1;
 }
@@ -144,16 +151,17 @@ size_t baton__config_distance(const char *a, const char *b)
     return d[n][m];
 }
 
-const char *baton__config_key_suggest(int parent, const char *name)
+const char *baton__config_key_suggest(const struct config_schema *schema, int parent,
+                                      const char *name)
 {
     const char *best = NULL;
     size_t best_d = SIZE_MAX, len = strlen(name);
     /* Close enough to be a typo, not a different word: two edits, one for short names. */
     size_t limit = len <= 4 ? 1 : 2;
 
-    for (size_t i = 0; i < baton__config_n_keys; i++) {
-        const struct config_key *k = &baton__config_keys[i];
-        if (!is_child(parent, k))
+    for (size_t i = 0; i < schema->n_keys; i++) {
+        const struct config_key *k = &schema->keys[i];
+        if (!is_child(schema, parent, k))
             continue;
         size_t dd = baton__config_distance(name, baton__config_key_name(k));
         if (dd <= limit && dd < best_d) {
@@ -167,7 +175,7 @@ const char *baton__config_key_suggest(int parent, const char *name)
 bool baton__config_key_is_scalar(const struct config_key *key)
 {
     return key->type != KEY_SECTION && key->type != KEY_COMMAND && key->type != KEY_ENV &&
-           key->type != KEY_LISTEN;
+           key->type != KEY_LISTEN && key->type != KEY_CUSTOM;
 }
 
 static int parse_uint(const char *text, uint64_t *ret)
@@ -226,14 +234,15 @@ static void set_string(char **field, const char *text)
 int baton__config_key_set_scalar(struct config_loader *l, const struct config_key *key,
                                  const char *text, char *why, size_t size)
 {
+    /* The types of baton.yaml alone (strategy, ready, log) write into l->config. */
     struct baton_config *c = l->config;
-    void *field = (char *)c + key->offset;
+    void *field = (char *)l->target + key->offset;
     char ex[80];
     uint64_t u;
     int r;
 
     if (!text && key->nullable) {
-        if (key->type == KEY_LOGFORMAT)
+        if (key->type == KEY_LOGFORMAT && c)
             c->log.format_set = false;
         else
             set_string(field, NULL);
@@ -261,7 +270,7 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
             snprintf(why, size, "%s must be a path, not empty", key->path);
             return -EINVAL;
         }
-        char *path = baton__config_path_join(c->dir, text);
+        char *path = baton__config_path_join(l->dir, text);
         size_t max =
             key->type == KEY_SOCKET ? sizeof(((struct sockaddr_un *)0)->sun_path) - 1 : 4095;
         if (strlen(path) > max) {
@@ -286,6 +295,32 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
             return -EINVAL;
         }
         *(unsigned *)field = (unsigned)u;
+        return 0;
+    case KEY_SIZE:
+        r = baton__size_parse(text, &u);
+        if (r == -EINVAL) {
+            snprintf(why, size, "%s: bad size '%s': use bytes (8192) or a unit (8KiB, 1MB)",
+                     key->path, ex);
+            return -EINVAL;
+        }
+        if (r < 0 || u < key->min || (key->max && u > key->max)) {
+            char lo[32], hi[32];
+            snprintf(why, size, "%s must be from %s to %s, not '%s'", key->path,
+                     baton__size_format(key->min, lo, sizeof(lo)),
+                     baton__size_format(key->max ? key->max : UINT64_MAX, hi, sizeof(hi)), ex);
+            return -EINVAL;
+        }
+        *(uint64_t *)field = u;
+        return 0;
+    case KEY_BOOL:
+        if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "on")) {
+            *(bool *)field = true;
+        } else if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "off")) {
+            *(bool *)field = false;
+        } else {
+            snprintf(why, size, "%s must be true or false, not '%s'", key->path, ex);
+            return -EINVAL;
+        }
         return 0;
     case KEY_DURATION:
         r = baton__duration_parse(text, &u);
@@ -354,7 +389,7 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
         char *resolved = NULL;
         const char *reason = NULL;
         if (strncmp(text, "unix:", 5) == 0 && text[5]) {
-            char *path = baton__config_path_join(c->dir, text + 5);
+            char *path = baton__config_path_join(l->dir, text + 5);
             resolved = baton__xasprintf("unix:%s", path);
             free(path);
         }

@@ -274,7 +274,7 @@ static bool shown(int index)
     if (k->type != KEY_SECTION)
         return true;
     for (size_t i = (size_t)index + 1; i < baton__config_n_keys; i++)
-        if (baton__config_key_parent((int)i) == index && shown((int)i))
+        if (baton__config_key_parent(&baton__config_schema, (int)i) == index && shown((int)i))
             return true;
     return false;
 }
@@ -286,7 +286,7 @@ static void print_section(struct printer *p, int index, int depth)
 
     for (size_t i = (size_t)index + 1; i < baton__config_n_keys; i++) {
         const struct config_key *k = &baton__config_keys[i];
-        if (baton__config_key_parent((int)i) != index || !shown((int)i))
+        if (baton__config_key_parent(&baton__config_schema, (int)i) != index || !shown((int)i))
             continue;
         const char *name = baton__config_key_name(k);
         switch (k->type) {
