@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "baton/module.h"
+#include "common/buf.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -29,9 +30,11 @@ struct web_options {
     struct baton__server_config server;
 };
 
-/* config.c: reads a baton-web YAML file into opts (values already set by flags win: pass
- * `set_by_flag` markers). Returns 0, or -EINVAL with "FILE:LINE:COL: reason" in err. */
-int web_config_load(const char *file, struct web_options *opts, char *err, size_t errlen);
+/* config.c: reads a baton-web YAML file into opts: the keys it sets replace their values, its
+ * listen addresses and modules are added (flags parsed afterwards win). Returns 0; -EINVAL
+ * with one "FILE:LINE:COL: reason" line per problem in err; -errno when the file cannot be
+ * read ("FILE: reason"). */
+int web_config_load(const char *file, struct web_options *opts, struct baton_buf *err);
 
 /* Frees the strings in opts. */
 void web_options_free(struct web_options *opts);
