@@ -23,9 +23,10 @@ int baton__size_parse(const char *text, uint64_t *ret_bytes)
     if (!text || !*text || *text < '0' || *text > '9')
         return -EINVAL;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
             return -ERANGE;
-        v = v * 10 + (uint64_t)(*p - '0');
+        v = v * 10 + d;
     }
     if (*p) {
         size_t i;
