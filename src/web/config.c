@@ -27,8 +27,8 @@
 #include "config/schema.h"
 #include "web/web.h"
 
-/* What the file can set, in the loader's field types; copied to and from web_options. */
-struct web_file {
+/* What the file can set, in the loader's field types; copied to and from the options. */
+struct settings {
     char *static_root;
     bool access_log, dev;
     uint64_t header_bytes, uri_bytes, body_bytes;
@@ -36,7 +36,7 @@ struct web_file {
     uint64_t header_ms, body_ms, keepalive_ms, send_ms, linger_ms, drain_grace_ms, drain_ms;
 };
 
-#define OFF(field) offsetof(struct web_file, field)
+#define OFF(field) offsetof(struct settings, field)
 #define SECTION(path)                                                                              \
     {                                                                                              \
         path, KEY_SECTION, 0, 0, 0, false, NULL, false                                             \
@@ -77,7 +77,7 @@ static const char *kind(const struct config_node *node)
 static void add_listen(struct config_loader *l, const struct config_layer *layer,
                        const struct config_node *item)
 {
-    struct web_options *o = l->data;
+    struct baton__web_options *o = l->data;
     struct baton_address addr;
     const char *reason = NULL;
     char ex[80];
@@ -94,9 +94,9 @@ static void add_listen(struct config_loader *l, const struct config_layer *layer
                             baton__config_excerpt(item->text, ex, sizeof(ex)), reason);
         return;
     }
-    if (o->nlisten >= WEB_MAX_LISTEN) {
+    if (o->nlisten >= BATON__WEB_MAX_LISTEN) {
         baton__config_error(l, layer, item, "listen: too many addresses (at most %d)",
-                            WEB_MAX_LISTEN);
+                            BATON__WEB_MAX_LISTEN);
         return;
     }
     o->listen[o->nlisten++] = baton__xstrdup(item->text);
@@ -105,7 +105,7 @@ static void add_listen(struct config_loader *l, const struct config_layer *layer
 static void add_module(struct config_loader *l, const struct config_layer *layer,
                        const struct config_node *item)
 {
-    struct web_options *o = l->data;
+    struct baton__web_options *o = l->data;
     const struct config_node *path = item, *config = NULL;
     char ex[80];
 
@@ -134,12 +134,12 @@ static void add_module(struct config_loader *l, const struct config_layer *layer
                             "modules: expected a file name or {path: FILE, config: ...}");
         return;
     }
-    if (o->nmodules >= WEB_MAX_MODULES) {
+    if (o->nmodules >= BATON__WEB_MAX_MODULES) {
         baton__config_error(l, layer, path, "modules: too many modules (at most %d)",
-                            WEB_MAX_MODULES);
+                            BATON__WEB_MAX_MODULES);
         return;
     }
-    struct web_module_spec *m = &o->modules[o->nmodules];
+    struct baton__web_module_spec *m = &o->modules[o->nmodules];
     m->config = NULL;
     if (config) {
         struct baton_buf json = BATON_BUF_INIT(CONFIG_FILE_MAX);
@@ -178,10 +178,10 @@ static const struct config_schema schema = {
     .apply_custom = apply_custom,
 };
 
-int web_config_load(const char *file, struct web_options *o, struct baton_buf *err)
+int baton__web_config_load(const char *file, struct baton__web_options *o, struct baton_buf *err)
 {
     struct baton__server_config *s = &o->server;
-    struct web_file f = {
+    struct settings f = {
         .static_root = o->static_root,
         .access_log = o->access_log,
         .dev = o->dev,
@@ -220,7 +220,7 @@ int web_config_load(const char *file, struct web_options *o, struct baton_buf *e
     return r;
 }
 
-void web_options_free(struct web_options *o)
+void baton__web_options_free(struct baton__web_options *o)
 {
     for (size_t i = 0; i < o->nlisten; i++)
         free(o->listen[i]);
