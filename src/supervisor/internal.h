@@ -24,7 +24,8 @@
 #include <uv.h>
 
 #include "common/buf.h"
-#include "supervisor/config.h"
+#include "common/clock.h"
+#include "config/config.h"
 
 /* Lines of a worker's stderr kept for failure verdicts, and the longest kept line. */
 #define BATON_STDERR_TAIL     20
@@ -376,8 +377,6 @@ struct baton_supervisor {
     bool had_terminal; /* a controlling terminal when the loop started */
 };
 
-/* Monotonic milliseconds. */
-uint64_t baton__sup_now_ms(void);
 /* The supervisor's state, derived from the generations' machine (never stored). */
 enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup);
 

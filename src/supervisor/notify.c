@@ -98,7 +98,7 @@ int baton__notify_open(struct baton_supervisor *sup)
     int fd = -1, r;
 
     if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-        uint64_t t = baton__sup_now_ms() ^ ((uint64_t)getpid() << 32);
+        uint64_t t = baton__clock_now_ms() ^ ((uint64_t)getpid() << 32);
         memcpy(rnd, &t, sizeof(rnd));
     }
     snprintf(sup->notify_name, sizeof(sup->notify_name),
@@ -136,7 +136,7 @@ int baton__notify_adopt(struct baton_supervisor *sup, int fd)
 static void apply(struct baton_supervisor *sup, struct baton_worker *w,
                   const struct baton_notify_msg *m)
 {
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     long gen = w->gen->id;
     if (m->has_status) {
         free(w->status);

@@ -102,7 +102,7 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
 {
     static const char *states[] = {"running", "reloading", "stopping"};
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     const struct baton_gens *gs = &sup->gens;
     bool crash_loop = false;
 

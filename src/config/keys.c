@@ -1,7 +1,7 @@
 /*
  * The key schema: every configuration key with its type, its place in struct baton_config and
  * its default, and the parsing of one scalar value into its field. Sections, lists and maps
- * are applied by config-apply.c.
+ * are applied by apply.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,104 +13,75 @@
 #include <strings.h>
 
 #include "common/duration.h"
+#include "common/signal.h"
+#include "common/size.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 #define OFF(field) offsetof(struct baton_config, field)
 #define SECTION(path)                                                                              \
     {                                                                                              \
-        path, KEY_SECTION, 0, 0, 0, false, NULL                                                    \
+        path, KEY_SECTION, 0, 0, 0, false, NULL, BUILT                                             \
     }
+/* The last field: BUILT, or NOT_YET for a key whose feature is not built yet (setting it is an
+ * error, "not supported yet"). Turning a feature on is changing NOT_YET to BUILT on its lines. */
+#define BUILT   false
+#define NOT_YET true
 
 /* In the order `baton config` prints them. A section comes before its keys. */
 const struct config_key baton__config_keys[] = {
     SECTION(""),
-    {"name", KEY_NAME, OFF(name), 0, 0, false, NULL},
-    {"listen", KEY_LISTEN, 0, 0, 0, false, NULL},
+    {"name", KEY_NAME, OFF(name), 0, 0, false, NULL, BUILT},
+    {"listen", KEY_LISTEN, 0, 0, 0, false, NULL, BUILT},
     SECTION("app"),
-    {"app.command", KEY_COMMAND, 0, 0, 0, false, NULL},
-    {"app.dir", KEY_PATH, OFF(app.dir), 0, 0, false, "."},
-    {"app.env", KEY_ENV, 0, 0, 0, false, NULL},
-    {"app.workers", KEY_UINT, OFF(app.workers), 1, 1024, false, "1"},
-    {"app.strategy", KEY_STRATEGY, OFF(app.strategy), 0, 0, false, "rolling"},
-    {"app.max_surge", KEY_UINT, OFF(app.max_surge), 1, 1024, false, "1"},
-    {"app.ready", KEY_READY, 0, 0, 0, false, "notify"},
-    {"app.ready_timeout", KEY_DURATION, OFF(app.ready_timeout_ms), 1, 0, false, "30s"},
-    {"app.stop_signal", KEY_SIGNAL, OFF(app.stop_signal), 0, 0, false, "TERM"},
-    {"app.reload_signal", KEY_SIGNAL, OFF(app.reload_signal), 0, 0, false, "HUP"},
-    {"app.drain_timeout", KEY_DURATION, OFF(app.drain_timeout_ms), 0, 0, false, "30s"},
-    {"app.max_draining", KEY_UINT, OFF(app.max_draining), 1, 64, false, "2"},
-    {"app.user", KEY_STRING, OFF(app.user), 0, 0, true, NULL},
+    {"app.command", KEY_COMMAND, 0, 0, 0, false, NULL, BUILT},
+    {"app.dir", KEY_PATH, OFF(app.dir), 0, 0, false, ".", BUILT},
+    {"app.env", KEY_ENV, 0, 0, 0, false, NULL, BUILT},
+    {"app.workers", KEY_UINT, OFF(app.workers), 1, 1024, false, "1", BUILT},
+    {"app.strategy", KEY_STRATEGY, OFF(app.strategy), 0, 0, false, "rolling", BUILT},
+    {"app.max_surge", KEY_UINT, OFF(app.max_surge), 1, 1024, false, "1", BUILT},
+    {"app.ready", KEY_READY, 0, 0, 0, false, "notify", BUILT},
+    {"app.ready_timeout", KEY_DURATION, OFF(app.ready_timeout_ms), 1, 0, false, "30s", BUILT},
+    {"app.stop_signal", KEY_SIGNAL, OFF(app.stop_signal), 0, 0, false, "TERM", BUILT},
+    {"app.reload_signal", KEY_SIGNAL, OFF(app.reload_signal), 0, 0, false, "HUP", BUILT},
+    {"app.drain_timeout", KEY_DURATION, OFF(app.drain_timeout_ms), 0, 0, false, "30s", BUILT},
+    {"app.max_draining", KEY_UINT, OFF(app.max_draining), 1, 64, false, "2", BUILT},
+    {"app.user", KEY_STRING, OFF(app.user), 0, 0, true, NULL, BUILT},
+    {"app.probation", KEY_DURATION, OFF(app.probation_ms), 0, 0, false, "0s", NOT_YET},
+    {"app.probe", KEY_SECTION, 0, 0, 0, false, NULL, NOT_YET},
     SECTION("app.restart"),
-    {"app.restart.initial", KEY_DURATION, OFF(app.restart_initial_ms), 1, 0, false, "100ms"},
-    {"app.restart.max", KEY_DURATION, OFF(app.restart_max_ms), 1, 0, false, "30s"},
+    {"app.restart.initial", KEY_DURATION, OFF(app.restart_initial_ms), 1, 0, false, "100ms", BUILT},
+    {"app.restart.max", KEY_DURATION, OFF(app.restart_max_ms), 1, 0, false, "30s", BUILT},
     SECTION("control"),
-    {"control.socket", KEY_SOCKET, OFF(control.socket), 0, 0, false, "baton.sock"},
-    {"control.group", KEY_STRING, OFF(control.group), 0, 0, true, NULL},
+    {"control.socket", KEY_SOCKET, OFF(control.socket), 0, 0, false, "baton.sock", BUILT},
+    {"control.group", KEY_STRING, OFF(control.group), 0, 0, true, NULL, BUILT},
     SECTION("metrics"),
-    {"metrics.listen", KEY_ADDRESS, OFF(metrics.listen), 0, 0, true, NULL},
+    {"metrics.listen", KEY_ADDRESS, OFF(metrics.listen), 0, 0, true, NULL, NOT_YET},
     SECTION("log"),
-    {"log.format", KEY_LOGFORMAT, 0, 0, 0, true, NULL},
-    {"log.level", KEY_LOGLEVEL, OFF(log.level), 0, 0, false, "info"},
+    {"log.format", KEY_LOGFORMAT, 0, 0, 0, true, NULL, BUILT},
+    {"log.level", KEY_LOGLEVEL, OFF(log.level), 0, 0, false, "info", BUILT},
     SECTION("release"),
-    {"release.root", KEY_PATH, OFF(release.root), 0, 0, true, NULL},
-    {"release.keep", KEY_UINT, OFF(release.keep), 1, 1000, false, "5"},
-    {"release.trust", KEY_PATH, OFF(release.trust), 0, 0, true, NULL},
-    {"release.probation", KEY_DURATION, OFF(release.probation_ms), 0, 0, false, "10s"},
+    {"release.root", KEY_PATH, OFF(release.root), 0, 0, true, NULL, NOT_YET},
+    {"release.keep", KEY_UINT, OFF(release.keep), 1, 1000, false, "5", NOT_YET},
+    {"release.trust", KEY_PATH, OFF(release.trust), 0, 0, true, NULL, NOT_YET},
+    {"release.probation", KEY_DURATION, OFF(release.probation_ms), 0, 0, false, "10s", NOT_YET},
     SECTION("release.source"),
-    {"release.source.url", KEY_URL, OFF(release.source_url), 0, 0, true, NULL},
+    {"release.source.url", KEY_URL, OFF(release.source_url), 0, 0, true, NULL, NOT_YET},
     {"release.source.interval", KEY_DURATION, OFF(release.source_interval_ms), 1000, 0, false,
-     "60s"},
+     "60s", NOT_YET},
     SECTION("canary"),
-    {"canary.workers", KEY_UINT, OFF(canary.workers), 1, 1024, false, "1"},
-    {"canary.duration", KEY_DURATION, OFF(canary.duration_ms), 1, 0, false, "60s"},
-    {"canary.max_error_rate", KEY_RATE, OFF(canary.max_error_rate), 0, 0, false, "0.01"},
-    {"canary.min_requests", KEY_UINT, OFF(canary.min_requests), 0, 1000000000, false, "200"},
+    {"canary.workers", KEY_UINT, OFF(canary.workers), 1, 1024, false, "1", NOT_YET},
+    {"canary.duration", KEY_DURATION, OFF(canary.duration_ms), 1, 0, false, "60s", NOT_YET},
+    {"canary.max_error_rate", KEY_RATE, OFF(canary.max_error_rate), 0, 0, false, "0.01", NOT_YET},
+    {"canary.min_requests", KEY_UINT, OFF(canary.min_requests), 0, 1000000000, false, "200",
+     NOT_YET},
 };
 const size_t baton__config_n_keys = sizeof(baton__config_keys) / sizeof(baton__config_keys[0]);
-
-static const struct {
-    const char *name;
-    int signo;
-} signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
+const struct config_schema baton__config_schema = {
+    .keys = baton__config_keys,
+    .n_keys = sizeof(baton__config_keys) / sizeof(baton__config_keys[0]),
+    .apply_custom = NULL,
 };
-
-int baton__signal_parse(const char *text)
-{
-    if (!text || !*text)
-        return -EINVAL;
-    if (strspn(text, "0123456789") == strlen(text)) {
-        if (strlen(text) > 2)
-            return -EINVAL;
-        int n = atoi(text);
-        for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-            if (signals[i].signo == n)
-                return n;
-        return -EINVAL;
-    }
-    if (strncasecmp(text, "SIG", 3) == 0)
-        text += 3;
-    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-        if (strcasecmp(text, signals[i].name) == 0)
-            return signals[i].signo;
-    return -EINVAL;
-}
-
-const char *baton__signal_name(int signo)
-{
-    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-        if (signals[i].signo == signo)
-            return signals[i].name;
-    return "UNKNOWN";
-}
 
 const char *baton__config_key_name(const struct config_key *key)
 {
@@ -118,9 +89,9 @@ const char *baton__config_key_name(const struct config_key *key)
     return dot ? dot + 1 : key->path;
 }
 
-static bool is_child(int parent, const struct config_key *key)
+static bool is_child(const struct config_schema *schema, int parent, const struct config_key *key)
 {
-    const char *ppath = baton__config_keys[parent].path;
+    const char *ppath = schema->keys[parent].path;
     size_t plen = strlen(ppath);
     const char *name = baton__config_key_name(key);
 
@@ -131,21 +102,22 @@ static bool is_child(int parent, const struct config_key *key)
     return (size_t)(name - key->path) == plen + 1 && strncmp(key->path, ppath, plen) == 0;
 }
 
-int baton__config_key_child(int parent, const char *name, size_t len)
+int baton__config_key_child(const struct config_schema *schema, int parent, const char *name,
+                            size_t len)
 {
-    for (size_t i = 0; i < baton__config_n_keys; i++) {
-        const struct config_key *k = &baton__config_keys[i];
+    for (size_t i = 0; i < schema->n_keys; i++) {
+        const struct config_key *k = &schema->keys[i];
         const char *kn = baton__config_key_name(k);
-        if (is_child(parent, k) && strlen(kn) == len && memcmp(kn, name, len) == 0)
+        if (is_child(schema, parent, k) && strlen(kn) == len && memcmp(kn, name, len) == 0)
             return (int)i;
     }
     return -1;
 }
 
-int baton__config_key_parent(int index)
+int baton__config_key_parent(const struct config_schema *schema, int index)
 {
     for (int i = index - 1; i >= 0; i--)
-        if (baton__config_keys[i].type == KEY_SECTION && is_child(i, &baton__config_keys[index]))
+        if (schema->keys[i].type == KEY_SECTION && is_child(schema, i, &schema->keys[index]))
             return i;
     return -1;
 }
@@ -179,16 +151,17 @@ size_t baton__config_distance(const char *a, const char *b)
     return d[n][m];
 }
 
-const char *baton__config_key_suggest(int parent, const char *name)
+const char *baton__config_key_suggest(const struct config_schema *schema, int parent,
+                                      const char *name)
 {
     const char *best = NULL;
     size_t best_d = SIZE_MAX, len = strlen(name);
     /* Close enough to be a typo, not a different word: two edits, one for short names. */
     size_t limit = len <= 4 ? 1 : 2;
 
-    for (size_t i = 0; i < baton__config_n_keys; i++) {
-        const struct config_key *k = &baton__config_keys[i];
-        if (!is_child(parent, k))
+    for (size_t i = 0; i < schema->n_keys; i++) {
+        const struct config_key *k = &schema->keys[i];
+        if (!is_child(schema, parent, k))
             continue;
         size_t dd = baton__config_distance(name, baton__config_key_name(k));
         if (dd <= limit && dd < best_d) {
@@ -202,7 +175,7 @@ const char *baton__config_key_suggest(int parent, const char *name)
 bool baton__config_key_is_scalar(const struct config_key *key)
 {
     return key->type != KEY_SECTION && key->type != KEY_COMMAND && key->type != KEY_ENV &&
-           key->type != KEY_LISTEN;
+           key->type != KEY_LISTEN && key->type != KEY_CUSTOM;
 }
 
 static int parse_uint(const char *text, uint64_t *ret)
@@ -261,14 +234,15 @@ static void set_string(char **field, const char *text)
 int baton__config_key_set_scalar(struct config_loader *l, const struct config_key *key,
                                  const char *text, char *why, size_t size)
 {
+    /* The types of baton.yaml alone (strategy, ready, log) write into l->config. */
     struct baton_config *c = l->config;
-    void *field = (char *)c + key->offset;
+    void *field = (char *)l->target + key->offset;
     char ex[80];
     uint64_t u;
     int r;
 
     if (!text && key->nullable) {
-        if (key->type == KEY_LOGFORMAT)
+        if (key->type == KEY_LOGFORMAT && c)
             c->log.format_set = false;
         else
             set_string(field, NULL);
@@ -296,7 +270,7 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
             snprintf(why, size, "%s must be a path, not empty", key->path);
             return -EINVAL;
         }
-        char *path = baton__config_path_join(c->dir, text);
+        char *path = baton__config_path_join(l->dir, text);
         size_t max =
             key->type == KEY_SOCKET ? sizeof(((struct sockaddr_un *)0)->sun_path) - 1 : 4095;
         if (strlen(path) > max) {
@@ -321,6 +295,32 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
             return -EINVAL;
         }
         *(unsigned *)field = (unsigned)u;
+        return 0;
+    case KEY_SIZE:
+        r = baton__size_parse(text, &u);
+        if (r == -EINVAL) {
+            snprintf(why, size, "%s: bad size '%s': use bytes (8192) or a unit (8KiB, 1MB)",
+                     key->path, ex);
+            return -EINVAL;
+        }
+        if (r < 0 || u < key->min || (key->max && u > key->max)) {
+            char lo[32], hi[32];
+            snprintf(why, size, "%s must be from %s to %s, not '%s'", key->path,
+                     baton__size_format(key->min, lo, sizeof(lo)),
+                     baton__size_format(key->max ? key->max : UINT64_MAX, hi, sizeof(hi)), ex);
+            return -EINVAL;
+        }
+        *(uint64_t *)field = u;
+        return 0;
+    case KEY_BOOL:
+        if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "on")) {
+            *(bool *)field = true;
+        } else if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "off")) {
+            *(bool *)field = false;
+        } else {
+            snprintf(why, size, "%s must be true or false, not '%s'", key->path, ex);
+            return -EINVAL;
+        }
         return 0;
     case KEY_DURATION:
         r = baton__duration_parse(text, &u);
@@ -389,7 +389,7 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
         char *resolved = NULL;
         const char *reason = NULL;
         if (strncmp(text, "unix:", 5) == 0 && text[5]) {
-            char *path = baton__config_path_join(c->dir, text + 5);
+            char *path = baton__config_path_join(l->dir, text + 5);
             resolved = baton__xasprintf("unix:%s", path);
             free(path);
         }

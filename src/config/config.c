@@ -13,7 +13,7 @@
 
 #include "common/duration.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 extern char **environ;
 
@@ -131,12 +131,12 @@ static const char *lookup(char *const *env, const char *name)
 
 static void apply_defaults(struct config_loader *l)
 {
-    struct config_layer layer = {.label = "default", .where = "default"};
+    struct config_layer layer = {.label = "default", .where = "default", .defaults = true};
 
-    for (size_t i = 0; i < baton__config_n_keys; i++) {
-        if (!baton__config_keys[i].initial)
+    for (size_t i = 0; i < l->schema->n_keys; i++) {
+        if (!l->schema->keys[i].initial)
             continue;
-        struct config_node *node = baton__config_node_scalar(baton__config_keys[i].initial, false);
+        struct config_node *node = baton__config_node_scalar(l->schema->keys[i].initial, false);
         baton__config_key_apply(l, &layer, (int)i, NULL, node);
         baton__config_node_free(node);
     }
@@ -144,8 +144,8 @@ static void apply_defaults(struct config_loader *l)
 
 static void apply_command_line(struct config_loader *l, const struct baton_config_options *o)
 {
-    int listen = baton__config_key_child(0, "listen", 6);
-    int app = baton__config_key_child(0, "app", 3);
+    int listen = baton__config_key_child(l->schema, 0, "listen", 6);
+    int app = baton__config_key_child(l->schema, 0, "app", 3);
 
     for (size_t i = 0; i < o->n_listen; i++) {
         char *where = baton__xasprintf("--listen %s", o->listen[i] ? o->listen[i] : "");
@@ -171,7 +171,8 @@ static void apply_command_line(struct config_loader *l, const struct baton_confi
     for (size_t i = 0; i < o->n_command && i < CONFIG_COMMAND_MAX; i++)
         baton__config_node_add(
             seq, baton__config_node_scalar(o->command[i] ? o->command[i] : "", false));
-    baton__config_key_apply(l, &layer, baton__config_key_child(app, "command", 7), NULL, seq);
+    baton__config_key_apply(l, &layer, baton__config_key_child(l->schema, app, "command", 7), NULL,
+                            seq);
     baton__config_node_free(seq);
 }
 
@@ -273,20 +274,21 @@ static bool env_name_ok(const char *name)
            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
-                       struct baton_buf *err)
+/* Loads every layer into *ret_config, which is set even when errors were found (the caller
+ * frees it): each key holds its default or the last value that was valid. */
+static int load(const struct baton_config_options *options, struct baton_config **ret_config,
+                struct baton_buf *err)
 {
     struct baton_config *c = NULL;
-    struct config_loader l = {.err = err};
+    struct config_loader l = {.schema = &baton__config_schema, .err = err};
     char *const *env;
     char cwd[PATH_MAX];
     int r = -EINVAL, io = 0;
 
-    if (!options || !ret || !err)
-        return -EINVAL;
     env = options->environ ? options->environ : environ;
     c = baton__xcalloc(1, sizeof(*c));
     l.config = c;
+    l.target = c;
 
     if (!getcwd(cwd, sizeof(cwd))) {
         r = -errno;
@@ -303,6 +305,7 @@ int baton__config_load(const struct baton_config_options *options, struct baton_
     } else {
         c->dir = baton__xstrdup(cwd);
     }
+    l.dir = c->dir;
     apply_defaults(&l);
 
     if (options->path) {
@@ -342,15 +345,70 @@ int baton__config_load(const struct baton_config_options *options, struct baton_
     if (!c->name)
         default_name(c);
     check_merged(&l, options);
-    if (l.n_errors == 0) {
+    r = l.n_errors == 0 ? 0 : io ? io : -EINVAL;
+out:
+    *ret_config = c;
+    return r;
+}
+
+int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
+                       struct baton_buf *err)
+{
+    struct baton_config *c = NULL;
+    int r;
+
+    if (!options || !ret || !err)
+        return -EINVAL;
+    r = load(options, &c, err);
+    if (r == 0) {
         *ret = c;
         c = NULL;
-        r = 0;
-    } else {
-        r = io ? io : -EINVAL;
     }
-out:
     baton__config_free(c);
+    return r;
+}
+
+int baton__config_control_socket(const struct baton_config_options *options, char **ret_socket,
+                                 struct baton_buf *err)
+{
+    struct baton_config *c = NULL;
+    int r;
+
+    if (!options || !options->path || !ret_socket || !err)
+        return -EINVAL;
+    r = load(options, &c, err);
+    /* A value in error was never stored, nor anything of a file that is not YAML: what is
+     * left is the socket the file names when that part is valid, else the default. */
+    if ((r == 0 || r == -EINVAL) && c && c->control.socket)
+        *ret_socket = baton__xstrdup(c->control.socket);
+    else if (r == 0)
+        r = -EINVAL; /* cannot happen: control.socket has a default */
+    baton__config_free(c);
+    return r;
+}
+
+int baton__config_load_file(const struct config_schema *schema, const char *path, void *target,
+                            void *data, struct baton_buf *err)
+{
+    struct config_loader l = {.schema = schema, .target = target, .data = data, .err = err};
+    char cwd[PATH_MAX], *abs = NULL, *dir = NULL;
+    int r;
+
+    if (!schema || !path || !*path || !target || !err)
+        return -EINVAL;
+    if (!getcwd(cwd, sizeof(cwd))) {
+        r = -errno;
+        baton__config_error_at(&l, path, "cannot read the current directory: %s", strerror(errno));
+        return r;
+    }
+    abs = baton__config_path_join(cwd, path);
+    dir = dir_of(abs);
+    l.dir = dir;
+    r = baton__config_layer_file(&l, path, NULL);
+    if (r == 0 && l.n_errors > 0)
+        r = -EINVAL;
+    free(dir);
+    free(abs);
     return r;
 }
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 /* Reads a whole regular file of at most CONFIG_FILE_MAX bytes. Returns 0 or -errno. */
 static int read_file(const char *path, char **ret, size_t *ret_len, const char **ret_why)
@@ -123,7 +123,7 @@ static bool names_section(const char *name)
     for (size_t i = 0; i < baton__config_n_keys; i++) {
         const struct config_key *k = &baton__config_keys[i];
         char buf[96];
-        if (baton__config_key_parent((int)i) != 0)
+        if (baton__config_key_parent(&baton__config_schema, (int)i) != 0)
             continue;
         env_name(k, buf, sizeof(buf));
         size_t n = strlen(buf + 6);
@@ -182,15 +182,15 @@ static void apply_variable(struct config_loader *l, const char *name, const char
                 entry = baton__xstrdup(c->listen[i].name);
                 break;
             }
-        baton__config_key_apply_entry(l, &layer, baton__config_key_child(0, "listen", 6), entry,
-                                      NULL, node);
+        baton__config_key_apply_entry(l, &layer, baton__config_key_child(l->schema, 0, "listen", 6),
+                                      entry, NULL, node);
         free(entry);
         goto out;
     }
     if (strncmp(name, "BATON_APP_ENV_", 14) == 0 && name[14]) {
-        int app = baton__config_key_child(0, "app", 3);
-        baton__config_key_apply_entry(l, &layer, baton__config_key_child(app, "env", 3), name + 14,
-                                      NULL, node);
+        int app = baton__config_key_child(l->schema, 0, "app", 3);
+        baton__config_key_apply_entry(l, &layer, baton__config_key_child(l->schema, app, "env", 3),
+                                      name + 14, NULL, node);
         goto out;
     }
     if (best) {
@@ -267,14 +267,18 @@ void baton__config_layer_set(struct config_loader *l, const char *assignment)
             entry = seg;
             break;
         }
+        if (k->unsupported) {
+            baton__config_error_at(l, where, "%s: not supported yet", k->path);
+            goto out;
+        }
         if (k->type != KEY_SECTION) {
             baton__config_error_at(l, where, "%s has no keys under it", k->path);
             goto out;
         }
-        int child = len ? baton__config_key_child(index, seg, len) : -1;
+        int child = len ? baton__config_key_child(l->schema, index, seg, len) : -1;
         if (child < 0) {
             char *name = baton__xstrndup(seg, len);
-            const char *hint = baton__config_key_suggest(index, name);
+            const char *hint = baton__config_key_suggest(l->schema, index, name);
             baton__config_error_at(
                 l, where, "unknown key '%s'%s%s%s%s%s", baton__config_excerpt(name, ex, sizeof(ex)),
                 k->path[0] ? " in " : "", k->path, hint ? " (did you mean '" : "", hint ? hint : "",

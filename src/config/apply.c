@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 /* "FILE:LINE:COL" of a node in a file layer; the layer's fixed text otherwise. Caller frees. */
 static char *place(const struct config_layer *layer, const struct config_node *node,
@@ -24,6 +24,8 @@ static char *place(const struct config_layer *layer, const struct config_node *n
 static void record(struct config_loader *l, const struct config_layer *layer, const char *key,
                    const struct config_node *at, const struct config_node *value, bool section)
 {
+    if (!l->config) /* only baton.yaml keeps origins, for `baton config` */
+        return;
     char *origin = place(layer, at, layer->label);
     char *where = place(layer, value ? value : at, layer->where);
     baton__config_origin_set(l->config, key, origin, where, section);
@@ -41,6 +43,10 @@ static const char *expected(const struct config_key *key)
     switch (key->type) {
     case KEY_UINT:
         return key->min > 0 ? "a positive integer" : "a non-negative integer";
+    case KEY_SIZE:
+        return "a size (8192, 8KiB, 1MB)";
+    case KEY_BOOL:
+        return "true or false";
     case KEY_DURATION:
         return "a duration (250ms, 30s, 5m)";
     case KEY_SIGNAL:
@@ -70,7 +76,7 @@ static const char *expected(const struct config_key *key)
 static void apply_section(struct config_loader *l, const struct config_layer *layer, int index,
                           const struct config_node *at, const struct config_node *value)
 {
-    const struct config_key *key = &baton__config_keys[index];
+    const struct config_key *key = &l->schema->keys[index];
     char ex[80];
 
     /* A section's origin is its key: "app.command is required" points there. */
@@ -92,12 +98,12 @@ static void apply_section(struct config_loader *l, const struct config_layer *la
     }
     for (size_t i = 0; i + 1 < value->n_items; i += 2) {
         const struct config_node *k = value->items[i], *v = value->items[i + 1];
-        int child = baton__config_key_child(index, k->text, k->len);
+        int child = baton__config_key_child(l->schema, index, k->text, k->len);
         if (child >= 0) {
             baton__config_key_apply(l, layer, child, k, v);
             continue;
         }
-        const char *hint = baton__config_key_suggest(index, k->text);
+        const char *hint = baton__config_key_suggest(l->schema, index, k->text);
         baton__config_error(l, layer, k, "unknown key '%s'%s%s%s%s%s",
                             baton__config_excerpt(k->text, ex, sizeof(ex)),
                             key->path[0] ? " in " : "", key->path, hint ? " (did you mean '" : "",
@@ -149,7 +155,7 @@ static void apply_command(struct config_loader *l, const struct config_layer *la
 static void apply_map(struct config_loader *l, const struct config_layer *layer, int index,
                       const struct config_node *value)
 {
-    const struct config_key *key = &baton__config_keys[index];
+    const struct config_key *key = &l->schema->keys[index];
 
     if (baton__config_node_is_null(value))
         return;
@@ -167,9 +173,16 @@ static void apply_map(struct config_loader *l, const struct config_layer *layer,
 void baton__config_key_apply(struct config_loader *l, const struct config_layer *layer, int index,
                              const struct config_node *at, const struct config_node *value)
 {
-    const struct config_key *key = &baton__config_keys[index];
+    const struct config_key *key = &l->schema->keys[index];
     char why[512];
 
+    /* A key of a feature not built yet: saying nothing would let the user believe it works. A
+     * null value sets nothing, so it stays allowed. */
+    if (key->unsupported && !layer->defaults) {
+        if (!baton__config_node_is_null(value))
+            baton__config_error(l, layer, at ? at : value, "%s: not supported yet", key->path);
+        return;
+    }
     switch (key->type) {
     case KEY_SECTION:
         apply_section(l, layer, index, at, value);
@@ -180,6 +193,9 @@ void baton__config_key_apply(struct config_loader *l, const struct config_layer 
     case KEY_ENV:
     case KEY_LISTEN:
         apply_map(l, layer, index, value);
+        return;
+    case KEY_CUSTOM:
+        l->schema->apply_custom(l, layer, index, at, value);
         return;
     default:
         break;
@@ -229,7 +245,7 @@ static void apply_listener(struct config_loader *l, const struct config_layer *l
     }
     /* A relative UNIX socket path is relative to the configuration, like every path. */
     if (strncmp(value->text, "unix:", 5) == 0 && value->text[5] && value->text[5] != '/') {
-        char *path = baton__config_path_join(c->dir, value->text + 5);
+        char *path = baton__config_path_join(l->dir, value->text + 5);
         resolved = baton__xasprintf("unix:%s", path);
         free(path);
     }
@@ -309,7 +325,7 @@ void baton__config_key_apply_entry(struct config_loader *l, const struct config_
                                    int index, const char *entry, const struct config_node *at,
                                    const struct config_node *value)
 {
-    if (baton__config_keys[index].type == KEY_LISTEN)
+    if (l->schema->keys[index].type == KEY_LISTEN)
         apply_listener(l, layer, entry, at, value);
     else
         apply_variable(l, layer, entry, at, value);

@@ -3,8 +3,8 @@
  * BATON_<SECTION>_<KEY> environment variables, then --set key=value; later layers win.
  * Every value remembers where it came from, for `baton config` and for error messages.
  */
-#ifndef BATON_SUPERVISOR_CONFIG_H
-#define BATON_SUPERVISOR_CONFIG_H
+#ifndef BATON_CONFIG_CONFIG_H
+#define BATON_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "common/address.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/signal.h" /* app.stop_signal and app.reload_signal are numbers */
 
 enum baton_strategy {
     BATON_STRATEGY_ROLLING,
@@ -55,6 +56,7 @@ struct baton_config {
         uint64_t drain_timeout_ms;    /* default 30s */
         unsigned max_draining;        /* default 2 */
         char *user;                   /* NULL: don't switch */
+        uint64_t probation_ms;        /* app.probation: not supported yet, always 0 */
         uint64_t restart_initial_ms;  /* app.restart.initial, default 100ms */
         uint64_t restart_max_ms;      /* app.restart.max, default 30s */
     } app;
@@ -119,6 +121,18 @@ struct baton_config_options {
 int baton__config_load(const struct baton_config_options *options, struct baton_config **ret,
                        struct baton_buf *err);
 
+/*
+ * The control socket's path as baton__config_load() would find it, for commands that only talk
+ * to a running supervisor: errors elsewhere in the configuration do not stop it. Returns 0 with
+ * a valid configuration; -EINVAL when it has errors (written to err as by baton__config_load)
+ * and *ret_socket is still set (to control.socket when that value is valid, else to its
+ * default beside the file) unless the file's name itself is unusable; another -errno (nothing
+ * stored) when a file cannot be read.
+ * options->path is required. Caller frees *ret_socket.
+ */
+int baton__config_control_socket(const struct baton_config_options *options, char **ret_socket,
+                                 struct baton_buf *err);
+
 /* Frees a config from baton__config_load(). NULL is fine. */
 void baton__config_free(struct baton_config *config);
 
@@ -128,10 +142,5 @@ void baton__config_free(struct baton_config *config);
  * JSON object {"config": {...}, "origins": {"app.workers": "baton.yaml:12:3", ...}}.
  */
 int baton__config_print(const struct baton_config *config, struct baton_buf *out, bool json);
-
-/* Returns the signal number for "TERM", "SIGTERM", "15"; -EINVAL otherwise. */
-int baton__signal_parse(const char *text);
-/* Returns "TERM" for SIGTERM (static storage). */
-const char *baton__signal_name(int signo);
 
 #endif

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 struct builder {
     const char *name; /* shown in messages; NULL: no location */
@@ -90,6 +91,61 @@ bool baton__config_node_is_null(const struct config_node *node)
         return false;
     return node->len == 0 || strcmp(node->text, "~") == 0 || strcmp(node->text, "null") == 0 ||
            strcmp(node->text, "Null") == 0 || strcmp(node->text, "NULL") == 0;
+}
+
+/* A plain scalar YAML's core schema reads as a number: JSON's own grammar, which it includes. */
+static bool json_number(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        s += strspn(s, "0123456789");
+    else
+        return false;
+    if (*s == '.') {
+        s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        s += strspn(s, "0123456789");
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        s += strspn(s, "0123456789");
+    }
+    return *s == '\0';
+}
+
+int baton__config_node_json(const struct config_node *node, struct baton_buf *out)
+{
+    int r = 0;
+
+    if (!node || baton__config_node_is_null(node))
+        return baton__buf_puts(out, "null");
+    if (node->type == NODE_SCALAR) {
+        if (node->plain && (!strcmp(node->text, "true") || !strcmp(node->text, "false") ||
+                            json_number(node->text)))
+            return baton__buf_puts(out, node->text);
+        return baton__json_string(out, node->text, node->len);
+    }
+    r = baton__buf_puts(out, node->type == NODE_MAP ? "{" : "[");
+    /* Depth is bounded by CONFIG_DEPTH_MAX, so recursion is bounded too. */
+    for (size_t i = 0; r == 0 && i < node->n_items; i++) {
+        if (i > 0)
+            r = baton__buf_puts(out, node->type == NODE_MAP && i % 2 ? ":" : ",");
+        if (r == 0 && node->type == NODE_MAP && i % 2 == 0)
+            r = baton__json_string(out, node->items[i]->text, node->items[i]->len);
+        else if (r == 0)
+            r = baton__config_node_json(node->items[i], out);
+    }
+    if (r == 0)
+        r = baton__buf_puts(out, node->type == NODE_MAP ? "}" : "]");
+    return r;
 }
 
 static int compare_keys(const void *a, const void *b)

@@ -10,8 +10,9 @@
 
 #include "common/duration.h"
 #include "common/json.h"
+#include "common/signal.h"
 #include "common/xmalloc.h"
-#include "supervisor/config-internal.h"
+#include "config/internal.h"
 
 #define COMMENT_COLUMN 44
 
@@ -262,6 +263,22 @@ static void print_command(struct printer *p, int depth)
         end_line(p, "app.command");
 }
 
+/* Keys not supported yet are not shown, nor sections that hold nothing else: what `baton
+ * config` prints is what baton acts on. */
+static bool shown(int index)
+{
+    const struct config_key *k = &baton__config_keys[index];
+
+    if (k->unsupported)
+        return false;
+    if (k->type != KEY_SECTION)
+        return true;
+    for (size_t i = (size_t)index + 1; i < baton__config_n_keys; i++)
+        if (baton__config_key_parent(&baton__config_schema, (int)i) == index && shown((int)i))
+            return true;
+    return false;
+}
+
 static void print_section(struct printer *p, int index, int depth)
 {
     char buf[64];
@@ -269,7 +286,7 @@ static void print_section(struct printer *p, int index, int depth)
 
     for (size_t i = (size_t)index + 1; i < baton__config_n_keys; i++) {
         const struct config_key *k = &baton__config_keys[i];
-        if (baton__config_key_parent((int)i) != index)
+        if (baton__config_key_parent(&baton__config_schema, (int)i) != index || !shown((int)i))
             continue;
         const char *name = baton__config_key_name(k);
         switch (k->type) {
