@@ -563,8 +563,11 @@ def test_broken_config_on_disk_still_reaches_the_supervisor(procs, tmp_path, bre
         else:
             assert r.stderr.startswith("baton: warning: the configuration has errors; a reload "
                                        "would fail on:\nbaton: "), r.stderr
-            assert ("baton.yaml:6:12: app.workers" if breakage == "value" else
-                    "baton.yaml:12:1: flow sequence without a closing bracket") in r.stderr
+            lines = good.splitlines()
+            where = (f"baton.yaml:{lines.index('  workers: 2') + 1}:12: app.workers"
+                     if breakage == "value" else
+                     f"baton.yaml:{len(lines) + 2}:1: flow sequence without a closing bracket")
+            assert where in r.stderr, r.stderr
         st = status_json(procs, *target, cwd=tmp_path)
         assert st["pid"] == sup.pid and st["generation"] == gen
 
@@ -583,7 +586,7 @@ def test_broken_config_on_disk_still_reaches_the_supervisor(procs, tmp_path, bre
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"stopped (supervisor pid {sup.pid})\n"
     assert "a reload would fail on" in r.stderr
-    assert sup.wait() == 0
+    assert sup.proc.wait() == 0
 
 
 def test_run_without_a_config_file(procs, tmp_path):
