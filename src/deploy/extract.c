@@ -510,8 +510,11 @@ int baton_release_extract(int root_fd, int artifact_fd, const char *version,
     archive_read_support_format_tar(x.a);
     if (lseek(artifact_fd, 0, SEEK_SET) < 0 ||
         archive_read_open_fd(x.a, artifact_fd, 64 * 1024) != ARCHIVE_OK) {
-        r = FAIL(&x, -EBADMSG, "cannot read the archive: %s",
-                 archive_error_string(x.a) ? archive_error_string(x.a) : strerror(errno));
+        const char *why = archive_error_string(x.a) ? archive_error_string(x.a) : "read error";
+        if (strstr(why, "Unrecognized archive format"))
+            r = FAIL(&x, -EBADMSG, "not a tar archive inside the gzip");
+        else
+            r = FAIL(&x, -EBADMSG, "truncated or corrupt archive: %s", why);
         goto out;
     }
     for (;;) {
