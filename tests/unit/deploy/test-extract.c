@@ -170,8 +170,8 @@ static void extracts_a_release(void **state)
     int fd = open(f->artifact, O_RDONLY | O_CLOEXEC);
     char tmp[64];
     struct baton_extract_stats st;
-    assert_int_equal(baton_release_extract(f->root, fd, "1.0", NULL, tmp, sizeof(tmp), &st,
-                                           f->err, sizeof(f->err)),
+    assert_int_equal(baton_release_extract(f->root, fd, "1.0", NULL, tmp, sizeof(tmp), &st, f->err,
+                                           sizeof(f->err)),
                      0);
     close(fd);
     assert_int_equal(st.entries, 9);
@@ -311,7 +311,8 @@ static void refuses_hardlink_through_symlink(void **state)
 
 static void refuses_write_through_symlink(void **state)
 {
-    const struct ent ents[] = {{D, "sub", NULL, 0, 0}, {L, "l", "sub", 0, 0}, {F, "l/x", "x", 0, 0}};
+    const struct ent ents[] = {
+        {D, "sub", NULL, 0, 0}, {L, "l", "sub", 0, 0}, {F, "l/x", "x", 0, 0}};
     REFUSED(*state, ents, -ELOOP, "l/x would be written through the symlink l");
 }
 
@@ -504,13 +505,12 @@ static void install_refuses_existing_version(void **state)
     write_archive(f->artifact, ents, 1, true);
     int fd = open(f->artifact, O_RDONLY | O_CLOEXEC);
     char tmp[64];
-    assert_int_equal(baton_release_extract(f->root, fd, "2.0", NULL, tmp, sizeof(tmp), NULL,
-                                           f->err, sizeof(f->err)),
+    assert_int_equal(baton_release_extract(f->root, fd, "2.0", NULL, tmp, sizeof(tmp), NULL, f->err,
+                                           sizeof(f->err)),
                      0);
     close(fd);
     assert_int_equal(mkdir(rel_path(f, "2.0", ""), 0755), 0);
-    assert_int_equal(baton_release_install(f->root, tmp, "2.0", f->err, sizeof(f->err)),
-                     -EEXIST);
+    assert_int_equal(baton_release_install(f->root, tmp, "2.0", f->err, sizeof(f->err)), -EEXIST);
     assert_string_equal(f->err, "release 2.0 already exists");
     assert_int_equal(count_entries(f->releases), 1);
 }

@@ -3,4 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-int main(void){return 0;}
+int main(void)
+{
+    return 0;
+}
