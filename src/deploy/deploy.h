@@ -266,6 +266,24 @@ void baton_journal_state_free(struct baton_journal_state *st);
 const struct baton_release_info *baton_journal_state_find(const struct baton_journal_state *st,
                                                           const char *version);
 
+/* ---- recovery and retention on disk (recover.c) ---- */
+
+/* Retention on disk: plans with baton_release_plan_prune over st (current and previous from
+ * the journal), removes each marked release and journals a PRUNED record for it (deploy id
+ * `deploy`). Returns the count removed. The caller holds the lock. */
+int baton_release_prune(int root_fd, struct baton_journal *j, const struct baton_journal_state *st,
+                        unsigned keep, const char *deploy, char *err, size_t errsz);
+
+/* Finishes or undoes the last deploy after a crash, from st (baton_journal_read) and the disk:
+ * hidden leftovers in releases/ are removed; REMOVE_TEMP also removes a release renamed into
+ * place whose INSTALLED record never made it; REMOVE_TEMP and MARK_UNFINISHED put current back
+ * on `from` if the switch had begun; SWITCH_BACK switches to `from`; each journals FAILED or
+ * DONE so a second start does nothing; PRUNE prunes (keep) and journals DONE.
+ * RESTART_PROBATION changes nothing: the caller starts the release in current on probation.
+ * Returns the recovery that st asked for (>= 0) or -errno. The caller holds the lock. */
+int baton_deploy_recover(int root_fd, struct baton_journal *j, const struct baton_journal_state *st,
+                         unsigned keep, char *err, size_t errsz);
+
 /* ---- the lock (lock.c) ---- */
 
 /* Takes the kernel lock on .baton/lock (flock, released by the kernel when the holder dies) and

@@ -20,7 +20,12 @@ static inline char *tmpdir_new(void)
 {
     char tmpl[] = "/tmp/baton-deploy-test-XXXXXX";
     char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
+    if (!d)
+        abort();
+    d = strdup(d);
+    if (!d)
+        abort();
+    return d;
 }
 
 static inline void tmpdir_remove(char *dir)

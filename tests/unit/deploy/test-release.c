@@ -161,10 +161,10 @@ static struct baton_release_info rel(const char *v, enum baton_release_state s)
 static void retention_keeps_committed_and_prunes_failed_first(void **state)
 {
     struct baton_release_info rels[] = {
-        rel("1.0", BATON_RELEASE_COMMITTED), rel("1.1", BATON_RELEASE_COMMITTED),
-        rel("1.2", BATON_RELEASE_COMMITTED), rel("1.3", BATON_RELEASE_FAILED),
+        rel("1.0", BATON_RELEASE_COMMITTED),  rel("1.1", BATON_RELEASE_COMMITTED),
+        rel("1.2", BATON_RELEASE_COMMITTED),  rel("1.3", BATON_RELEASE_FAILED),
         rel("1.4", BATON_RELEASE_UNFINISHED), rel("1.5", BATON_RELEASE_COMMITTED),
-        rel("1.6", BATON_RELEASE_COMMITTED), rel("1.7", BATON_RELEASE_PROBATION),
+        rel("1.6", BATON_RELEASE_COMMITTED),  rel("1.7", BATON_RELEASE_PROBATION),
     };
     bool prune[8];
     /* current 1.6, previous 1.5, keep 1: of 1.0-1.2 only 1.2 stays */
