@@ -144,8 +144,17 @@ static void apply(struct baton_supervisor *sup, struct baton_worker *w,
         baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "STATUS=%s", w->status);
     }
     if (m->has_stats) {
-        free(w->stats);
-        w->stats = baton__xstrndup(m->stats, m->stats_len);
+        /* A report that does not parse or goes backwards is ignored (and counted): totals
+         * stay monotonic whatever a worker sends. */
+        struct baton_counters c;
+        int r = baton__counters_parse(m->stats, m->stats_len, &c);
+        if (r == 0 && baton__counters_monotonic(&w->counters, &c)) {
+            w->counters = c;
+        } else {
+            sup->gens.stats_refused++;
+            baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "BATON_STATS ignored: %s",
+                          r < 0 ? "malformed" : "a counter went down");
+        }
     }
     if (m->stopping)
         baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "worker is stopping");
