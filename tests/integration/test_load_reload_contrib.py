@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import GO_HELLO, SOURCE, TIME_SCALE, loadgen, read_report, wait_for
+from conftest import BIN, GO_HELLO, SOURCE, TIME_SCALE, free_port, loadgen, read_report, wait_for
 
 PYTHON = "/usr/bin/python3"
 PY_HELLO = SOURCE / "examples" / "python-hello"
@@ -132,3 +132,42 @@ def test_helper_broken_release_keeps_old_generation(procs, port, app, mode):
     client.wait(timeout=seconds + 30)
     result = check_report(report, app, mode, "over 4 failed and 2 good reloads")
     assert result["sent"] > 500, result
+
+
+GO_IDIOM = BIN / "go-idiom"
+
+
+def test_usual_go_idiom_loses_requests_baton_serve_does_not(procs):
+    """The same program (tests/integration/apps/go-idiom), reloaded under keep-alive load:
+    with the usual idiom (srv.Shutdown on SIGTERM, log.Fatal(srv.Serve(ln))) requests fail on
+    reloads; with log.Fatal(baton.Serve(srv, ln)) none does."""
+    if not GO_IDIOM.exists():
+        pytest.skip(f"{GO_IDIOM} is not built")
+    lost = {}
+    for variant, argv in (("idiom", [GO_IDIOM]), ("baton.Serve", [GO_IDIOM, "-baton"])):
+        port = free_port()
+        tmp = procs.tmp / variant.replace(".", "-")
+        tmp.mkdir()
+        config = write_config(tmp, port, argv, workers=2)
+        sup = Supervisor(procs, config)
+        gen = sup.wait_ready(workers=2)
+        seconds = int(10 * TIME_SCALE)
+        client, report = loadgen(procs, port, seconds, connections=64)
+        wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
+        for i in range(RELOADS):
+            assert client.alive(), f"load ended after only {i} reloads; make the run longer"
+            old_id, old_pids = gen["id"], {w["pid"] for w in gen["workers"]}
+            r = sup.reload()
+            assert r.returncode == 0, f"reload {i + 1} failed: {r.stdout}{r.stderr}"
+            gen = sup.wait_ready(workers=2, generation=old_id + 1)
+            wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15,
+                     what=f"generation {old_id} to exit")
+        client.wait(timeout=seconds + 30)
+        result = read_report(report)
+        lost[variant] = result
+        print(f"go-idiom {variant}: sent {result['sent']}, failed {result['failed']} over "
+              f"{RELOADS} reloads: {({k: result[k] for k in FAILURE_KEYS})}", file=sys.stderr)
+        assert sup.stop() == 0
+    assert lost["baton.Serve"]["failed"] == 0, lost["baton.Serve"]
+    assert lost["idiom"]["failed"] > 0, (
+        f"the usual idiom lost nothing over {RELOADS} reloads: {lost['idiom']}")
