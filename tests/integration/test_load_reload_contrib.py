@@ -2,14 +2,11 @@
 contrib/python/baton.py (examples/python-hello, http.server and WSGI), each under a real
 supervisor while the accounting load client runs, keep-alive and Connection: close:
 
-- several reloads, each really replacing the generation (new id, new pids, old ones drained
-  and exited): every request the client sent is answered with a 2xx;
-- broken releases between good reloads (a new generation that exits at start, one that is
-  never ready): each reload fails with its reason, the old generation keeps serving (same
-  generation, same pids), and again every request is answered.
+several reloads, each really replacing the generation (new id, new pids, old ones drained
+and exited): every request the client sent is answered with a 2xx. And the reason the Go helper
+exists: the usual Go drain idiom loses requests under the same reloads, baton.Serve none.
+Broken releases are in test_load_reload_contrib_failures.py.
 """
-import json
-import re
 import sys
 
 import pytest
@@ -26,18 +23,8 @@ APPS = {
     "python-wsgi": lambda: [PYTHON, PY_HELLO / "hello_wsgi.py"],
 }
 
-# A release that adopts its socket with the Python helper and says what it is doing, but
-# never becomes ready (it waits forever for something, as a service stuck on a database would).
-NEVER_READY = f"""
-import sys, time
-sys.path.insert(0, {str(SOURCE / "contrib" / "python")!r})
-import baton
-baton.listen("http", "127.0.0.1:1")
-baton.status("waiting for the database")
-time.sleep(3600)
-"""
-
 FAILURE_KEYS = ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")
+
 
 
 def app_command(app):
@@ -45,12 +32,6 @@ def app_command(app):
     if not argv[-1].exists():
         pytest.skip(f"{argv[-1]} is not built")
     return argv
-
-
-def set_command(config, command):
-    text = config.read_text()
-    text = re.sub(r"(?m)^  command: .*$", "  command: " + json.dumps([str(c) for c in command]), text)
-    config.write_text(text)
 
 
 def check_report(report, app, mode, what):
@@ -73,7 +54,7 @@ def test_helper_reloads_under_load_lose_nothing(procs, port, app, mode):
     config = write_config(procs.tmp, port, app_command(app), workers=2)
     sup = Supervisor(procs, config)
     gen = sup.wait_ready(workers=2)
-    seconds = int(15 * TIME_SCALE)
+    seconds = int(12 * TIME_SCALE)
     client, report = loadgen(procs, port, seconds, connections=64, close=(mode == "close"))
     wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
 
@@ -90,48 +71,6 @@ def test_helper_reloads_under_load_lose_nothing(procs, port, app, mode):
     client.wait(timeout=seconds + 30)
     result = check_report(report, app, mode, f"over {RELOADS} reloads")
     assert result["sent"] > 1000, result
-
-
-@pytest.mark.parametrize("mode", ["keepalive", "close"])
-@pytest.mark.parametrize("app", list(APPS))
-def test_helper_broken_release_keeps_old_generation(procs, port, app, mode):
-    good_command = app_command(app)
-    config = write_config(procs.tmp, port, good_command, workers=2,
-                          extra_app={"ready_timeout": f"{int(1500 * TIME_SCALE)}ms"})
-    never_ready = procs.tmp / "never_ready.py"
-    never_ready.write_text(NEVER_READY)
-    sup = Supervisor(procs, config)
-    gen = sup.wait_ready(workers=2)
-    seconds = int(12 * TIME_SCALE)
-    client, report = loadgen(procs, port, seconds, connections=32, close=(mode == "close"))
-    wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
-
-    def reload_fails(command, reason):
-        set_command(config, command)
-        before = sup.active()
-        r = sup.reload()
-        out = r.stdout + r.stderr
-        assert r.returncode == 1, out
-        assert re.search(reason, out), f"the reason is not reported: {out}"
-        after = sup.active()
-        assert after["id"] == before["id"]
-        assert {w["pid"] for w in after["workers"]} == {w["pid"] for w in before["workers"]}
-        set_command(config, good_command)
-
-    for rounds in range(2):
-        assert client.alive(), f"load ended after {rounds} rounds; make the run longer"
-        # The new release's command line is wrong: it exits at start with its usage message.
-        reload_fails([*good_command, "--no-such-flag"],
-                     r"(?s)(exit|status).*(flag provided but not defined|unrecognized arguments)")
-        reload_fails([PYTHON, never_ready], r"(?s)(timeout|ready).*waiting for the database")
-        old_id = sup.active()["id"]
-        r = sup.reload()
-        assert r.returncode == 0, r.stdout + r.stderr
-        gen = sup.wait_ready(workers=2, generation=old_id + 3)  # failed generations consume ids
-
-    client.wait(timeout=seconds + 30)
-    result = check_report(report, app, mode, "over 4 failed and 2 good reloads")
-    assert result["sent"] > 500, result
 
 
 GO_IDIOM = BIN / "go-idiom"
