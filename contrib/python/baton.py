@@ -316,7 +316,8 @@ def serve(handler_class, sock, signals=(signal.SIGTERM, signal.SIGINT)):
     generation keeps accepting on it); finish requests in flight; answer every further request
     with Connection: close; close a connection only once it has been idle for IDLE_GRACE since
     the later of its last response and the start of the drain, so a request already on the
-    wire is answered rather than reset. A second signal during the drain exits at once.
+    wire is answered rather than reset. A second signal during the drain exits at once. When
+    READY=1 cannot be sent, it drains at once and raises that OSError.
     """
     drain = _Drain()
     server = _Server(sock, _drain_class(handler_class, drain))
@@ -330,14 +331,22 @@ def serve(handler_class, sock, signals=(signal.SIGTERM, signal.SIGINT)):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="baton-accept", daemon=True)
     thread.start()
+    error = None
     try:
         # The socket listened before serving began: connections wait in the kernel's queue.
-        ready()
+        try:
+            ready()
+        except OSError as e:
+            error = e           # the supervisor cannot hear us: drain and report it
+            drain.begin()
         while not drain.event.wait(0.5):
             pass
-        stopping()
+        if error is None:
+            stopping()
         server.shutdown()       # the accept loop ends
         server.server_close()   # closes our copy of the listener, joins connection threads
+        if error is not None:
+            raise error
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -28,7 +28,8 @@ const pollInterval = 25 * time.Millisecond
 
 // Serve serves HTTP on ln with srv until SIGTERM (or SIGINT), then drains without losing a
 // request and returns nil once nothing is left; any other return is an error from srv.Serve.
-// It sends READY=1 once it serves and STOPPING=1 when the drain begins.
+// It sends READY=1 once it serves and STOPPING=1 when the drain begins; when READY=1 cannot be
+// sent (a NOTIFY_SOCKET nobody listens on), it drains at once and returns that error.
 //
 // The drain, as docs/protocol.md §3 asks:
 //
