@@ -341,10 +341,11 @@ def serve(handler_class, sock, signals=(signal.SIGTERM, signal.SIGINT)):
             drain.begin()
         while not drain.event.wait(0.5):
             pass
-        if error is None:
-            stopping()
         server.shutdown()       # the accept loop ends
-        server.server_close()   # closes our copy of the listener, joins connection threads
+        sock.close()            # our copy of the shared listener; never shutdown() it
+        if error is None:
+            stopping()          # after the close: STOPPING=1 means we no longer accept
+        server.server_close()   # joins the connection threads: returns when all are closed
         if error is not None:
             raise error
     finally:

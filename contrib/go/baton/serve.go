@@ -157,8 +157,8 @@ func serve(srv *http.Server, ln net.Listener, stop, force <-chan struct{}) error
 	}
 	t.draining.Store(true)
 	start := time.Now()
-	Stopping()
 	ln.Close()
+	Stopping() // after the close: STOPPING=1 means this process no longer accepts
 	if serving {
 		// srv.Serve registers each connection (StateNew) before it accepts the next one, so
 		// once it has returned every accepted connection is tracked.
