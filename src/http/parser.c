@@ -124,10 +124,10 @@ static int on_header_field_complete(llhttp_t *h)
 static int on_header_value(llhttp_t *h, const char *at, size_t n)
 {
     struct baton__parser *p = parser_of(h);
-    /* Folding in the header section is caught on the raw bytes (head_raw()). In the trailer
-     * section, whose fields are dropped and never frame anything, llhttp's report of a folded
-     * line as a second piece of the same value is enough: a value legitimately comes in
-     * pieces only when the input ended inside it and the next piece starts the next input. */
+    /* Folding is caught on the raw bytes (raw_scan()). In the trailer section llhttp's report
+     * of a folded line as a second piece of the same value catches it too: a value legitimately
+     * comes in pieces only when the input ended inside it and the next piece starts the next
+     * input. */
     if (p->in_trailers && p->token_kind == TOKEN_VALUE && !(p->value_at_end && at == p->exec_start))
         return fail(p, 400, "obsolete line folding");
     p->value_at_end = at + n == p->exec_end;
@@ -258,6 +258,7 @@ static int on_headers_complete(llhttp_t *h)
     p->method = llhttp_method_name((llhttp_method_t)h->method);
     if (p->path[0] == '*' && h->method != HTTP_OPTIONS)
         return fail(p, 400, "asterisk-form target outside OPTIONS");
+    p->chunked = (h->flags & F_CHUNKED) != 0;
     p->paused_at_headers = true;
     return HPE_PAUSED;
 }
@@ -283,7 +284,10 @@ static int on_chunk_header(llhttp_t *h)
     /* The size line of the last chunk starts the trailer section. */
     if (h->content_length == 0)
         p->in_trailers = true;
-    return 0;
+    /* Pause, so that baton__parser_execute() learns where the chunk's data starts: the bytes
+     * around chunk data are checked on the wire (raw_scan()), the data itself is not. */
+    p->paused_at_chunk = true;
+    return HPE_PAUSED;
 }
 
 static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
@@ -298,7 +302,9 @@ static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
 static int on_message_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
-    p->keep_alive = llhttp_should_keep_alive(h);
+    /* llhttp ignores "close" in an HTTP/1.0 request that also says keep-alive: close wins
+     * (RFC 9112 9.6), or the server would read on where the client has stopped. */
+    p->keep_alive = llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE);
     p->paused_at_headers = false;
     return HPE_PAUSED;
 }
@@ -390,35 +396,66 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
 }
 
 /*
- * Adds the raw bytes [s, s + n) of the header section: fails with 431 past the limit, and with
- * 400 on obsolete line folding (RFC 9112 5.2: a line end followed by SP or HT).
+ * Checks the bytes [s, s + n) that llhttp has just consumed, on the wire: every line end of the
+ * header section, of chunked framing (size lines and the CRLF after chunk data) and of the
+ * trailer section must be CRLF; in the header and trailer sections a line end followed by SP
+ * or HT is obsolete line folding (RFC 9112 5.2). The header and trailer sections also count
+ * towards the head limit (431). Returns true when the input is refused (fail() recorded why).
  *
- * Why on the raw bytes: llhttp joins a folded line to the value before it and skips the
- * whitespace and line ends between a colon and the value without a callback, so
- * "Content-Length:\r\n 5" reaches the callbacks as the plain value "5" and llhttp frames
- * the body by it. Only the bytes on the wire show the fold, in every shape (empty or not,
- * SP or HT, CRLF or a bare LF, split across reads), and folding is a smuggling vector:
- * refuse it before the request is dispatched. The head's bytes are scanned once, as llhttp
- * consumes them; head_last carries the last one over to the next input.
+ * Why on the raw bytes: the llhttp build does not see all of it. It joins a folded line to
+ * the value before it and skips the whitespace and line ends between a colon and the value
+ * without a callback, so "Content-Length:\r\n 5" reaches the callbacks as the plain value "5"
+ * and llhttp frames the body by it. And unless it was compiled with LLHTTP_STRICT_MODE (Debian
+ * ships the sources, built here as they come, and a system library may be built either way),
+ * it takes any byte after a CR for the LF of the line end: "\r\n\rX" ends a header section,
+ * "5\rX" a chunk-size line and "data\rX" a chunk, where every other parser reads on. Both are
+ * request smuggling vectors. Only the bytes on the wire show them, in every shape and split
+ * across reads; the scan is one pass over bytes llhttp consumes anyway, and raw_last carries
+ * the last byte over to the next input.
  */
-static bool head_raw(struct baton__parser *p, const char *s, size_t n)
+static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n)
 {
-    p->head_raw += n;
-    if (p->head_raw > p->limits->header_bytes) {
-        fail(p, 431, "request header section too large");
-        return true;
+    if (head) {
+        p->head_raw += n;
+        if (p->head_raw > p->limits->header_bytes) {
+            fail(p, 431, "request header section too large");
+            return true;
+        }
     }
-    char last = p->head_last;
+    char last = p->raw_last;
     for (size_t i = 0; i < n; i++) {
-        if (last == '\n' && (s[i] == ' ' || s[i] == '\t')) {
+        if (p->raw_skip) {
+            size_t k = n - i < p->raw_skip ? n - i : (size_t)p->raw_skip;
+            p->raw_skip -= k;
+            i += k - 1;
+            last = 0;
+            continue;
+        }
+        char ch = s[i];
+        if (last == '\r' && ch != '\n') {
+            fail(p, 400, "line end not CRLF (bare CR)");
+            return true;
+        }
+        if (ch == '\n' && last != '\r') {
+            fail(p, 400, "line end not CRLF (bare LF)");
+            return true;
+        }
+        if (head && last == '\n' && (ch == ' ' || ch == '\t')) {
             fail(p, 400, "obsolete line folding");
             return true;
         }
-        last = s[i];
+        last = ch;
     }
-    p->head_last = last;
+    p->raw_last = last;
     return false;
 }
+
+/* What raw_scan() checks of the bytes the next llhttp_execute() consumes. */
+enum raw_part {
+    RAW_HEAD,    /* the header or trailer section: line ends, folding, the head limit */
+    RAW_CHUNKED, /* chunked framing: line ends, chunk data passed over */
+    RAW_NONE,    /* a body framed by Content-Length: nothing */
+};
 
 int baton__parser_execute(struct baton__parser *p, const char *data, size_t len, size_t *ret_used)
 {
@@ -427,16 +464,19 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
     if (p->error_status)
         return BATON__PARSE_ERROR;
     /* After a pause at the end of the header section, llhttp must run again even without
-     * input: a request without a body completes in that call. */
+     * input: a request without a body completes in that call. Every pause ends a part of the
+     * message (header section, chunk-size line, trailer section), so one call's bytes are all
+     * of one part. */
     while (used < len || resumed) {
         resumed = false;
-        bool in_head = !p->headers_done;
+        enum raw_part part = !p->headers_done || p->in_trailers ? RAW_HEAD
+                             : p->chunked                       ? RAW_CHUNKED
+                                                                : RAW_NONE;
         p->exec_start = data + used;
         p->exec_end = data + len;
         llhttp_errno_t err = llhttp_execute(&p->http, data + used, len - used);
         if (err == HPE_OK) {
-            /* Whitespace and line ends of the head reach no callback but still count. */
-            if (in_head && p->started && head_raw(p, data + used, len - used))
+            if (part != RAW_NONE && raw_scan(p, part == RAW_HEAD, data + used, len - used))
                 return BATON__PARSE_ERROR;
             used = len;
             break;
@@ -444,14 +484,21 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
         if (err != HPE_PAUSED)
             return error_from_llhttp(p, err);
         const char *pos = llhttp_get_error_pos(&p->http);
-        if (in_head && p->paused_at_headers &&
-            head_raw(p, data + used, (size_t)(pos - (data + used))))
+        if (part != RAW_NONE &&
+            raw_scan(p, part == RAW_HEAD, data + used, (size_t)(pos - (data + used))))
             return BATON__PARSE_ERROR;
         used = (size_t)(pos - data);
         llhttp_resume(&p->http);
         if (p->paused_at_headers) {
             p->paused_at_headers = false;
             resumed = true;
+            continue;
+        }
+        if (p->paused_at_chunk) {
+            /* Right after a chunk-size line: its data is passed over, the trailer section
+             * (after the last chunk) starts a line. */
+            p->paused_at_chunk = false;
+            p->raw_skip = p->in_trailers ? 0 : p->http.content_length;
             continue;
         }
         *ret_used = used;
@@ -484,7 +531,10 @@ void baton__parser_next(struct baton__parser *p)
     p->nheaders = 0;
     p->head_bytes = 0;
     p->head_raw = 0;
-    p->head_last = 0;
+    p->raw_last = 0;
+    p->raw_skip = 0;
+    p->chunked = false;
+    p->paused_at_chunk = false;
     p->value_at_end = false;
     p->chunk_ext_bytes = 0;
     p->host_count = 0;

@@ -3,7 +3,9 @@
  * and framing check of RFC 9112 applied on the way. It owns no I/O, so unit tests and fuzz
  * targets drive it directly; the connection code feeds it what it reads.
  *
- * Built on llhttp in strict mode (no lenient flag is ever set). The parser copies what it keeps
+ * Built on llhttp with no lenient flag ever set; what llhttp lets through whether or not it was
+ * compiled with LLHTTP_STRICT_MODE (folding, line ends that are not CRLF) is refused on the raw
+ * bytes (parser.c, raw_scan()). The parser copies what it keeps
  * (target, header names and values, body) into its own arena and buffers, so the caller may
  * reuse its input buffer as soon as baton__parser_execute() returns.
  */
@@ -68,7 +70,10 @@ struct baton__parser {
     const char *exec_end;
     bool value_at_end;        /* the last piece of a trailer value ended the input */
     char tail[2];             /* the last two bytes of the previous input */
-    char head_last;           /* the last raw byte of the header section scanned for folding */
+    char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
+    uint64_t raw_skip;        /* chunk data bytes the scan passes over */
+    bool chunked;             /* the body is chunked (after the header section) */
+    bool paused_at_chunk;     /* the last pause came from on_chunk_header */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */

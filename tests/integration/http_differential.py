@@ -1,0 +1,439 @@
+"""Differential testing of baton-web's request parser against h11 (an independent strict parser).
+
+A seeded generator mutates requests (the malformed table of test_http_malformed.py, and valid
+requests built here) by byte flips, splits, duplicated and folded header lines, odd whitespace
+and case, Content-Length/Transfer-Encoding combinations, chunk-size oddities and pipelining.
+Each case is a byte stream of one connection, delivered in pieces (its split points). It is
+framed twice:
+  - by baton-web's parser, through tests/tools/parse-frame (the real src/http/parser.c, fed the
+    way a connection feeds it; one process for all the cases);
+  - by h11 (Debian's python3-h11), driven as a server that answers each request and goes on.
+Framing of a stream = the requests each parser accepts, in order (method, target, HTTP minor
+version, body bytes, keep-alive, offset where the next request starts), then how it ends: idle,
+more (a request incomplete), close (a request without keep-alive), error (refused).
+
+Disagreements, at the first request where the two differ:
+  FRAMING     - both accept a request, with a different framing, or one accepts one where the
+                other waits for more bytes: the desync class. Always a failure, unless allowed.
+  BATON_ONLY  - baton-web accepts a request h11 refuses.
+  H11_ONLY    - h11 accepts a request baton-web refuses.
+  END         - the same requests, then a different end (idle against error, ...).
+Each needs an entry of ALLOWED that names the RFC clause permitting the difference and
+recognises the case by its bytes (and, where baton-web refuses, by baton-web's own reason, so
+the entry explains the refusal that actually happened). A parser refusing where the other waits
+for more bytes is no disagreement: neither accepts anything.
+
+Command line (more cases than `make test` runs; `make fuzz` runs it):
+    BATON_DIFF_CASES=1000000 python3 tests/integration/http_differential.py [--seed N]
+"""
+import json
+import os
+import random
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import h11
+from h11._connection import _keep_alive as h11_keep_alive
+
+HERE = Path(__file__).resolve().parent
+BUILD = Path(os.environ.get("BATON_BUILD_DIR", HERE.parents[1] / "build"))
+PARSE_FRAME = BUILD / "bin" / "parse-frame"
+
+FRAMING, BATON_ONLY, H11_ONLY, END = "framing", "baton-only", "h11-only", "end"
+
+# ---- the generator ------------------------------------------------------------------------------
+
+METHODS = [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH"]
+TARGETS = [b"/", b"/hello/a", b"/hello/x-y_z.1", b"/api/echo", b"/api/time", b"/hello/q?x=1&y=%20",
+           b"http://example.com/hello/abs", b"/a/./b/../hello/c", b"/hello/%41b"]
+OTHER_HEADERS = [(b"User-Agent", b"diff/1"), (b"Accept", b"*/*"), (b"X-Tag", b"a b\tc"),
+                 (b"Content-Type", b"text/plain"), (b"X-Empty", b""), (b"Connection", b"keep-alive"),
+                 (b"Connection", b"close"), (b"Expect", b"100-continue"), (b"X-Obs", b"caf\xe9"),
+                 (b"Upgrade", b"websocket"), (b"Connection", b"Upgrade"), (b"Trailer", b"X-Sum")]
+ODD_BYTES = b" \t\x0b\x0c\x00\r\n:,;=0159aAfF\x7f\x80\xff\"-+"
+WS = [b" ", b"\t", b"\x0b", b"\x0c", b"\x00", b"\r", b"\n", b"  ", b" \t", b""]
+CL_SHAPES = [b"%d", b"0%d", b"%d, %d", b"%d,%d", b"+%d", b"-%d", b" %d ", b"%d ", b"\t%d", b"%d\t", b"%x",
+             b"%d, ", b", %d", b"%d %d", b"0x%d", b"%d.0", b"%d\x0b", b"", b"%d%d"]
+TE_SHAPES = [b"chunked", b"Chunked", b"CHUNKED", b"chunked, chunked", b"gzip, chunked", b"chunked, gzip",
+             b"chunked,", b", chunked", b" chunked", b"chunked ", b"chunked\t", b"identity", b"identity, chunked",
+             b"x-chunked", b"chunked\x0b", b"chunk", b"chunkedx", b"\"chunked\"", b"chunked;q=1", b""]
+CHUNK_SIZES = [b"%x", b"%X", b"0%x", b"000000000000000000000%x", b"%x ", b" %x", b"%x\t", b"%x;a=b", b"%x ;a",
+               b"%x;a=\"q\"", b"%x;", b"0x%x", b"+%x", b"-%x", b"%x\x00", b"%xg", b"%x\r"]
+
+
+def chunk_body(rng, body):
+    """Encodes body as chunks, sometimes with extensions, odd sizes and trailers."""
+    out, i = b"", 0
+    while i < len(body):
+        n = rng.randint(1, max(1, len(body) - i))
+        piece = body[i:i + n]
+        i += n
+        shape = rng.choice(CHUNK_SIZES) if rng.random() < 0.15 else b"%x"
+        out += (shape % len(piece) if b"%" in shape else shape) + b"\r\n" + piece + b"\r\n"
+    last = rng.choice(CHUNK_SIZES) % 0 if rng.random() < 0.1 else b"0"
+    trailer = rng.choice([b"", b"", b"X-Sum: 1\r\n", b"X-A: b\r\n\tc\r\n", b"Content-Length: 3\r\n"])
+    return out + last + b"\r\n" + trailer + b"\r\n"
+
+
+def valid_request(rng):
+    """A well-formed request (or a mildly odd one: HTTP/1.0, no Host, keep-alive)."""
+    method = rng.choice(METHODS)
+    target = rng.choice(TARGETS)
+    if target.startswith(b"/hello/") and rng.random() < 0.5:
+        target = b"/hello/n%d" % rng.randrange(1000)
+    if method == b"POST" and rng.random() < 0.6:
+        target = b"/api/echo"
+    version = b"HTTP/1.0" if rng.random() < 0.1 else b"HTTP/1.1"
+    headers = []
+    if version == b"HTTP/1.1" or rng.random() < 0.5:
+        headers.append((b"Host", rng.choice([b"test", b"example.com:8080", b"", b"[::1]:80", b"a.b"])))
+    for _ in range(rng.randrange(3)):
+        headers.append(rng.choice(OTHER_HEADERS))
+    body = b""
+    frame = rng.random()
+    if method in (b"POST", b"PUT", b"PATCH") or frame < 0.2:
+        body = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 5, 17, 300])))
+        if frame < 0.35 and version == b"HTTP/1.1":
+            headers.append((b"Transfer-Encoding", b"chunked"))
+            body = chunk_body(rng, body)
+        else:
+            headers.append((b"Content-Length", b"%d" % len(body)))
+    rng.shuffle(headers)
+    head = method + b" " + target + b" " + version + b"\r\n"
+    head += b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+    return head + b"\r\n" + body
+
+
+def split_head(msg):
+    """(request line, [header lines], rest after the empty line) or None when no head ends."""
+    end = msg.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = msg[:end].split(b"\r\n")
+    return lines[0], lines[1:], msg[end + 4:]
+
+
+def join_head(first, lines, rest):
+    return b"\r\n".join([first] + lines) + b"\r\n\r\n" + rest
+
+
+def header_mutation(rng, msg):
+    parts = split_head(msg)
+    if parts is None:
+        return msg
+    first, lines, rest = parts
+    lines = list(lines)
+    kind = rng.randrange(9)
+    i = rng.randrange(len(lines)) if lines else 0
+    if kind == 0 and lines:  # duplicate a field line
+        lines.insert(rng.randrange(len(lines) + 1), lines[i])
+    elif kind == 1 and lines:  # fold: the value (or part of it) onto a continuation line
+        name, sep, value = lines[i].partition(b":")
+        cut = rng.randrange(len(value) + 1)
+        lines[i] = name + sep + value[:cut] + rng.choice([b"\r\n ", b"\r\n\t", b"\n ", b"\r\n  ", b"\r\n \r\n "]) \
+            + value[cut:].lstrip()
+    elif kind == 2 and lines:  # odd whitespace around the colon or the value
+        name, sep, value = lines[i].partition(b":")
+        where = rng.randrange(4)
+        w = rng.choice(WS)
+        if where == 0:
+            lines[i] = name + w + sep + value
+        elif where == 1:
+            lines[i] = name + sep + w + value.lstrip()
+        elif where == 2:
+            lines[i] = name + sep + value + w
+        else:
+            lines[i] = w + lines[i]
+    elif kind == 3 and lines:  # case
+        name, sep, value = lines[i].partition(b":")
+        f = rng.choice([bytes.lower, bytes.upper, bytes.swapcase, bytes.title])
+        lines[i] = (f(name) + sep + value) if rng.random() < 0.6 else (name + sep + f(value))
+    elif kind == 4:  # a Content-Length of some shape, right or wrong
+        n = len(rest) if rng.random() < 0.7 else rng.randrange(8)
+        shape = rng.choice(CL_SHAPES)
+        value = shape % ((n,) * shape.count(b"%")) if b"%" in shape else shape
+        lines.insert(rng.randrange(len(lines) + 1), rng.choice([b"Content-Length", b"content-length"]) + b": "
+                     + value)
+    elif kind == 5:  # a Transfer-Encoding of some shape
+        lines.insert(rng.randrange(len(lines) + 1), b"Transfer-Encoding: " + rng.choice(TE_SHAPES))
+        if rng.random() < 0.5 and not rest.startswith(b"0"):
+            rest = chunk_body(rng, rest) if rng.random() < 0.7 else b"0\r\n\r\n" + rest
+    elif kind == 6 and lines:  # drop a field line
+        del lines[i]
+    elif kind == 7:  # Host shapes
+        lines.insert(rng.randrange(len(lines) + 1), b"Host:" + rng.choice(
+            [b" a", b"", b" a b", b" a\x00", b" [::1]", b" a:80", b" a@b", b" \xff", b" a/b", b"\t a\t"]))
+    else:  # Connection shapes
+        lines.insert(rng.randrange(len(lines) + 1), b"Connection: " + rng.choice(
+            [b"close", b"Close", b"keep-alive", b"close, keep-alive", b"keep-alive, close", b"x, close",
+             b"closed", b"upgrade", b"close,", b"\tclose", b"CLOSE "]))
+    return join_head(first, lines, rest)
+
+
+def line_end_mutation(rng, msg):
+    ends = [m.start() for m in re.finditer(b"\r\n", msg)]
+    if not ends:
+        return msg
+    at = rng.choice(ends)
+    return msg[:at] + rng.choice([b"\n", b"\r", b"\r\r\n", b"\n\r", b"\r\n\r\n", b""]) + msg[at + 2:]
+
+
+def chunk_mutation(rng, msg):
+    """Rewrites one chunk-size line of a chunked body (or the last chunk)."""
+    m = list(re.finditer(rb"\r\n([0-9a-fA-F]+)(;[^\r\n]*)?\r\n", msg))
+    if not m:
+        return msg
+    m = rng.choice(m)
+    size = int(m.group(1), 16)
+    size = max(0, size + rng.choice([0, 0, 0, 1, -1]))
+    shape = rng.choice(CHUNK_SIZES)
+    return msg[:m.start(1)] + shape % size + msg[m.end(0) - 2:]
+
+
+def byte_mutation(rng, msg):
+    if not msg:
+        return bytes([rng.choice(ODD_BYTES)])
+    at = rng.randrange(len(msg))
+    kind = rng.randrange(4)
+    b = bytes([rng.choice(ODD_BYTES) if rng.random() < 0.7 else rng.randrange(256)])
+    if kind == 0:
+        return msg[:at] + b + msg[at + 1:]
+    if kind == 1:
+        return msg[:at] + b + msg[at:]
+    if kind == 2:
+        return msg[:at] + msg[at + 1:]
+    return msg[:at] + bytes([msg[at] ^ (1 << rng.randrange(8))]) + msg[at + 1:]
+
+
+MUTATIONS = [(header_mutation, 5), (byte_mutation, 3), (line_end_mutation, 1), (chunk_mutation, 1)]
+_MUTATORS = [f for f, w in MUTATIONS for _ in range(w)]
+
+
+def table_cases():
+    """The raw requests of test_http_malformed.py (the ones small enough to mutate)."""
+    import test_http_malformed
+    return [p.values[0] for p in test_http_malformed.CASES]
+
+
+def message(rng, table):
+    base = rng.choice(table) if rng.random() < 0.4 else valid_request(rng)
+    for _ in range(rng.choice([0, 1, 1, 1, 2, 2, 3])):
+        base = rng.choice(_MUTATORS)(rng, base)
+    if rng.random() < 0.03:
+        base = base[:rng.randrange(len(base) + 1)]
+    return base
+
+
+def splits_for(rng, n):
+    r = rng.random()
+    if n < 2 or r < 0.6:
+        return []
+    if r < 0.97:
+        return sorted(rng.sample(range(1, n), min(n - 1, rng.randint(1, 4))))
+    return list(range(1, min(n, 400)))
+
+
+def generate(seed, count, table=None):
+    """count cases (data, splits), the same for the same seed."""
+    rng = random.Random(seed)
+    table = table_cases() if table is None else table
+    small = [t for t in table if len(t) <= 4096]
+    big = [t for t in table if len(t) > 4096]
+    cases = [(t, []) for t in table]
+    while len(cases) < count:
+        k = rng.choices([1, 2, 3], [65, 30, 5])[0]
+        data = b"".join(message(rng, small) for _ in range(k))
+        cases.append((data, splits_for(rng, len(data))))
+    del big
+    return cases[:count]
+
+
+# ---- the two parsers ------------------------------------------------------------------------------
+
+
+def baton_frames(cases, tool=PARSE_FRAME):
+    """Framing of every case by baton-web's parser (one parse-frame process)."""
+    inp = bytearray()
+    for data, splits in cases:
+        inp += struct.pack("<II", len(data), len(splits))
+        inp += struct.pack("<%dI" % len(splits), *splits)
+        inp += data
+    out = subprocess.run([str(tool)], input=bytes(inp), capture_output=True, check=True, timeout=600).stdout
+    frames = []
+    for line in out.splitlines():
+        f = json.loads(line)
+        f["r"] = [(r["m"].encode(), bytes.fromhex(r["t"]), r["v"], bytes.fromhex(r["b"]), r["ka"], r["e"])
+                  for r in f["r"]]
+        frames.append(f)
+    assert len(frames) == len(cases), f"parse-frame framed {len(frames)} of {len(cases)} cases"
+    return frames
+
+
+def h11_frame(data, splits):
+    """Framing of one stream by h11, as a server that answers each request and goes on."""
+    pieces = [data[a:b] for a, b in zip([0] + splits, splits + [len(data)])]
+    conn = h11.Connection(h11.SERVER)
+    fed = 0
+    reqs = []
+    req = None
+    body = bytearray()
+    i = 0
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as e:
+            return {"r": reqs, "end": "error", "st": e.error_status_hint, "why": str(e)}
+        if event is h11.NEED_DATA:
+            if i == len(pieces):
+                pending = req is not None or len(conn.trailing_data[0]) > 0
+                return {"r": reqs, "end": "more" if pending else "idle"}
+            if pieces[i]:  # (an empty one would tell h11 the connection closed)
+                conn.receive_data(pieces[i])
+            fed += len(pieces[i])
+            i += 1
+        elif type(event) is h11.Request:
+            req = event
+            body = bytearray()
+        elif type(event) is h11.Data:
+            body += event.data
+        elif type(event) is h11.EndOfMessage:
+            rest = conn.trailing_data[0]
+            v = req.http_version
+            minor = int(v[2:3]) if v[:2] == b"1." else -1
+            ka = h11_keep_alive(req)
+            reqs.append((req.method, req.target, minor, bytes(body), ka, fed - len(rest)))
+            req = None
+            if not ka:
+                return {"r": reqs, "end": "close"}
+            # A new cycle on the same connection: h11 keeps nothing from one request to the next
+            # but the bytes already received (this skips writing a response through h11).
+            conn = h11.Connection(h11.SERVER)
+            if rest:
+                conn.receive_data(rest)
+        else:
+            raise AssertionError(f"unexpected h11 event {event!r}")
+
+
+# ---- comparison -------------------------------------------------------------------------------------
+
+FIELDS = ("method", "target", "version", "body", "keep-alive", "next request at")
+
+
+def compare(b, h):
+    """(kind, index, what) of the first disagreement of two framings, or None."""
+    br, hr = b["r"], h["r"]
+    for i, (x, y) in enumerate(zip(br, hr)):
+        if x != y:
+            what = [f for f, p, q in zip(FIELDS, x, y) if p != q]
+            return FRAMING, i, "differ in " + ", ".join(what)
+    n = min(len(br), len(hr))
+    if len(br) == len(hr):
+        ends = (b["end"], h["end"])
+        if ends[0] == ends[1] or set(ends) == {"error", "more"}:
+            return None
+        return END, n, "baton %s, h11 %s" % ends
+    longer, shorter = (BATON_ONLY, h) if len(br) > len(hr) else (H11_ONLY, b)
+    if shorter["end"] == "error":
+        return longer, n, "the other refuses: " + str(shorter.get("why"))
+    # The other waits for more (or saw the stream end) where one request already ended.
+    return FRAMING, n, "one accepts, the other reads on (%s)" % shorter["end"]
+
+
+def request_start(b, h, index):
+    """Offset of request `index` in the stream: where the agreed requests before it end."""
+    return b["r"][index - 1][5] if index else 0
+
+
+class Allowed:
+    """An explained difference: the RFC clause that allows it, and how to recognise it.
+
+    kinds: the disagreement kinds it covers. match(msg, b, h): msg is the stream from the start
+    of the request where the parsers part. reasons: baton-web's refusal must be one of these
+    (for kinds where baton-web refuses), so the entry explains the refusal that happened.
+    """
+
+    def __init__(self, name, rfc, kinds, match, reasons=None):
+        self.name, self.rfc, self.kinds, self.match, self.reasons = name, rfc, kinds, match, reasons
+
+    def covers(self, kind, msg, b, h):
+        if kind not in self.kinds or not self.match(msg, b, h):
+            return False
+        if self.reasons is not None and b["end"] == "error" and kind in (H11_ONLY, END):
+            return b.get("why") in self.reasons
+        return True
+
+
+def _head(msg):
+    """The head of the message at the start of msg (up to the first empty line, either ending)."""
+    m = re.search(rb"\r?\n\r?\n", msg)
+    return msg[:m.end()] if m else msg
+
+
+def _fields(msg):
+    """(name lowercased, value stripped of SP/HT) of the head's field lines, split on CRLF."""
+    out = []
+    for line in _head(msg).split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            out.append((name.lower(), value.strip(b" \t")))
+    return out
+
+
+def _has(msg, name):
+    return any(n == name for n, _ in _fields(msg))
+
+
+ALLOWED = []
+
+
+def run(seed, count, tool=PARSE_FRAME, cases=None):
+    """Frames `count` generated cases both ways; returns (cases, baton, h11, results) where results
+    lists (case index, kind, request index, what, allowed entry name or None) per disagreement."""
+    cases = generate(seed, count) if cases is None else cases
+    bf = baton_frames(cases, tool)
+    hf = [h11_frame(d, s) for d, s in cases]
+    results = []
+    for k, (case, b, h) in enumerate(zip(cases, bf, hf)):
+        d = compare(b, h)
+        if d is None:
+            continue
+        kind, index, what = d
+        msg = case[0][request_start(b, h, index):]
+        entry = next((a for a in ALLOWED if a.covers(kind, msg, b, h)), None)
+        results.append((k, kind, index, what, entry.name if entry else None))
+    return cases, bf, hf, results
+
+
+def main(argv):
+    import argparse
+    import collections
+    import time
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("BATON_DIFF_SEED", "1")))
+    ap.add_argument("--cases", type=int, default=int(os.environ.get("BATON_DIFF_CASES", "100000")))
+    ap.add_argument("--show", type=int, default=3, help="examples shown per unexplained kind")
+    args = ap.parse_args(argv)
+    t = time.monotonic()
+    cases, bf, hf, results = run(args.seed, args.cases)
+    counts = collections.Counter(r[4] or "UNEXPLAINED " + r[1] for r in results)
+    for name, n in sorted(counts.items()):
+        print(f"{n:8d}  {name}")
+    bad = [r for r in results if r[4] is None]
+    shown = collections.Counter()
+    for k, kind, index, what, _ in bad:
+        if shown[kind] >= args.show:
+            continue
+        shown[kind] += 1
+        print(f"\ncase {k} ({kind} at request {index}: {what})\n  bytes  {cases[k][0][:600]!r}\n"
+              f"  splits {cases[k][1]}\n  baton  {bf[k]}\n  h11    {hf[k]}")
+    print(f"\n{len(cases)} cases (seed {args.seed}) in {time.monotonic() - t:.1f}s: "
+          f"{len(results)} disagreements, {len(results) - len(bad)} allowed, {len(bad)} unexplained")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main(sys.argv[1:]))
