@@ -327,12 +327,39 @@ static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
     return 0;
 }
 
+/* True when a Connection field lists "close" (RFC 9110 7.6.1: a list of tokens, OWS around
+ * them, case-insensitive). llhttp misses "close" followed by HTAB. */
+static bool connection_close(const struct baton__parser *p)
+{
+    for (unsigned i = 0; i < p->nheaders; i++) {
+        const struct baton__header *hd = &p->headers[i];
+        if (hd->name_len != 10 || strncasecmp(hd->name, "connection", 10) != 0)
+            continue;
+        const char *s = hd->value;
+        while (*s) {
+            while (*s == ' ' || *s == '\t' || *s == ',')
+                s++;
+            const char *e = s;
+            while (*e && *e != ',')
+                e++;
+            const char *t = e;
+            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (t - s == 5 && strncasecmp(s, "close", 5) == 0)
+                return true;
+            s = e;
+        }
+    }
+    return false;
+}
+
 static int on_message_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
     /* llhttp ignores "close" in an HTTP/1.0 request that also says keep-alive: close wins
      * (RFC 9112 9.6), or the server would read on where the client has stopped. */
-    p->keep_alive = llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE);
+    p->keep_alive =
+        llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE) && !connection_close(p);
     p->paused_at_headers = false;
     return HPE_PAUSED;
 }
@@ -472,6 +499,18 @@ static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n
             fail(p, 400, "obsolete line folding");
             return true;
         }
+        /* One SP between the parts of the request line (RFC 9112 3): llhttp takes several,
+         * and parsing on whitespace is the leniency RFC 9112 3 warns leads to smuggling. */
+        if (p->raw_line < 2 && !p->in_trailers) {
+            if (p->raw_line == 0 && ch != '\r' && ch != '\n')
+                p->raw_line = 1;
+            else if (p->raw_line == 1 && ch == '\n')
+                p->raw_line = 2;
+            if (p->raw_line == 1 && ch == ' ' && last == ' ') {
+                fail(p, 400, "request line not single-spaced");
+                return true;
+            }
+        }
         last = ch;
     }
     p->raw_last = last;
@@ -560,6 +599,7 @@ void baton__parser_next(struct baton__parser *p)
     p->head_bytes = 0;
     p->head_raw = 0;
     p->raw_last = 0;
+    p->raw_line = 0;
     p->raw_skip = 0;
     p->chunked = false;
     p->paused_at_chunk = false;

@@ -71,6 +71,7 @@ struct baton__parser {
     bool value_at_end;        /* the last piece of a trailer value ended the input */
     char tail[2];             /* the last two bytes of the previous input */
     char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
+    uint8_t raw_line;         /* 0 before the request line, 1 in it, 2 after it */
     uint64_t raw_skip;        /* chunk data bytes the scan passes over */
     bool chunked;             /* the body is chunked (after the header section) */
     bool paused_at_chunk;     /* the last pause came from on_chunk_header */

@@ -95,7 +95,7 @@ def valid_request(rng):
     body = b""
     frame = rng.random()
     if method in (b"POST", b"PUT", b"PATCH") or frame < 0.2:
-        body = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 5, 17, 300])))
+        body = rng.randbytes(rng.choice([0, 1, 5, 17, 300]))
         if frame < 0.35 and version == b"HTTP/1.1":
             headers.append((b"Transfer-Encoding", b"chunked"))
             body = chunk_body(rng, body)
@@ -272,8 +272,12 @@ def baton_frames(cases, tool=PARSE_FRAME):
     return frames
 
 
-def h11_frame(data, splits):
-    """Framing of one stream by h11, as a server that answers each request and goes on."""
+def h11_frame(data, splits=()):
+    """Framing of one stream by h11, as a server that answers each request and goes on.
+
+    h11 frames the same whatever the pieces (its buffer is re-scanned whole); run() hands it
+    the stream in one piece, which is faster."""
+    splits = list(splits)
     pieces = [data[a:b] for a, b in zip([0] + splits, splits + [len(data)])]
     conn = h11.Connection(h11.SERVER)
     fed = 0
@@ -350,43 +354,155 @@ def request_start(b, h, index):
 class Allowed:
     """An explained difference: the RFC clause that allows it, and how to recognise it.
 
-    kinds: the disagreement kinds it covers. match(msg, b, h): msg is the stream from the start
-    of the request where the parsers part. reasons: baton-web's refusal must be one of these
-    (for kinds where baton-web refuses), so the entry explains the refusal that happened.
+    kinds: the disagreement kinds it covers. match(m): m is a Msg (the request where the
+    parsers part, as the accepting side framed it). reasons: when baton-web refuses, its
+    reason must be one of these (a predicate on the reason), so that the entry explains the
+    refusal that happened rather than any refusal of a message that also has the feature.
     """
 
     def __init__(self, name, rfc, kinds, match, reasons=None):
         self.name, self.rfc, self.kinds, self.match, self.reasons = name, rfc, kinds, match, reasons
 
-    def covers(self, kind, msg, b, h):
-        if kind not in self.kinds or not self.match(msg, b, h):
+    def covers(self, kind, m):
+        if kind not in self.kinds or not self.match(m):
             return False
-        if self.reasons is not None and b["end"] == "error" and kind in (H11_ONLY, END):
-            return b.get("why") in self.reasons
+        if self.reasons is not None and m.baton_refuses:
+            return self.reasons(m.b.get("why") or "")
         return True
 
 
-def _head(msg):
-    """The head of the message at the start of msg (up to the first empty line, either ending)."""
-    m = re.search(rb"\r?\n\r?\n", msg)
-    return msg[:m.end()] if m else msg
+class Msg:
+    """The request where two framings part, with views the allow-list reads."""
+
+    def __init__(self, data, kind, what, index, b, h):
+        start = b["r"][index - 1][5] if index else 0
+        self.kind, self.what, self.index, self.b, self.h = kind, what, index, b, h
+        self.rest = data[start:]
+        # The bytes of the request as the side that accepted it framed it (else the rest).
+        acc = b if kind == BATON_ONLY else h if kind == H11_ONLY else None
+        self.data = self.rest[:acc["r"][index][5] - start] if acc else self.rest
+        self.baton_refuses = b["end"] == "error" and len(b["r"]) == index
+        m = BLANK_LINE.search(self.data)
+        self.head = self.data[:m.end()] if m else self.data
+        self.body = self.data[len(self.head):]
+        lines = re.split(rb"\r?\n", self.head)
+        self.request_line = lines[0]
+        self.fields = []  # (name lowercased, raw value) of the head's field lines
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if sep:
+                self.fields.append((name.strip(b" \t").lower(), value))
+        parts = self.request_line.split(b" ")
+        self.method = parts[0]
+        self.target = parts[1] if len(parts) > 1 else b""
+        self.version = parts[-1] if len(parts) > 2 else b""
+        last = None
+        for last in re.finditer(rb"(?:^|\n)0+(;[^\r\n]*)?\r\n", self.body):
+            pass
+        self.trailers = self.body[last.end():] if last else b""
+
+    def values(self, name):
+        return [v for n, v in self.fields if n == name]
+
+    def has(self, name):
+        return any(n == name for n, _ in self.fields)
 
 
-def _fields(msg):
-    """(name lowercased, value stripped of SP/HT) of the head's field lines, split on CRLF."""
-    out = []
-    for line in _head(msg).split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            out.append((name.lower(), value.strip(b" \t")))
-    return out
+BLANK_LINE = re.compile(rb"\n\r?\n")  # how h11 finds the end of a head
+HOST_OK = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=%:\[\]]*")
+KNOWN_METHODS = {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"TRACE"}
+REFUSES, ACCEPTS = (H11_ONLY, END), (BATON_ONLY, END)
 
 
-def _has(msg, name):
-    return any(n == name for n, _ in _fields(msg))
+def _ows_strip(v):
+    return v.strip(b" \t")
 
 
-ALLOWED = []
+ALLOWED = [
+    # ---- baton-web refuses what h11 accepts ----
+    Allowed("obs-fold", "RFC 9112 5.2: a server MUST either reject obs-fold with 400 or replace it "
+            "with SP; h11 joins the lines, baton-web refuses (folding is a smuggling vector)",
+            REFUSES, lambda m: re.search(rb"\n[ \t]", m.head + m.trailers) is not None),
+    Allowed("bare-lf", "RFC 9112 2.2: a recipient MAY recognise a single LF as a line terminator; "
+            "h11 does, baton-web requires CRLF",
+            REFUSES, lambda m: re.search(rb"(?<!\r)\n", m.head + m.trailers) is not None),
+    Allowed("ctl-in-field", "RFC 9110 5.5: field values are VCHAR, obs-text, SP and HTAB; h11 lets "
+            "other CTLs through, baton-web refuses them",
+            REFUSES, lambda m: re.search(rb"[\x01-\x08\x0e-\x1f\x7f]", m.head + m.trailers) is not None),
+    Allowed("host-invalid", "RFC 9112 3.2: a server MUST answer 400 to a Host field with an invalid "
+            "value (RFC 9110 7.2: uri-host [\":\" port]); h11 does not check the value",
+            REFUSES, lambda m: any(not HOST_OK.fullmatch(_ows_strip(v)) for v in m.values(b"host")),
+            lambda why: why == "invalid Host field"),
+    Allowed("cl-and-te", "RFC 9112 6.1: a server MAY reject a request with both Content-Length and "
+            "Transfer-Encoding (and MUST close after it, which h11 does not)",
+            REFUSES, lambda m: m.has(b"content-length") and m.has(b"transfer-encoding")),
+    Allowed("cl-list", "RFC 9110 8.6: a recipient of a Content-Length list or of repeated fields with one "
+            "value MAY reject the message or replace them with that value; h11 does the latter, "
+            "baton-web (llhttp) refuses",
+            REFUSES, lambda m: len(m.values(b"content-length")) > 1
+            or any(b"," in v for v in m.values(b"content-length")),
+            lambda why: why in ("invalid Content-Length", "ambiguous body length")),
+    Allowed("te-http10", "RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing "
+            "(treat as faulty, close); h11 decodes it",
+            REFUSES, lambda m: m.version == b"HTTP/1.0" and m.has(b"transfer-encoding")),
+    Allowed("method-not-implemented", "RFC 9110 9.1: an origin server SHOULD answer 501 to a method it "
+            "does not implement; h11 takes any token",
+            REFUSES, lambda m: m.method not in KNOWN_METHODS,
+            lambda why: why in ("method not implemented", "invalid method", "CONNECT is not supported")),
+    Allowed("version-not-supported", "RFC 9110 15.6.6 / RFC 9112 2.3: 505 for a major version not served "
+            "(baton-web serves 1.0 and 1.1; h11 takes any d.d, 1.2 included: a known deviation from "
+            "'SHOULD process 1.x as 1.1', see test_http_malformed.py http-1.2-as-1.1)",
+            REFUSES, lambda m: m.version not in (b"HTTP/1.0", b"HTTP/1.1"),
+            lambda why: "version" in why.lower()),
+    Allowed("target-invalid", "RFC 9112 3.2: the target must be one of the four request-target forms "
+            "(RFC 3986 syntax); a recipient of an invalid request-line SHOULD answer 400 (RFC 9112 3); "
+            "baton-web also refuses targets that leave the root or decode to NUL; h11 checks VCHARs only",
+            REFUSES, lambda m: True,
+            lambda why: "url" in why.lower() or "target" in why or why == "Invalid HTTP method"),
+    Allowed("expect-unknown", "RFC 9110 10.1.1: a server MAY answer 417 to an expectation other than "
+            "100-continue; h11 ignores it",
+            REFUSES, lambda m: any(_ows_strip(v).lower() != b"100-continue" for v in m.values(b"expect")),
+            lambda why: why == "unsupported expectation"),
+    Allowed("chunk-line-syntax", "RFC 9112 7.1 / 7.1.1: chunk = chunk-size [ chunk-ext ] CRLF with "
+            "chunk-ext = *( BWS \";\" BWS ext-name [ BWS \"=\" BWS ext-val ] ); h11 takes \";.*\" and "
+            "trailing OWS; baton-web (llhttp) refuses what is not the grammar and, a known deviation, "
+            "BWS (test_http_malformed.py chunk-ext-bws-ok); refusing cannot desync",
+            REFUSES, lambda m: re.search(rb"(?:^|\n)[0-9a-fA-F]+[ \t;]", m.body) is not None,
+            lambda why: "chunk" in why),
+    Allowed("cl-ows-htab", "RFC 9112 5: OWS (SP or HTAB) may surround a field value; llhttp refuses an "
+            "HTAB in Content-Length (a known deviation, test_http_malformed.py cl-ows-ok); refusing cannot "
+            "desync",
+            REFUSES, lambda m: any(b"\t" in v for v in m.values(b"content-length")),
+            lambda why: why == "invalid Content-Length"),
+    Allowed("te-ows-htab", "RFC 9112 5 / RFC 9110 5.6.1: OWS (HTAB) around a list element and empty "
+            "elements are allowed; llhttp refuses an HTAB after 'chunked' (a known deviation); refusing "
+            "cannot desync",
+            REFUSES, lambda m: any(b"\t" in v for v in m.values(b"transfer-encoding")),
+            lambda why: "Transfer-Encoding" in why),
+    Allowed("limits", "RFC 9112 3 (414), RFC 6585 5 (431), RFC 9110 15.5.14 (413): a server may limit "
+            "the target, the head and the body (baton-web: 4 KiB, 8 KiB and 100 fields, 1 MiB; h11: a "
+            "16 KiB head, no body limit)",
+            REFUSES, lambda m: len(m.data) > 4096 or len(m.fields) > 100,
+            lambda why: why in ("request target too long", "request header section too large",
+                                "too many header fields", "request body too large")),
+    # ---- baton-web accepts what h11 refuses ----
+    Allowed("leading-empty-line", "RFC 9112 2.2: a server SHOULD ignore at least one empty line (CRLF) "
+            "received before the request-line; h11 refuses it",
+            ACCEPTS, lambda m: m.rest.startswith(b"\r\n")),
+    Allowed("chunk-size-digits", "RFC 9112 7.1: chunk-size = 1*HEXDIG, no length limit (recipients must "
+            "guard against overflow, as baton-web does); h11 caps it at 20 digits",
+            ACCEPTS, lambda m: re.search(rb"(?:^|\n)[0-9a-fA-F]{21,}[;\r \t]", m.body) is not None),
+    Allowed("te-empty-element", "RFC 9110 5.6.1: a recipient MUST accept and ignore empty list elements "
+            "(\", chunked\"); h11 only takes the exact value \"chunked\"",
+            ACCEPTS, lambda m: any(re.fullmatch(rb"[ \t,]*chunked[ \t,]*", v, re.I) and b"," in v
+                                   for v in m.values(b"transfer-encoding"))),
+    # ---- the same request, framed differently ----
+    Allowed("http10-keep-alive", "RFC 9112 9.3 and Appendix C.2.2: a server MAY keep an HTTP/1.0 "
+            "connection open for a client that sent keep-alive; h11 never does. Only keep-alive differs: "
+            "the request itself is framed alike",
+            (FRAMING,), lambda m: m.what == "differ in keep-alive" and m.b["r"][m.index][2] == 0
+            and m.b["r"][m.index][4] and any(b"keep-alive" in v.lower() for v in m.values(b"connection"))),
+]
 
 
 def run(seed, count, tool=PARSE_FRAME, cases=None):
@@ -394,15 +510,21 @@ def run(seed, count, tool=PARSE_FRAME, cases=None):
     lists (case index, kind, request index, what, allowed entry name or None) per disagreement."""
     cases = generate(seed, count) if cases is None else cases
     bf = baton_frames(cases, tool)
-    hf = [h11_frame(d, s) for d, s in cases]
+    memo = {}  # cases repeat (unmutated table cases, short messages)
+    hf = []
+    for d, _ in cases:
+        f = memo.get(d)
+        if f is None:
+            f = memo[d] = h11_frame(d)
+        hf.append(f)
     results = []
     for k, (case, b, h) in enumerate(zip(cases, bf, hf)):
         d = compare(b, h)
         if d is None:
             continue
         kind, index, what = d
-        msg = case[0][request_start(b, h, index):]
-        entry = next((a for a in ALLOWED if a.covers(kind, msg, b, h)), None)
+        m = Msg(case[0], kind, what, index, b, h)
+        entry = next((a for a in ALLOWED if a.covers(kind, m)), None)
         results.append((k, kind, index, what, entry.name if entry else None))
     return cases, bf, hf, results
 

@@ -348,6 +348,9 @@ static void close_wins_over_keep_alive(void **state)
         "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
         "GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: x, close\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n",
+        /* llhttp misses "close" followed by HTAB */
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\t\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: x ,\tCLOSE\t\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
         struct baton__parser p;
@@ -357,6 +360,25 @@ static void close_wins_over_keep_alive(void **state)
             fail_msg("request %zu keeps the connection", i);
         baton__parser_free(&p);
     }
+}
+
+/* One SP between the parts of the request line (RFC 9112 3); llhttp took several. */
+static void request_line_single_spaced(void **state)
+{
+    (void)state;
+    static const char *const shapes[] = {
+        "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",
+        "\r\nGET /a  HTTP/1.1\r\nHost: h\r\n\r\n",
+    };
+    expect_refused_at_every_split(shapes, sizeof(shapes) / sizeof(shapes[0]));
+    /* ...but several spaces in a field value are its own business */
+    struct baton__parser p;
+    baton__parser_init(&p, &limits);
+    assert_int_equal(feed(&p, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a  b\r\n\r\n", NULL),
+                     BATON__PARSE_REQUEST);
+    assert_string_equal(baton__parser_header(&p, "x-a"), "a  b");
+    baton__parser_free(&p);
 }
 
 /* The request target is VCHARs only (RFC 9112 3.2); llhttp lets obs-text in. */
@@ -506,6 +528,7 @@ int main(void)
         cmocka_unit_test(transfer_encoding_read_as_one_list),
         cmocka_unit_test(close_wins_over_keep_alive),
         cmocka_unit_test(target_of_vchars),
+        cmocka_unit_test(request_line_single_spaced),
         cmocka_unit_test(limits_answer_their_status),
         cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
