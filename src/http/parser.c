@@ -463,7 +463,9 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
  * and llhttp frames the body by it. And unless it was compiled with LLHTTP_STRICT_MODE (Debian
  * ships the sources, built here as they come, and a system library may be built either way),
  * it takes any byte after a CR for the LF of the line end: "\r\n\rX" ends a header section,
- * "5\rX" a chunk-size line and "data\rX" a chunk, where every other parser reads on. Both are
+ * "5\rX" a chunk-size line and "data\rX" a chunk, where every other parser reads on; and it
+ * does not look at the two bytes after chunk data at all ("1\r\nAxy0\r\n\r\n" is the chunk
+ * "A" and the last chunk). All of these are
  * request smuggling vectors. Only the bytes on the wire show them, in every shape and split
  * across reads; the scan is one pass over bytes llhttp consumes anyway, and raw_last carries
  * the last byte over to the next input.
@@ -484,9 +486,15 @@ static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n
             p->raw_skip -= k;
             i += k - 1;
             last = 0;
+            p->raw_need_crlf = p->raw_skip == 0;
             continue;
         }
         char ch = s[i];
+        if (p->raw_need_crlf && ch != '\r') {
+            fail(p, 400, "chunk data not followed by CRLF");
+            return true;
+        }
+        p->raw_need_crlf = false;
         if (last == '\r' && ch != '\n') {
             fail(p, 400, "line end not CRLF (bare CR)");
             return true;
@@ -601,6 +609,7 @@ void baton__parser_next(struct baton__parser *p)
     p->raw_last = 0;
     p->raw_line = 0;
     p->raw_skip = 0;
+    p->raw_need_crlf = false;
     p->chunked = false;
     p->paused_at_chunk = false;
     p->value_at_end = false;

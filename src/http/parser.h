@@ -73,6 +73,7 @@ struct baton__parser {
     char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
     uint8_t raw_line;         /* 0 before the request line, 1 in it, 2 after it */
     uint64_t raw_skip;        /* chunk data bytes the scan passes over */
+    bool raw_need_crlf;       /* chunk data ended: CRLF must follow */
     bool chunked;             /* the body is chunked (after the header section) */
     bool paused_at_chunk;     /* the last pause came from on_chunk_header */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */

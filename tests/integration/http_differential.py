@@ -265,6 +265,7 @@ def baton_frames(cases, tool=PARSE_FRAME):
     frames = []
     for line in out.splitlines():
         f = json.loads(line)
+        f["paths"] = [bytes.fromhex(r["p"]) for r in f["r"]]
         f["r"] = [(r["m"].encode(), bytes.fromhex(r["t"]), r["v"], bytes.fromhex(r["b"]), r["ka"], r["e"])
                   for r in f["r"]]
         frames.append(f)
@@ -426,6 +427,11 @@ ALLOWED = [
     Allowed("bare-lf", "RFC 9112 2.2: a recipient MAY recognise a single LF as a line terminator; "
             "h11 does, baton-web requires CRLF",
             REFUSES, lambda m: re.search(rb"(?<!\r)\n", m.head + m.trailers) is not None),
+    Allowed("bare-cr", "RFC 9112 2.2: a recipient of a bare CR MUST consider the element invalid or "
+            "replace it with SP; h11 lets one through in a chunk extension (\";.*\")",
+            REFUSES, lambda m: re.search(rb"\r(?!\n)", m.head + m.trailers) is not None
+            or re.search(rb"(?:^|\n)[0-9a-fA-F]+;[^\n]*\r(?!\n)", m.body) is not None,
+            lambda why: why == "line end not CRLF (bare CR)"),
     Allowed("ctl-in-field", "RFC 9110 5.5: field values are VCHAR, obs-text, SP and HTAB; h11 lets "
             "other CTLs through, baton-web refuses them",
             REFUSES, lambda m: re.search(rb"[\x01-\x08\x0e-\x1f\x7f]", m.head + m.trailers) is not None),
@@ -505,6 +511,95 @@ ALLOWED = [
 ]
 
 
+# ---- the strict oracle: what baton-web accepts must be the RFC's grammar ---------------------------
+# h11 joins folded lines and takes bare LF, so a hole that both share (the folded empty
+# Content-Length framed by the folded value, as h11 does too) shows as no disagreement. Every
+# request baton-web accepts is therefore also checked against the RFC 9112 grammar itself.
+
+TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+STRICT_REQUEST_LINE = re.compile(TOKEN + rb" [\x21-\x7e]+ HTTP/1\.[01]")
+STRICT_FIELD = re.compile(TOKEN + rb":[\t\x20-\x7e\x80-\xff]*")
+STRICT_CHUNK_LINE = re.compile(rb"([0-9a-fA-F]+)((?:;" + TOKEN + rb"(?:=(?:" + TOKEN
+                               + rb'|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*)\r\n')
+
+
+def strict_problems(req, body):
+    """What in the bytes of one accepted request breaks RFC 9112's grammar (empty: nothing).
+    body: the body baton-web decoded, checked against a strict decoding of the bytes."""
+    i = 0
+    while req.startswith(b"\r\n", i):  # RFC 9112 2.2: empty lines before the request line
+        i += 2
+    end = req.find(b"\r\n\r\n", i)
+    if end < 0:
+        return ["no CRLF CRLF ends the head"]
+    lines = req[i:end].split(b"\r\n")
+    problems = []
+    if not STRICT_REQUEST_LINE.fullmatch(lines[0]):
+        problems.append(f"request line {lines[0][:80]!r}")
+    fields = []
+    for line in lines[1:]:
+        if not STRICT_FIELD.fullmatch(line):
+            problems.append(f"field line {line[:80]!r}")
+        name, _, value = line.partition(b":")
+        fields.append((name.lower(), value.strip(b" \t")))
+    get = lambda n: [v for k, v in fields if k == n]  # noqa: E731
+    if lines[0].endswith(b"HTTP/1.1") and len(get(b"host")) != 1:
+        problems.append("HTTP/1.1 without exactly one Host")
+    cl, te = get(b"content-length"), get(b"transfer-encoding")
+    rest = req[end + 4:]
+    if cl and te:
+        problems.append("Content-Length and Transfer-Encoding")
+    if te:
+        if [v.lower() for v in te] != [b"chunked"] and not re.fullmatch(rb"[ \t,]*chunked[ \t,]*", b",".join(te), re.I):
+            problems.append(f"Transfer-Encoding {te!r}")
+        decoded, pos = b"", 0
+        while True:
+            m = STRICT_CHUNK_LINE.match(rest, pos)
+            if not m:
+                problems.append(f"chunk line {rest[pos:pos + 40]!r}")
+                break
+            n = int(m.group(1), 16)
+            pos = m.end()
+            if n == 0:
+                while not rest.startswith(b"\r\n", pos):
+                    e = rest.find(b"\r\n", pos)
+                    if e < 0 or not STRICT_FIELD.fullmatch(rest[pos:e]):
+                        problems.append(f"trailer line {rest[pos:pos + 40]!r}")
+                        return problems
+                    pos = e + 2
+                pos += 2
+                break
+            decoded += rest[pos:pos + n]
+            if rest[pos + n:pos + n + 2] != b"\r\n":
+                problems.append("chunk data not followed by CRLF")
+                break
+            pos += n + 2
+        if pos != len(rest):
+            problems.append(f"{len(rest) - pos} bytes after the chunked body")
+    else:
+        if len(cl) > 1 or (cl and not re.fullmatch(rb"[0-9]+", cl[0])):
+            problems.append(f"Content-Length {cl!r}")
+        decoded = rest[:int(cl[0])] if cl and not problems else b""
+        if len(rest) != len(decoded):
+            problems.append(f"{len(rest) - len(decoded)} bytes after the body")
+    if not problems and decoded != body:
+        problems.append("body differs from its strict decoding")
+    return problems
+
+
+def strict_failures(cases, frames):
+    """(case index, request index, problems) for every accepted request that breaks the grammar."""
+    out = []
+    for k, ((data, _), f) in enumerate(zip(cases, frames)):
+        start = 0
+        for i, r in enumerate(f["r"]):
+            problems = strict_problems(data[start:r[5]], r[3])
+            if problems:
+                out.append((k, i, problems))
+            start = r[5]
+    return out
+
+
 def run(seed, count, tool=PARSE_FRAME, cases=None):
     """Frames `count` generated cases both ways; returns (cases, baton, h11, results) where results
     lists (case index, kind, request index, what, allowed entry name or None) per disagreement."""
@@ -544,6 +639,10 @@ def main(argv):
     for name, n in sorted(counts.items()):
         print(f"{n:8d}  {name}")
     bad = [r for r in results if r[4] is None]
+    strict = strict_failures(cases, bf)
+    for k, i, problems in strict[:args.show * 3]:
+        print(f"\ncase {k}: baton-web accepts request {i}, which breaks RFC 9112: {problems}\n"
+              f"  bytes {cases[k][0][:400]!r}\n  baton {bf[k]}")
     shown = collections.Counter()
     for k, kind, index, what, _ in bad:
         if shown[kind] >= args.show:
@@ -552,8 +651,9 @@ def main(argv):
         print(f"\ncase {k} ({kind} at request {index}: {what})\n  bytes  {cases[k][0][:600]!r}\n"
               f"  splits {cases[k][1]}\n  baton  {bf[k]}\n  h11    {hf[k]}")
     print(f"\n{len(cases)} cases (seed {args.seed}) in {time.monotonic() - t:.1f}s: "
-          f"{len(results)} disagreements, {len(results) - len(bad)} allowed, {len(bad)} unexplained")
-    return 1 if bad else 0
+          f"{len(results)} disagreements, {len(results) - len(bad)} allowed, {len(bad)} unexplained; "
+          f"{len(strict)} accepted requests outside the RFC 9112 grammar")
+    return 1 if bad or strict else 0
 
 
 if __name__ == "__main__":

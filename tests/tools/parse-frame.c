@@ -9,7 +9,9 @@
  *
  * Output on stdout, one JSON line per case:
  *   {"r":[REQ...],"end":END[,"st":STATUS,"why":"REASON"]}
- *   REQ = {"m":"GET","t":"<target, hex>","v":1,"b":"<body, hex>","ka":true,"e":OFFSET}
+ *   REQ = {"m":"GET","t":"<target, hex>","p":"<path, hex>","v":1,"b":"<body, hex>","ka":true,
+ *          "e":OFFSET}
+ *         t: the target as received; p: its path, decoded and normalised (what routes see);
  *         e: where the next request starts in the stream (bytes consumed so far);
  *   END = "idle"  every byte consumed, no request begun after the last one;
  *         "more"  a request begun and incomplete;
@@ -75,6 +77,8 @@ static void put_request(const struct baton__parser *p, size_t end, bool first)
     put_string(p->method);
     printf(",\"t\":\"");
     put_hex(p->target, strlen(p->target));
+    printf("\",\"p\":\"");
+    put_hex(p->path, strlen(p->path));
     printf("\",\"v\":%u,\"b\":\"", p->http_minor);
     put_hex(p->body.data ? p->body.data : "", p->body.len);
     printf("\",\"ka\":%s,\"e\":%zu}", p->keep_alive ? "true" : "false", end);

@@ -259,8 +259,9 @@ static void expect_refused_at_every_split(const char *const *shapes, size_t n)
 
 /* llhttp (unless compiled with LLHTTP_STRICT_MODE) takes any byte after a CR for the LF of a
  * line end: "\r\n\rX" ended a header section and "5\rX" a chunk-size line, where every other
- * parser reads on (found by tests/integration/test_http_differential.py). Every line end of
- * the head, of chunked framing and of trailers must be CRLF. */
+ * parser reads on, and it skipped the two bytes after chunk data unread (all found by
+ * tests/integration/test_http_differential.py). Every line end of the head, of chunked framing
+ * and of trailers must be CRLF. */
 static void line_ends_are_crlf_on_the_wire(void **state)
 {
     (void)state;
@@ -276,6 +277,9 @@ static void line_ends_are_crlf_on_the_wire(void **state)
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\rX0\r\n\r\n",
+        /* the two bytes after chunk data, which llhttp does not look at */
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAxy0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\nX0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
         "chunked\r\n\r\n5;a=b\rXhello\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\rX\r\n",
