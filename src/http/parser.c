@@ -391,17 +391,26 @@ void baton__parser_init(struct baton__parser *p, const struct baton__limits *lim
     p->query = "";
 }
 
-/* True when the input of the failed call starts with a token followed by a space. */
+/*
+ * True when the request line starts with a token followed by a space, or with a token the
+ * input ends in: its bytes from earlier inputs (line_start), then the failed call's. The
+ * answer does not depend on where the input was split before the method went wrong.
+ */
 static bool method_token(const struct baton__parser *p)
 {
     const char *s = p->exec_start;
-    size_t n = 0;
-    while (s + n < p->exec_end && s[n] != ' ') {
-        if (!is_tchar((unsigned char)s[n]))
+    if (p->line_start_len == 0)
+        while (s < p->exec_end && (*s == '\r' || *s == '\n'))
+            s++;
+    size_t total = p->line_start_len + (size_t)(p->exec_end - s);
+    for (size_t i = 0; i < total; i++) {
+        char ch = i < p->line_start_len ? p->line_start[i] : s[i - p->line_start_len];
+        if (ch == ' ')
+            return i > 0;
+        if (!is_tchar((unsigned char)ch))
             return false;
-        n++;
     }
-    return n > 0 && s + n < p->exec_end;
+    return total > 0;
 }
 
 /* Maps an llhttp error to the status to answer (framing errors are all 400). */
@@ -518,6 +527,8 @@ static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n
                 fail(p, 400, "request line not single-spaced");
                 return true;
             }
+            if (p->raw_line == 1 && p->line_start_len < sizeof(p->line_start))
+                p->line_start[p->line_start_len++] = ch;
         }
         last = ch;
     }
@@ -608,6 +619,7 @@ void baton__parser_next(struct baton__parser *p)
     p->head_raw = 0;
     p->raw_last = 0;
     p->raw_line = 0;
+    p->line_start_len = 0;
     p->raw_skip = 0;
     p->raw_need_crlf = false;
     p->chunked = false;

@@ -72,6 +72,8 @@ struct baton__parser {
     char tail[2];             /* the last two bytes of the previous input */
     char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
     uint8_t raw_line;         /* 0 before the request line, 1 in it, 2 after it */
+    uint8_t line_start_len;   /* bytes of the request line kept in line_start */
+    char line_start[24];      /* its first bytes, as scanned (what the method is) */
     uint64_t raw_skip;        /* chunk data bytes the scan passes over */
     bool raw_need_crlf;       /* chunk data ended: CRLF must follow */
     bool chunked;             /* the body is chunked (after the header section) */

@@ -71,10 +71,11 @@ def chunk_body(rng, body):
         n = rng.randint(1, max(1, len(body) - i))
         piece = body[i:i + n]
         i += n
-        shape = rng.choice(CHUNK_SIZES) if rng.random() < 0.15 else b"%x"
+        shape = rng.choice(CHUNK_SIZES) if rng.random() < 0.08 else b"%x"
         out += (shape % len(piece) if b"%" in shape else shape) + b"\r\n" + piece + b"\r\n"
     last = rng.choice(CHUNK_SIZES) % 0 if rng.random() < 0.1 else b"0"
-    trailer = rng.choice([b"", b"", b"X-Sum: 1\r\n", b"X-A: b\r\n\tc\r\n", b"Content-Length: 3\r\n"])
+    trailer = rng.choice([b"", b"", b"", b"", b"X-Sum: 1\r\n", b"X-Sum: 1\r\n", b"X-A: b\r\n\tc\r\n",
+                          b"Content-Length: 3\r\n"])
     return out + last + b"\r\n" + trailer + b"\r\n"
 
 
@@ -219,8 +220,8 @@ def table_cases():
 
 
 def message(rng, table):
-    base = rng.choice(table) if rng.random() < 0.4 else valid_request(rng)
-    for _ in range(rng.choice([0, 1, 1, 1, 2, 2, 3])):
+    base = rng.choice(table) if rng.random() < 0.3 else valid_request(rng)
+    for _ in range(rng.choice([0, 0, 0, 1, 1, 1, 2, 2, 3])):
         base = rng.choice(_MUTATORS)(rng, base)
     if rng.random() < 0.03:
         base = base[:rng.randrange(len(base) + 1)]
@@ -245,7 +246,10 @@ def generate(seed, count, table=None):
     cases = [(t, []) for t in table]
     while len(cases) < count:
         k = rng.choices([1, 2, 3], [65, 30, 5])[0]
-        data = b"".join(message(rng, small) for _ in range(k))
+        # After the first message, half the pipelined ones are left intact, so that where the
+        # next request starts is compared often.
+        data = b"".join(message(rng, small) if j == 0 or rng.random() < 0.5 else valid_request(rng)
+                        for j in range(k))
         cases.append((data, splits_for(rng, len(data))))
     del big
     return cases[:count]
@@ -629,31 +633,41 @@ def main(argv):
     import collections
     import time
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seed", type=int, default=int(os.environ.get("BATON_DIFF_SEED", "1")))
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("BATON_DIFF_SEED", "20261204")))
     ap.add_argument("--cases", type=int, default=int(os.environ.get("BATON_DIFF_CASES", "100000")))
+    ap.add_argument("--batch", type=int, default=100000, help="cases framed at once (memory)")
     ap.add_argument("--show", type=int, default=3, help="examples shown per unexplained kind")
     args = ap.parse_args(argv)
     t = time.monotonic()
-    cases, bf, hf, results = run(args.seed, args.cases)
-    counts = collections.Counter(r[4] or "UNEXPLAINED " + r[1] for r in results)
+    counts = collections.Counter()
+    shown = collections.Counter()
+    total = unexplained = outside = 0
+    for batch in range((args.cases + args.batch - 1) // args.batch):
+        n = min(args.batch, args.cases - batch * args.batch)
+        seed = args.seed if batch == 0 else args.seed * 1000003 + batch  # batch 0 = `make test`'s
+        cases, bf, hf, results = run(seed, n)
+        total += n
+        counts.update(r[4] or "UNEXPLAINED " + r[1] for r in results)
+        bad = [r for r in results if r[4] is None]
+        strict = strict_failures(cases, bf)
+        unexplained += len(bad)
+        outside += len(strict)
+        for k, kind, index, what, _ in bad:
+            if shown[kind] < args.show:
+                shown[kind] += 1
+                print(f"\ncase {k} of seed {seed} ({kind} at request {index}: {what})\n"
+                      f"  bytes  {cases[k][0][:600]!r}\n  splits {cases[k][1][:20]}\n"
+                      f"  baton  {bf[k]}\n  h11    {hf[k]}")
+        for k, i, problems in strict[:args.show]:
+            print(f"\ncase {k} of seed {seed}: baton-web accepts request {i}, outside RFC 9112: "
+                  f"{problems}\n  bytes {cases[k][0][:400]!r}\n  baton {bf[k]}")
+        print(f"batch {batch}: {total} cases, {time.monotonic() - t:.1f}s", file=sys.stderr)
     for name, n in sorted(counts.items()):
         print(f"{n:8d}  {name}")
-    bad = [r for r in results if r[4] is None]
-    strict = strict_failures(cases, bf)
-    for k, i, problems in strict[:args.show * 3]:
-        print(f"\ncase {k}: baton-web accepts request {i}, which breaks RFC 9112: {problems}\n"
-              f"  bytes {cases[k][0][:400]!r}\n  baton {bf[k]}")
-    shown = collections.Counter()
-    for k, kind, index, what, _ in bad:
-        if shown[kind] >= args.show:
-            continue
-        shown[kind] += 1
-        print(f"\ncase {k} ({kind} at request {index}: {what})\n  bytes  {cases[k][0][:600]!r}\n"
-              f"  splits {cases[k][1]}\n  baton  {bf[k]}\n  h11    {hf[k]}")
-    print(f"\n{len(cases)} cases (seed {args.seed}) in {time.monotonic() - t:.1f}s: "
-          f"{len(results)} disagreements, {len(results) - len(bad)} allowed, {len(bad)} unexplained; "
-          f"{len(strict)} accepted requests outside the RFC 9112 grammar")
-    return 1 if bad or strict else 0
+    print(f"\n{total} cases (seed {args.seed}) in {time.monotonic() - t:.1f}s: "
+          f"{sum(counts.values())} disagreements, {sum(counts.values()) - unexplained} allowed, "
+          f"{unexplained} unexplained; {outside} accepted requests outside the RFC 9112 grammar")
+    return 1 if unexplained or outside else 0
 
 
 if __name__ == "__main__":

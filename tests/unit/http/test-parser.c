@@ -385,6 +385,34 @@ static void request_line_single_spaced(void **state)
     baton__parser_free(&p);
 }
 
+/* 501 for a method token llhttp does not know, 400 for a method that is not a token, at every
+ * split of the input (the status looked only at the failed call's bytes). */
+static void method_status_whatever_the_split(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"get / HTTP/1.1\r\nHost: h\r\n\r\n", 501},
+        {"FROB / HTTP/1.1\r\nHost: h\r\n\r\n", 501},
+        {"\r\nFROB / HTTP/1.1\r\nHost: h\r\n\r\n", 501},
+        {"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = strlen(cases[i].req);
+        for (size_t at = 1; at <= len; at++) {
+            struct baton__parser p;
+            baton__parser_init(&p, &limits);
+            int r = feed_split_n(&p, cases[i].req, len, at);
+            if (r != BATON__PARSE_ERROR || p.error_status != cases[i].status)
+                fail_msg("case %zu split at %zu: got result %d status %d, expected %d", i, at, r,
+                         p.error_status, cases[i].status);
+            baton__parser_free(&p);
+        }
+    }
+}
+
 /* The request target is VCHARs only (RFC 9112 3.2); llhttp lets obs-text in. */
 static void target_of_vchars(void **state)
 {
@@ -533,6 +561,7 @@ int main(void)
         cmocka_unit_test(close_wins_over_keep_alive),
         cmocka_unit_test(target_of_vchars),
         cmocka_unit_test(request_line_single_spaced),
+        cmocka_unit_test(method_status_whatever_the_split),
         cmocka_unit_test(limits_answer_their_status),
         cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
