@@ -353,6 +353,64 @@ static bool connection_close(const struct baton__parser *p)
     return false;
 }
 
+/* Where a chunk extension value is: ext-val = token / quoted-string (RFC 9112 7.1.1). */
+enum {
+    EXT_VAL_START,
+    EXT_VAL_TOKEN,
+    EXT_VAL_QUOTED,
+    EXT_VAL_ESCAPE,
+    EXT_VAL_END, /* after the closing quote */
+};
+
+/* llhttp takes a token and a quoted string run together ("a\"q\""); refuse what is not the
+ * grammar, as for every other part of chunked framing. */
+static int on_chunk_extension_value(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    int r = on_chunk_extension(h, at, n);
+    if (r)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)at[i];
+        switch (p->ext_val) {
+        case EXT_VAL_START:
+            p->ext_val = ch == '"'      ? EXT_VAL_QUOTED
+                         : is_tchar(ch) ? EXT_VAL_TOKEN
+                                        : EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_TOKEN:
+            if (!is_tchar(ch))
+                p->ext_val = EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_QUOTED:
+            if (ch == '"')
+                p->ext_val = EXT_VAL_END;
+            else if (ch == '\\')
+                p->ext_val = EXT_VAL_ESCAPE;
+            else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+                p->ext_val = EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_ESCAPE:
+            p->ext_val = ch != '\t' && (ch < 0x20 || ch == 0x7f) ? EXT_VAL_END + 1 : EXT_VAL_QUOTED;
+            break;
+        default:
+            p->ext_val = EXT_VAL_END + 1;
+            break;
+        }
+        if (p->ext_val > EXT_VAL_END)
+            return fail(p, 400, "invalid chunk extension value");
+    }
+    return 0;
+}
+
+static int on_chunk_extension_value_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    bool ok = p->ext_val == EXT_VAL_TOKEN || p->ext_val == EXT_VAL_END;
+    p->ext_val = EXT_VAL_START;
+    return ok ? 0 : fail(p, 400, "invalid chunk extension value");
+}
+
 static int on_message_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
@@ -376,7 +434,8 @@ static const llhttp_settings_t settings = {
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
     .on_chunk_extension_name = on_chunk_extension,
-    .on_chunk_extension_value = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension_value,
+    .on_chunk_extension_value_complete = on_chunk_extension_value_complete,
     .on_message_complete = on_message_complete,
 };
 
@@ -626,6 +685,7 @@ void baton__parser_next(struct baton__parser *p)
     p->paused_at_chunk = false;
     p->value_at_end = false;
     p->chunk_ext_bytes = 0;
+    p->ext_val = EXT_VAL_START;
     p->host_count = 0;
     p->started = false;
     p->headers_done = false;

@@ -452,6 +452,12 @@ ALLOWED = [
             REFUSES, lambda m: len(m.values(b"content-length")) > 1
             or any(b"," in v for v in m.values(b"content-length")),
             lambda why: why in ("invalid Content-Length", "ambiguous body length")),
+    Allowed("framing-field-in-trailers", "RFC 9110 6.5.1: framing fields (Transfer-Encoding, "
+            "Content-Length) must not be sent as trailers; llhttp refuses a Transfer-Encoding or "
+            "Content-Length trailer, h11 drops it",
+            REFUSES, lambda m: re.search(rb"(?:^|\n)(?i:transfer-encoding|content-length)[ \t]*:", m.trailers)
+            is not None,
+            lambda why: "Transfer-Encoding" in why or "Content-Length" in why or why == "ambiguous body length"),
     Allowed("te-http10", "RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing "
             "(treat as faulty, close); h11 decodes it",
             REFUSES, lambda m: m.version == b"HTTP/1.0" and m.has(b"transfer-encoding")),

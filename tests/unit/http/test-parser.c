@@ -413,6 +413,28 @@ static void method_status_whatever_the_split(void **state)
     }
 }
 
+/* ext-val = token / quoted-string (RFC 9112 7.1.1); llhttp took them run together. */
+static void chunk_extension_value_grammar(void **state)
+{
+    (void)state;
+    static const char *const shapes[] = {
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=a\"q\"\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=\"q\"a\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=\r\n\r\n",
+    };
+    expect_refused_at_every_split(shapes, sizeof(shapes) / sizeof(shapes[0]));
+    const char *ok = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "1;a=b\r\nx\r\n0;last=\"q r\"\r\n\r\n";
+    size_t len = strlen(ok);
+    for (size_t at = 1; at <= len; at++) {
+        struct baton__parser p;
+        baton__parser_init(&p, &limits);
+        if (feed_split_n(&p, ok, len, at) != BATON__PARSE_REQUEST)
+            fail_msg("split at %zu: refused (%s)", at, p.error_reason ? p.error_reason : "-");
+        baton__parser_free(&p);
+    }
+}
+
 /* The request target is VCHARs only (RFC 9112 3.2); llhttp lets obs-text in. */
 static void target_of_vchars(void **state)
 {
@@ -562,6 +584,7 @@ int main(void)
         cmocka_unit_test(target_of_vchars),
         cmocka_unit_test(request_line_single_spaced),
         cmocka_unit_test(method_status_whatever_the_split),
+        cmocka_unit_test(chunk_extension_value_grammar),
         cmocka_unit_test(limits_answer_their_status),
         cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
