@@ -435,6 +435,112 @@ static void chunk_extension_value_grammar(void **state)
     }
 }
 
+/*
+ * The framing fields (Content-Length, Transfer-Encoding, Host) with every whitespace, control
+ * and line-end byte at every place of the field line, split at every point, followed by a
+ * pipelined request: each is either refused, or framed exactly as the plain field frames it
+ * (same body, the next request where it starts). Bytes other than SP and HT, and SP or HT
+ * before the name, before the colon or inside the value, must be refused.
+ */
+static void framing_fields_in_every_shape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head, *name, *value, *body;
+        const char *decoded;
+    } fields[] = {
+        {"POST / HTTP/1.1\r\nHost: h\r\n", "Content-Length", "5", "hello", "hello"},
+        {"POST / HTTP/1.1\r\nHost: h\r\n", "Transfer-Encoding", "chunked",
+         "5\r\nhello\r\n0\r\n\r\n", "hello"},
+        {"GET / HTTP/1.1\r\n", "Host", "h", "", ""},
+    };
+    static const char *const ws[] = {" ", "\t", "\v", "\f", "\r", "\n", "\r\n ", "\r\n", "\t\t"};
+    static const char next[] = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    char line[128], req[512];
+    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        for (size_t w = 0; w < sizeof(ws) / sizeof(ws[0]) + 1; w++) {
+            /* w == count: the NUL byte, which a C string cannot carry */
+            const char *sp = w < sizeof(ws) / sizeof(ws[0]) ? ws[w] : NULL;
+            size_t splen = sp ? strlen(sp) : 1;
+            bool ows =
+                sp && (strcmp(sp, " ") == 0 || strcmp(sp, "\t") == 0 || strcmp(sp, "\t\t") == 0);
+            const char *name = fields[f].name, *value = fields[f].value;
+            size_t vlen = strlen(value);
+            for (int place = 0; place < 5; place++) {
+                /* 0 before the name, 1 before the colon, 2 before the value, 3 after it, 4 in
+                 * the value (after its first byte) */
+                /* (a CRLF before the name, or a bare one after the value, ends the head: not a
+                 * shape of this field) */
+                if ((place == 4 && vlen < 2) || (place == 0 && sp && strstr(sp, "\r\n")) ||
+                    (place == 3 && sp && strcmp(sp, "\r\n") == 0))
+                    continue;
+                size_t n = 0;
+                char *o = line;
+#define PUT(s, l) (memcpy(o + n, (s), (l)), n += (l))
+#define PUT_WS()  (sp ? PUT(sp, splen) : (o[n++] = '\0', n))
+                if (place == 0)
+                    PUT_WS();
+                PUT(name, strlen(name));
+                if (place == 1)
+                    PUT_WS();
+                PUT(":", 1);
+                if (place == 2)
+                    PUT_WS();
+                else
+                    PUT(" ", 1);
+                if (place == 4 && vlen > 1) {
+                    PUT(value, 1);
+                    PUT_WS();
+                    PUT(value + 1, vlen - 1);
+                } else {
+                    PUT(value, vlen);
+                }
+                if (place == 3)
+                    PUT_WS();
+#undef PUT
+#undef PUT_WS
+                bool must_refuse = !ows || place <= 1 || (place == 4 && vlen > 1);
+                size_t hl = strlen(fields[f].head), bl = strlen(fields[f].body);
+                size_t len = 0;
+                memcpy(req, fields[f].head, hl);
+                len += hl;
+                memcpy(req + len, line, n);
+                len += n;
+                memcpy(req + len, "\r\n\r\n", 4);
+                len += 4;
+                memcpy(req + len, fields[f].body, bl);
+                len += bl;
+                size_t first = len;
+                memcpy(req + len, next, sizeof(next) - 1);
+                len += sizeof(next) - 1;
+                for (size_t at = 1; at <= len; at++) {
+                    struct baton__parser p;
+                    baton__parser_init(&p, &limits);
+                    size_t used = 0, off = 0;
+                    int r = baton__parser_execute(&p, req, at, &used);
+                    off = used;
+                    if (r == BATON__PARSE_MORE && at < len) {
+                        r = baton__parser_execute(&p, req + at, len - at, &used);
+                        off = at + used;
+                    }
+                    if (r == BATON__PARSE_REQUEST) {
+                        const char *dec = fields[f].decoded;
+                        if (must_refuse || off != first || p.body.len != strlen(dec) ||
+                            memcmp(p.body.data ? p.body.data : "", dec, p.body.len) != 0)
+                            fail_msg("field %zu ws %zu place %d split %zu: accepted, %zu bytes, "
+                                     "body %zu bytes (must refuse: %d)",
+                                     f, w, place, at, off, p.body.len, must_refuse);
+                    } else if (r != BATON__PARSE_ERROR) {
+                        fail_msg("field %zu ws %zu place %d split %zu: result %d", f, w, place, at,
+                                 r);
+                    }
+                    baton__parser_free(&p);
+                }
+            }
+        }
+    }
+}
+
 /* The request target is VCHARs only (RFC 9112 3.2); llhttp lets obs-text in. */
 static void target_of_vchars(void **state)
 {
@@ -585,6 +691,7 @@ int main(void)
         cmocka_unit_test(request_line_single_spaced),
         cmocka_unit_test(method_status_whatever_the_split),
         cmocka_unit_test(chunk_extension_value_grammar),
+        cmocka_unit_test(framing_fields_in_every_shape),
         cmocka_unit_test(limits_answer_their_status),
         cmocka_unit_test_setup_teardown(limits_allow_up_to_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(expect_continue, setup, teardown),
