@@ -234,6 +234,32 @@ static int on_header_value_complete(llhttp_t *h)
     return add_header(p, value, len);
 }
 
+/* True when a Connection field lists "close" (RFC 9110 7.6.1: a list of tokens, OWS around
+ * them, case-insensitive). llhttp misses "close" followed by HTAB. */
+static bool connection_close(const struct baton__parser *p)
+{
+    for (unsigned i = 0; i < p->nheaders; i++) {
+        const struct baton__header *hd = &p->headers[i];
+        if (hd->name_len != 10 || strncasecmp(hd->name, "connection", 10) != 0)
+            continue;
+        const char *s = hd->value;
+        while (*s) {
+            while (*s == ' ' || *s == '\t' || *s == ',')
+                s++;
+            const char *e = s;
+            while (*e && *e != ',')
+                e++;
+            const char *t = e;
+            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (t - s == 5 && strncasecmp(s, "close", 5) == 0)
+                return true;
+            s = e;
+        }
+    }
+    return false;
+}
+
 static int on_headers_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
@@ -287,6 +313,12 @@ static int on_headers_complete(llhttp_t *h)
     if (p->path[0] == '*' && h->method != HTTP_OPTIONS)
         return fail(p, 400, "asterisk-form target outside OPTIONS");
     p->chunked = (h->flags & F_CHUNKED) != 0;
+    /* Decided by the header section alone: llhttp would also let a Connection trailer field
+     * close the connection, and a trailer controls nothing (RFC 9110 6.5.1). llhttp ignores
+     * "close" in an HTTP/1.0 request that also says keep-alive, and "close" followed by HTAB:
+     * close wins (RFC 9112 9.6), or the server would read on where the client has stopped. */
+    p->keep_alive =
+        llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE) && !connection_close(p);
     p->paused_at_headers = true;
     return HPE_PAUSED;
 }
@@ -325,32 +357,6 @@ static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
     if (p->chunk_ext_bytes > CHUNK_EXT_MAX)
         return fail(p, 400, "chunk extensions too long");
     return 0;
-}
-
-/* True when a Connection field lists "close" (RFC 9110 7.6.1: a list of tokens, OWS around
- * them, case-insensitive). llhttp misses "close" followed by HTAB. */
-static bool connection_close(const struct baton__parser *p)
-{
-    for (unsigned i = 0; i < p->nheaders; i++) {
-        const struct baton__header *hd = &p->headers[i];
-        if (hd->name_len != 10 || strncasecmp(hd->name, "connection", 10) != 0)
-            continue;
-        const char *s = hd->value;
-        while (*s) {
-            while (*s == ' ' || *s == '\t' || *s == ',')
-                s++;
-            const char *e = s;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if (t - s == 5 && strncasecmp(s, "close", 5) == 0)
-                return true;
-            s = e;
-        }
-    }
-    return false;
 }
 
 /* Where a chunk extension value is: ext-val = token / quoted-string (RFC 9112 7.1.1). */
@@ -414,10 +420,6 @@ static int on_chunk_extension_value_complete(llhttp_t *h)
 static int on_message_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
-    /* llhttp ignores "close" in an HTTP/1.0 request that also says keep-alive: close wins
-     * (RFC 9112 9.6), or the server would read on where the client has stopped. */
-    p->keep_alive =
-        llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE) && !connection_close(p);
     p->paused_at_headers = false;
     return HPE_PAUSED;
 }

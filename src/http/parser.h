@@ -87,7 +87,7 @@ struct baton__parser {
     bool paused_at_headers;   /* the last pause came from on_headers_complete */
     bool in_trailers;         /* fields after the last chunk */
     bool expect_continue;     /* Expect: 100-continue with a body still to come */
-    bool keep_alive;          /* after REQUEST: the client keeps the connection */
+    bool keep_alive;          /* after the header section: the client keeps the connection */
     int error_status;         /* after ERROR: 400, 408, 413, 414, 431, 501, 505 */
     const char *error_reason; /* after ERROR: static text */
 

@@ -366,6 +366,21 @@ static void close_wins_over_keep_alive(void **state)
     }
 }
 
+/* A Connection trailer field controls nothing (RFC 9110 6.5.1); llhttp let it close. */
+static void trailers_do_not_close(void **state)
+{
+    (void)state;
+    struct baton__parser p;
+    baton__parser_init(&p, &limits);
+    assert_int_equal(feed(&p,
+                          "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\nx\r\n0\r\nConnection: close\r\n\r\n",
+                          NULL),
+                     BATON__PARSE_REQUEST);
+    assert_true(p.keep_alive);
+    baton__parser_free(&p);
+}
+
 /* One SP between the parts of the request line (RFC 9112 3); llhttp took several. */
 static void request_line_single_spaced(void **state)
 {
@@ -687,6 +702,7 @@ int main(void)
         cmocka_unit_test(chunk_data_may_hold_any_byte),
         cmocka_unit_test(transfer_encoding_read_as_one_list),
         cmocka_unit_test(close_wins_over_keep_alive),
+        cmocka_unit_test(trailers_do_not_close),
         cmocka_unit_test(target_of_vchars),
         cmocka_unit_test(request_line_single_spaced),
         cmocka_unit_test(method_status_whatever_the_split),
