@@ -359,6 +359,22 @@ static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
     return 0;
 }
 
+static int on_chunk_extension_name(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    p->ext_name |= n > 0;
+    return on_chunk_extension(h, at, n);
+}
+
+/* ext-name is a token (RFC 9112 7.1.1); llhttp takes an empty one (";=v"). */
+static int on_chunk_extension_name_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    bool ok = p->ext_name;
+    p->ext_name = false;
+    return ok ? 0 : fail(p, 400, "empty chunk extension name");
+}
+
 /* Where a chunk extension value is: ext-val = token / quoted-string (RFC 9112 7.1.1). */
 enum {
     EXT_VAL_START,
@@ -435,7 +451,8 @@ static const llhttp_settings_t settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
-    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_name = on_chunk_extension_name,
+    .on_chunk_extension_name_complete = on_chunk_extension_name_complete,
     .on_chunk_extension_value = on_chunk_extension_value,
     .on_chunk_extension_value_complete = on_chunk_extension_value_complete,
     .on_message_complete = on_message_complete,
@@ -688,6 +705,7 @@ void baton__parser_next(struct baton__parser *p)
     p->value_at_end = false;
     p->chunk_ext_bytes = 0;
     p->ext_val = EXT_VAL_START;
+    p->ext_name = false;
     p->host_count = 0;
     p->started = false;
     p->headers_done = false;

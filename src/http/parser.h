@@ -80,6 +80,7 @@ struct baton__parser {
     bool paused_at_chunk;     /* the last pause came from on_chunk_header */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
     uint8_t ext_val;          /* where a chunk extension value is (on_chunk_extension_value()) */
+    bool ext_name;            /* the chunk extension name has a byte */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */
     bool started;             /* a byte of the current request has arrived */

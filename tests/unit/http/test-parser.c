@@ -428,7 +428,8 @@ static void method_status_whatever_the_split(void **state)
     }
 }
 
-/* ext-val = token / quoted-string (RFC 9112 7.1.1); llhttp took them run together. */
+/* ext-name is a token, ext-val = token / quoted-string (RFC 9112 7.1.1); llhttp took an empty
+ * name, and a token and a quoted string run together. */
 static void chunk_extension_value_grammar(void **state)
 {
     (void)state;
@@ -436,6 +437,9 @@ static void chunk_extension_value_grammar(void **state)
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=a\"q\"\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=\"q\"a\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;a=\r\n\r\n",
+        /* an empty name */
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0;=b\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;a;=b\r\nx\r\n0\r\n\r\n",
     };
     expect_refused_at_every_split(shapes, sizeof(shapes) / sizeof(shapes[0]));
     const char *ok = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
