@@ -552,10 +552,9 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
  * it takes any byte after a CR for the LF of the line end: "\r\n\rX" ends a header section,
  * "5\rX" a chunk-size line and "data\rX" a chunk, where every other parser reads on; and it
  * does not look at the two bytes after chunk data at all ("1\r\nAxy0\r\n\r\n" is the chunk
- * "A" and the last chunk). All of these are
- * request smuggling vectors. Only the bytes on the wire show them, in every shape and split
- * across reads; the scan is one pass over bytes llhttp consumes anyway, and raw_last carries
- * the last byte over to the next input.
+ * "A" and the last chunk). All of these are request smuggling vectors. Only the bytes on the
+ * wire show them, in every shape and split across reads; the scan is one pass over bytes
+ * llhttp consumes anyway, and raw_last carries the last byte over to the next input.
  */
 static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n)
 {
