@@ -150,15 +150,67 @@ static bool is_ws(char c)
 }
 
 /*
- * The nesting depth is checked before libfyaml sees the text: its scanner looks far ahead in a
- * run of '[' (time grows faster than the run), so a deep document is refused here in one pass.
+ * One pass over the text before libfyaml sees it, for two of its costs that grow faster than
+ * the input: its scanner looks far ahead in a run of '[', and whitespace after a complete
+ * collection or string takes it quadratic time (16 KB of trailing spaces: seconds). So deep
+ * nesting is refused here, and libfyaml gets the text only up to the end of the first value when
+ * that is a collection or a string (a number or a literal ends at the first whitespace); what
+ * follows must be whitespace (checked by the caller).
  * Brackets inside strings do not count. Returns the offset of the first bracket past
- * max_depth, or len when there is none.
+ * max_depth, or len when there is none; *ret_end is where the first value ends (len when it
+ * does not end).
  */
-static size_t too_deep_at(const char *text, size_t len, unsigned max_depth)
+static size_t scan(const char *text, size_t len, unsigned max_depth, size_t *ret_end)
 {
     unsigned depth = 0;
+    bool in_string = false, started = false;
+    *ret_end = len;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+                if (depth == 0 && *ret_end == len)
+                    *ret_end = i + 1;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            if (--depth == 0 && *ret_end == len)
+                *ret_end = i + 1;
+        } else if (!started && !is_ws(c)) {
+            /* A number or a literal: it holds no whitespace, so it ends at the first. */
+            while (i < len && !is_ws(text[i]))
+                i++;
+            *ret_end = i;
+            return len;
+        }
+        started = started || !is_ws(c);
+        if (*ret_end < len)
+            return len; /* the rest is not looked at: the caller wants whitespace there */
+    }
+    return len;
+}
+
+#define WS_RUN_MAX 64
+
+/*
+ * libfyaml takes time quadratic in the length of a run of spaces or tabs after a closing
+ * bracket (64 KB of them: seconds). A line break ends such a run and means the same to JSON, so
+ * libfyaml reads a copy of the text with one in every WS_RUN_MAX bytes of a long run outside
+ * strings; no byte moves, so positions stay those of the text. Returns the copy (free it), or
+ * NULL when the text has no long run or memory is short (*ret_nomem).
+ */
+static char *break_long_runs(const char *text, size_t len, bool *ret_nomem)
+{
+    char *copy = NULL;
     bool in_string = false;
+    size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
         if (in_string) {
@@ -166,16 +218,24 @@ static size_t too_deep_at(const char *text, size_t len, unsigned max_depth)
                 i++;
             else if (c == '"')
                 in_string = false;
+        } else if (c == ' ' || c == '\t') {
+            if (++run % WS_RUN_MAX == 0) {
+                if (!copy) {
+                    if (!(copy = malloc(len))) {
+                        *ret_nomem = true;
+                        return NULL;
+                    }
+                    memcpy(copy, text, len);
+                }
+                copy[i] = '\n';
+            }
+            continue;
         } else if (c == '"') {
             in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth)
-                return i;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
         }
+        run = 0;
     }
-    return len;
+    return copy;
 }
 
 /* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -421,10 +481,7 @@ static void first_error(struct fy_diag *diag, const char *text, size_t len, size
     *ret_at = at;
 }
 
-static int parse(const char *text, size_t len, unsigned max_depth, struct baton_doc **ret,
-                 char *err, size_t errlen, bool probe);
-
-static int run(struct state *s, char *err, size_t errlen, bool probe)
+static int run(struct state *s, char *err, size_t errlen)
 {
     struct fy_diag_cfg diag_cfg;
     struct fy_diag *diag = NULL;
@@ -471,17 +528,8 @@ static int run(struct state *s, char *err, size_t errlen, bool probe)
     if (r == 0 && fy_parser_get_stream_error(parser)) {
         size_t at;
         const char *msg;
-        struct baton_doc *prefix = NULL;
         first_error(diag, s->text, s->len, &at, &msg);
-        /* An error after a complete value: say so, rather than what libfyaml expected next. */
-        if (!probe && at > 0 && parse(s->text, at, s->max_depth, &prefix, NULL, 0, true) == 0) {
-            char reason[64];
-            snprintf(reason, sizeof(reason), "text after the %s", root_kind(prefix->root));
-            r = malformed(err, errlen, at, reason);
-        } else {
-            r = malformed(err, errlen, at, msg);
-        }
-        baton__doc_free(prefix);
+        r = malformed(err, errlen, at, msg);
     }
     if (r == 0 && !s->doc->root)
         r = malformed(err, errlen, s->len, "no value");
@@ -493,11 +541,12 @@ out:
 }
 
 static int parse(const char *text, size_t len, unsigned max_depth, struct baton_doc **ret,
-                 char *err, size_t errlen, bool probe)
+                 char *err, size_t errlen)
 {
     struct baton_doc *doc = NULL;
     struct baton_doc_node **stack = NULL;
-    size_t i, deep;
+    char *calm = NULL; /* the text libfyaml reads, when it differs (break_long_runs()) */
+    size_t i, deep, value_end;
     int r;
 
     for (i = 0; i < len && is_ws(text[i]); i++)
@@ -506,19 +555,30 @@ static int parse(const char *text, size_t len, unsigned max_depth, struct baton_
         errf(err, errlen, "empty document");
         return -ENODATA;
     }
-    if ((deep = too_deep_at(text, len, max_depth)) < len)
+    /* What libfyaml would skip (a byte order mark) or read as YAML: no JSON value starts so. */
+    if (!strchr("{[\"-0123456789tfn", text[i]) || text[i] == '\0')
+        return malformed(err, errlen, i, "unexpected character");
+    if ((deep = scan(text, len, max_depth, &value_end)) < len)
         return malformed(err, errlen, deep, "nested too deeply");
     doc = calloc(1, sizeof(*doc));
     stack = calloc(max_depth + 1, sizeof(*stack));
     r = -ENOMEM;
     if (!doc || !stack)
         goto out;
-    struct state s = {.text = text, .len = len, .max_depth = max_depth, .doc = doc, .stack = stack};
-    if ((r = run(&s, err, errlen, probe)) < 0)
+    /* Trailing whitespace is never libfyaml's (see scan()). */
+    while (value_end > i && is_ws(text[value_end - 1]))
+        value_end--;
+    bool nomem = false;
+    calm = break_long_runs(text, value_end, &nomem);
+    if (nomem)
         goto out;
-    /* libfyaml skips a byte order mark; JSON text starts with its value. */
-    if (doc->root->at > i)
-        r = malformed(err, errlen, i, "text before the value");
+    struct state s = {.text = calm ? calm : text,
+                      .len = value_end,
+                      .max_depth = max_depth,
+                      .doc = doc,
+                      .stack = stack};
+    if ((r = run(&s, err, errlen)) < 0)
+        goto out;
     for (i = s.root_end; r == 0 && i < len; i++)
         if (!is_ws(text[i])) {
             char reason[64];
@@ -533,6 +593,7 @@ out:
     if (r == -ENOMEM)
         errf(err, errlen, "out of memory");
     free(stack);
+    free(calm);
     baton__doc_free(doc);
     return r;
 }
@@ -548,7 +609,7 @@ int baton__doc_parse(const char *text, size_t len, size_t max_bytes, unsigned ma
         errf(err, errlen, "document too large: %zu bytes, at most %zu", len, max_bytes);
         return -EMSGSIZE;
     }
-    return parse(text, len, max_depth, ret, err, errlen, false);
+    return parse(text, len, max_depth, ret, err, errlen);
 }
 
 /* ---- nodes ----------------------------------------------------------------------------- */

@@ -23,7 +23,7 @@
 #include "supervisor/internal.h"
 
 #define REQUEST_MAX BATON_CONTROL_REQUEST_MAX
-#define REPLY_MAX   (4 * 1024 * 1024)
+#define REPLY_MAX   BATON_CONTROL_REPLY_MAX
 #define CLIENTS_MAX 64
 
 struct baton_control_client {
@@ -112,7 +112,7 @@ void baton__ctl_send(struct baton_control_client *c, const char *json, size_t le
 
 static void reply_error(struct baton_control_client *c, const char *error, bool busy)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 0);
     if (busy)
@@ -140,7 +140,7 @@ static bool try_reload(struct baton_control_client *c, bool in_place)
 static void handle(struct baton_control_client *c, const struct baton_control_request *req)
 {
     struct baton_supervisor *sup = c->sup;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(REPLY_MAX);
     char busy[128];
 
     switch (req->cmd) {

@@ -254,6 +254,9 @@ int baton__notify_parse(const char *data, size_t len, struct baton_notify_msg *r
 
 /* The longest request line: a longer one is refused ("request too long") before parsing. */
 #define BATON_CONTROL_REQUEST_MAX (64 * 1024)
+/* The most reply bytes queued for one client (a reply, a progress event or a verdict is built
+ * within it too): a client that does not read them is closed. */
+#define BATON_CONTROL_REPLY_MAX (4 * 1024 * 1024)
 
 enum baton_control_cmd {
     BATON_CONTROL_PING,
@@ -272,8 +275,8 @@ struct baton_control_request {
 /* Parses one request line (without its newline) with the common JSON reader, at most
  * BATON_CONTROL_REQUEST_MAX bytes. Returns 0, or -EINVAL (-EMSGSIZE for a longer line) with a
  * reason (one line of printable ASCII, for the error reply) in err; -ENOMEM. */
-int baton__control_request_parse(const char *line, size_t len,
-                                 struct baton_control_request *ret, struct baton_buf *err);
+int baton__control_request_parse(const char *line, size_t len, struct baton_control_request *ret,
+                                 struct baton_buf *err);
 
 /* ---- the running supervisor (supervisor.c and the I/O files) ------------------------------ */
 

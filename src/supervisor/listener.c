@@ -96,7 +96,7 @@ static int adopt(struct inherited *inh, size_t n, const char *name,
 
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
-    struct baton_buf names = BATON_BUF_INIT(0);
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct inherited inh[64];
     size_t n_inh = inherited_fds(inh, sizeof(inh) / sizeof(inh[0]));
     int r = 0;

@@ -6,5 +6,5 @@ if(TARGET baton_supervisor AND EXISTS ${PROJECT_SOURCE_DIR}/src/cli/control-clie
     baton_fuzz_target(notify
         SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-notify.c
                 ${PROJECT_SOURCE_DIR}/src/cli/control-client.c
-        LIBS baton_supervisor baton_common PkgConfig::LIBFYAML)
+        LIBS baton_supervisor baton_common)
 endif()

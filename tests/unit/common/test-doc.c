@@ -286,7 +286,7 @@ static void errors_say_where(void **state)
     refused_s("[1] 2", "malformed JSON at byte 4: text after the array");
     refused_s("\"s\" x", "malformed JSON at byte 4: text after the value");
     refused_s("{\"cmd\":\"p\xc3\xa9\tng\"}", "malformed JSON at byte 11: ");
-    refused_s("\xef\xbb\xbf{\"a\":1}", "malformed JSON at byte 0: text before the value");
+    refused_s("\xef\xbb\xbf{\"a\":1}", "malformed JSON at byte 0: unexpected character");
     refused_s("{\"a\":1}\xc2\xa0", "malformed JSON at byte 7");
     refused("{\"a\":1}\0", 8, -EINVAL, "malformed JSON at byte 7");
     refused("{\"a\":\"x\0y\"}", 11, -EINVAL, "malformed JSON at byte ");
@@ -393,6 +393,41 @@ static void bounds(void **state)
     snprintf(big + len, n - len, "]");
     doc = parse_ok(big);
     assert_int_equal(baton__doc_count(baton__doc_root(doc)), 60000);
+    baton__doc_free(doc);
+    /* Whitespace after the value, however much, costs one pass (libfyaml alone would take
+     * minutes over a megabyte of it: see scan() in doc.c). */
+    static const char *const heads[] = {"{\"a\":1}", "[1]", "\"s\"", "7", "true"};
+    for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+        size_t hl = strlen(heads[h]);
+        memcpy(big, heads[h], hl);
+        memset(big + hl, h % 2 ? '\t' : ' ', n - hl - 1);
+        big[n - 1] = '\0';
+        baton__doc_free(parse_ok(big));
+        big[n - 2] = 'x';
+        refused_s(big, "malformed JSON at byte 1048574: text after the");
+    }
+    /* Inside the value too: spaces after a closing bracket (libfyaml alone: quadratic). */
+    memcpy(big, "{\"a\":[[1]", 9);
+    memset(big + 9, ' ', n - 12);
+    memcpy(big + n - 3, "]}", 3);
+    doc = parse_ok(big);
+    const struct baton_doc_node *arr = baton__doc_get(baton__doc_root(doc), "a");
+    assert_int_equal(baton__doc_count(arr), 1);
+    assert_int_equal(baton__doc_count(baton__doc_next(arr, NULL)), 1);
+    baton__doc_free(doc);
+    /* ... and spaces in strings are kept as they are. */
+    memcpy(big, "[[1],\"", 6);
+    memset(big + 6, ' ', n - 9);
+    memcpy(big + n - 3, "\"]", 3);
+    doc = parse_ok(big);
+    const char *spaces;
+    size_t spaces_len;
+    assert_int_equal(baton__doc_str(baton__doc_next(baton__doc_root(doc),
+                                                    baton__doc_next(baton__doc_root(doc), NULL)),
+                                    &spaces, &spaces_len),
+                     0);
+    assert_int_equal(spaces_len, n - 9);
+    assert_int_equal(strspn(spaces, " "), n - 9);
     baton__doc_free(doc);
     /* Long strings and keys (YAML limits implicit keys to 1024 characters; JSON does not). */
     memset(big, 0, n);
