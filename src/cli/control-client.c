@@ -190,18 +190,21 @@ void baton__control_close(struct baton_control *c)
     c->taken = 0;
 }
 
-int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, char *err,
-                       size_t errlen)
+int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, struct baton_buf *err)
 {
     struct baton_doc *doc = NULL;
+    char msg[256];
     int r = baton__doc_parse(line, len, BATON_CONTROL_MAX_REPLY, BATON_CONTROL_MAX_REPLY_DEPTH,
-                             &doc, err, errlen);
-    if (r < 0)
-        return r;
-    if (baton__doc_type(baton__doc_root(doc)) != BATON_DOC_OBJECT) {
-        snprintf(err, errlen, "a reply must be a JSON object");
+                             &doc, msg, sizeof(msg));
+    if (r == 0 && baton__doc_type(baton__doc_root(doc)) != BATON_DOC_OBJECT) {
+        snprintf(msg, sizeof(msg), "a reply must be a JSON object");
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        if (err)
+            (void)baton__buf_puts(err, msg);
         baton__doc_free(doc);
-        return -EINVAL;
+        return r;
     }
     *ret = doc;
     return 0;

@@ -54,9 +54,8 @@ void baton__control_close(struct baton_control *c);
 /*
  * Parses one reply line, which must be a JSON object of at most BATON_CONTROL_MAX_REPLY bytes.
  * Returns 0 with the document in *ret (free it with baton__doc_free), or -errno with the reason
- * in err (baton__doc_parse's, or "a reply must be a JSON object").
+ * appended to err when not NULL (baton__doc_parse's, or "a reply must be a JSON object").
  */
-int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, char *err,
-                       size_t errlen);
+int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, struct baton_buf *err);
 
 #endif

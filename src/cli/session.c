@@ -158,7 +158,7 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
         }
         if (n == 0)
             continue;
-        if (baton__reply_parse(line, n, &doc, NULL, 0) < 0) {
+        if (baton__reply_parse(line, n, &doc, NULL) < 0) {
             bad_reply(c, line, n);
             return BATON_EXIT_FAILED;
         }

@@ -101,7 +101,7 @@ static void check_canonical(const struct baton_control_request *req)
     CHECK(parse_request(line, (size_t)n, &back) == 0);
     CHECK(same_request(req, &back));
 
-    if (baton__reply_parse(line, (size_t)n, &doc, NULL, 0) < 0) {
+    if (baton__reply_parse(line, (size_t)n, &doc, NULL) < 0) {
         fprintf(stderr, "fuzz-control: the CLI's parser refuses %s\n", line);
         abort();
     }
@@ -191,12 +191,14 @@ static void walk(const struct baton_doc_node *n, int depth)
 static void fuzz_reply(const char *line, size_t len)
 {
     struct baton_doc *doc = NULL;
-    char err[256];
+    struct baton_buf err = BATON_BUF_INIT(4096);
 
-    if (baton__reply_parse(line, len, &doc, err, sizeof(err)) < 0) {
-        CHECK(doc == NULL && err[0] != '\0');
+    if (baton__reply_parse(line, len, &doc, &err) < 0) {
+        CHECK(doc == NULL && err.len > 0);
+        baton__buf_free(&err);
         return;
     }
+    CHECK(err.len == 0);
     CHECK(baton__doc_type(baton__doc_root(doc)) == BATON_DOC_OBJECT);
     walk(baton__doc_root(doc), 0);
     baton__doc_free(doc);

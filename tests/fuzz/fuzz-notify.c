@@ -145,7 +145,7 @@ static void check_travels(const char *key, const char *value, size_t len)
     CHECK(baton__buf_puts(&b, "{") == 0);
     CHECK(baton__json_kv_str(&b, key, field) == 0);
     CHECK(baton__buf_puts(&b, "}") == 0);
-    if (baton__reply_parse(b.data, b.len, &doc, NULL, 0) < 0) {
+    if (baton__reply_parse(b.data, b.len, &doc, NULL) < 0) {
         fprintf(stderr, "fuzz-notify: the CLI cannot read the reply %s\n", b.data);
         abort();
     }
