@@ -33,7 +33,8 @@ static int flag(const struct baton_doc_node *root, const char *key, bool *ret, c
     return r == -ENOENT ? 0 : r;
 }
 
-/* 'unknown command "NAME"', the name shortened and in printable ASCII: it goes back in the reply. */
+/* 'unknown command "NAME"', the name shortened and in printable ASCII: it goes back in the reply.
+ */
 static void unknown_command(struct baton_buf *err, const char *cmd)
 {
     size_t len = strlen(cmd);
@@ -48,8 +49,8 @@ static void unknown_command(struct baton_buf *err, const char *cmd)
     baton__buf_puts(err, len > CMD_ECHO_MAX ? "...\"" : "\"");
 }
 
-int baton__control_request_parse(const char *line, size_t len,
-                                 struct baton_control_request *ret, struct baton_buf *err)
+int baton__control_request_parse(const char *line, size_t len, struct baton_control_request *ret,
+                                 struct baton_buf *err)
 {
     struct baton_control_request req = {0};
     struct baton_doc *doc = NULL;

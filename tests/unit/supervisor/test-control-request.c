@@ -92,7 +92,8 @@ static void test_bad_members(void **state)
                  "\"timeout_ms\" must be a non-negative integer up to 9007199254740992");
     expect_error("{\"cmd\":null}", "\"cmd\" must be a string");
     expect_error("{\"cmd\":\"ping\\u0000\"}", "\"cmd\" must be a string without NUL");
-    expect_error("{\"cmd\":\"reload\",\"in_place\":\"true\"}", "\"in_place\" must be true or false");
+    expect_error("{\"cmd\":\"reload\",\"in_place\":\"true\"}",
+                 "\"in_place\" must be true or false");
 }
 
 static void test_bounds(void **state)
