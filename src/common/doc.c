@@ -2,8 +2,9 @@
  * The JSON reader: libfyaml's event parser in JSON mode does the grammar (it refuses YAML-only
  * syntax: plain words, anchors, tags, comments, single quotes, directives, trailing commas);
  * this file bounds the input, builds a small tree of its own from the events (so no libfyaml
- * type leaks to callers), refuses duplicate keys and whatever libfyaml still lets by (a byte
- * order mark, a second value), and turns libfyaml's diagnostics into "malformed JSON at byte N".
+ * type leaks to callers), refuses duplicate keys and what libfyaml would let by (a byte order
+ * mark, text after the value), keeps libfyaml's time linear in the input (scan(),
+ * break_long_runs()), and turns its diagnostics into "malformed JSON at byte N: reason".
  */
 #include "common/doc.h"
 
