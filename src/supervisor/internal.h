@@ -7,7 +7,7 @@
  *   spawn.c       fork/exec of one worker with its environment and listeners
  *   worker.c      a worker's stdout/stderr capture
  *   notify.c      the notify socket (READY=1, STATUS=...) and its message parser
- *   control.c     the control socket server; request.c parses its requests
+ *   control.c     the control socket server; control-request.c parses its requests
  *   status.c      status and verdict objects as JSON
  *   listener.c    the listening sockets (bound, or adopted from systemd)
  *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
@@ -306,25 +306,33 @@ struct baton_notify_msg {
  * are ignored, as systemd does). Returns 0, or -EINVAL for a message holding a NUL byte. */
 int baton__notify_parse(const char *data, size_t len, struct baton_notify_msg *ret);
 
-/* ---- control requests (request.c) ------------------------------------------------------ */
+/* ---- control requests (control-request.c) ---------------------------------------------- */
 
-enum baton_request_cmd {
-    BATON_REQ_PING,
-    BATON_REQ_STATUS,
-    BATON_REQ_RELOAD,
-    BATON_REQ_STOP,
+/* The longest request line: a longer one is refused ("request too long") before parsing. */
+#define BATON_CONTROL_REQUEST_MAX (64 * 1024)
+/* The most reply bytes queued for one client (a reply, a progress event or a verdict is built
+ * within it too): a client that does not read them is closed. */
+#define BATON_CONTROL_REPLY_MAX (4 * 1024 * 1024)
+
+enum baton_control_cmd {
+    BATON_CONTROL_PING,
+    BATON_CONTROL_STATUS,
+    BATON_CONTROL_RELOAD,
+    BATON_CONTROL_STOP,
 };
 
-struct baton_request {
-    enum baton_request_cmd cmd;
+/* One request read from the control socket (not an HTTP request: that is baton_request). */
+struct baton_control_request {
+    enum baton_control_cmd cmd;
     bool wait, fast, in_place;
     uint64_t timeout_ms;
 };
 
-/* Parses one request line (without its newline). Returns 0, or -EINVAL with a reason (one
- * line, for the error reply) in err. Bounded in time and stack for any input. */
-int baton__request_parse(const char *line, size_t len, struct baton_request *ret,
-                         struct baton_buf *err);
+/* Parses one request line (without its newline) with the common JSON reader, at most
+ * BATON_CONTROL_REQUEST_MAX bytes. Returns 0, or -EINVAL (-EMSGSIZE for a longer line) with a
+ * reason (one line of printable ASCII, for the error reply) in err; -ENOMEM. */
+int baton__control_request_parse(const char *line, size_t len, struct baton_control_request *ret,
+                                 struct baton_buf *err);
 
 /* ---- the running supervisor (supervisor.c and the I/O files) ------------------------------ */
 

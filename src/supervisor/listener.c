@@ -101,7 +101,7 @@ int baton__listeners_inherit(struct baton_supervisor *sup)
 
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
-    struct baton_buf names = BATON_BUF_INIT(0);
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_inherited *inh = sup->inherited;
     size_t n_inh = sup->n_inherited;
     int r = 0;

@@ -97,7 +97,7 @@ static void op_progress(void *ctx, long gen, const char *msg)
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
     if (!sup->tx_client)
         return;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "msg", msg);
@@ -140,7 +140,7 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
 static void op_done(void *ctx, const struct baton_verdict *v)
 {
     struct baton_supervisor *sup = ctx;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__verdict_json(v, &b);
     if (v->ok) {
         /* The log settings of the configuration now serving (not of one that failed). */
@@ -192,7 +192,7 @@ void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size
 
 static void config_failed(struct baton_supervisor *sup, const char *error)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     size_t n = strlen(error);
     while (n && error[n - 1] == '\n')
         n--;
