@@ -56,9 +56,9 @@ struct baton_orphan {
     long gen;
     int stop_signal;
     uint64_t drain_timeout_ms;
-    bool group;  /* leads its own process group (spawn.c's setpgid): signalled as a group */
-    bool denied; /* the kernel did not let us inspect it */
-    int pidfd;   /* -1 once it exited */
+    bool group; /* leads its own process group (spawn.c's setpgid): signalled as a group */
+    int err;    /* why it cannot be taken over (EACCES: not ours to inspect; ENOSYS), or 0 */
+    int pidfd;  /* -1 once it exited */
     struct orphan_watch *watch; /* its pidfd watched by the loop */
     enum orphan_state state;
     uint64_t drain_ms, deadline_ms;
@@ -118,14 +118,12 @@ static bool denied_errno(int err)
     return err == EPERM || err == EACCES;
 }
 
-/* "1234 1240 1241" for the orphans (all, or those the kernel denied us). */
-static void pid_list(const struct baton_recovery *rec, bool denied_only, char *buf, size_t size)
+/* "1234 1240 1241" for the orphans. */
+static void pid_list(const struct baton_recovery *rec, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < rec->n_orphans && used < size; i++) {
-        if (denied_only && !rec->orphans[i].denied)
-            continue;
         int n =
             snprintf(buf + used, size - used, "%s%ld", used ? " " : "", (long)rec->orphans[i].pid);
         used += n > 0 ? (size_t)n : 0;
@@ -185,12 +183,12 @@ static int check_environ(pid_t pid, long gen)
 /* Duplicates the orphan's listening socket on addr into *ret_fd: the fd the supervisor gave it
  * (3 + index) first, then any socket it holds (a program may have moved it: Go's
  * net.FileListener works on a duplicate and closes fd 3). 0, -ENOENT when it holds none,
- * -EPERM/-EACCES when the kernel refuses. */
+ * -EPERM/-EACCES when the kernel refuses, another -errno from pidfd_getfd(2). */
 static int take_listener(const struct baton_orphan *o, size_t index,
                          const struct baton_address *addr, int *ret_fd)
 {
     int fd = pidfd_getfd_(o->pidfd, 3 + (int)index);
-    if (fd < 0 && denied_errno(errno))
+    if (fd < 0 && errno != EBADF) /* EBADF: not open there; EPERM, ENOSYS, ESRCH: give up */
         return -errno;
     if (fd >= 0 && baton__listener_is(fd, addr)) {
         *ret_fd = fd;
@@ -215,7 +213,7 @@ static int take_listener(const struct baton_orphan *o, size_t index,
             continue;
         fd = pidfd_getfd_(o->pidfd, (int)n);
         if (fd < 0) {
-            if (denied_errno(errno))
+            if (errno != EBADF)
                 r = -errno;
             continue;
         }
@@ -251,18 +249,21 @@ static void find_orphans(struct baton_recovery *rec, const struct baton_state_fi
         pid_t pgrp;
         /* The pidfd first: from then on the pid cannot name another process unnoticed. */
         int pidfd = pidfd_open_(w->pid);
-        if (pidfd < 0)
+        if (pidfd < 0 && errno == ESRCH)
             continue;
+        int open_err = pidfd < 0 ? errno : 0; /* ENOSYS: a kernel before 5.3 */
         if (baton__proc_stat(w->pid, &start, &pgrp) < 0 || start != w->start_time) {
             baton__log(BATON_LOG_DEBUG, "pid %ld is gone or another process now", (long)w->pid);
-            close(pidfd);
+            if (pidfd >= 0)
+                close(pidfd);
             continue;
         }
         int r = check_environ(w->pid, w->gen);
         if (r < 0 && !denied_errno(-r)) {
             baton__log(BATON_LOG_INFO, "pid %ld is not worker %ld of generation %ld: left alone",
                        (long)w->pid, (long)w->pid, w->gen);
-            close(pidfd);
+            if (pidfd >= 0)
+                close(pidfd);
             continue;
         }
         struct baton_orphan *o = &rec->orphans[rec->n_orphans++];
@@ -273,7 +274,7 @@ static void find_orphans(struct baton_recovery *rec, const struct baton_state_fi
         o->stop_signal = w->stop_signal;
         o->drain_timeout_ms = w->drain_timeout_ms;
         o->group = pgrp == w->pid;
-        o->denied = r < 0;
+        o->err = open_err ? open_err : r < 0 ? -r : 0;
         o->pidfd = pidfd;
         o->state = ORPHAN_SERVING;
     }
@@ -412,7 +413,7 @@ int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config
         r = 0;
         goto out;
     }
-    pid_list(rec, false, pids, sizeof(pids));
+    pid_list(rec, pids, sizeof(pids));
     if (!same_listeners(&sf, config, theirs, sizeof(theirs))) {
         baton__log(BATON_LOG_WARNING,
                    "the previous supervisor (pid %ld) died; its workers (pids %s) still serve "
@@ -428,14 +429,11 @@ int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config
         fds[i] = -1;
     r = 0;
     for (size_t k = 0; k < rec->n_orphans; k++)
-        r = rec->orphans[k].denied ? -EACCES : r;
+        r = rec->orphans[k].err ? -rec->orphans[k].err : r;
     for (size_t i = 0; r == 0 && i < config->n_listen; i++) {
         int err = -ENOENT;
         for (size_t k = 0; k < rec->n_orphans && fds[i] < 0; k++) {
-            struct baton_orphan *o = &rec->orphans[k];
-            int t = o->denied ? -EACCES : take_listener(o, i, &config->listen[i].address, &fds[i]);
-            if (t < 0 && denied_errno(-t))
-                o->denied = true;
+            int t = take_listener(&rec->orphans[k], i, &config->listen[i].address, &fds[i]);
             if (t < 0 && err == -ENOENT)
                 err = t;
         }
@@ -455,8 +453,13 @@ int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config
     if (r < 0) {
         baton__log(BATON_LOG_ERROR,
                    "the previous supervisor (pid %ld) died; its workers (pids %s) are alive but "
-                   "hold no listening socket on %s: stop them (kill -TERM %s) and start again",
-                   (long)sf.pid, pids, theirs, pids);
+                   "their listening sockets on %s cannot be taken over (%s%s): stop them "
+                   "(kill -TERM %s) and start again",
+                   (long)sf.pid, pids, theirs, r == -ENOENT ? "not found in them" : "pidfd_getfd: ",
+                   r == -ENOENT   ? ""
+                   : r == -ENOSYS ? "needs Linux 5.6"
+                                  : strerror(-r),
+                   pids);
         goto out;
     }
     for (size_t i = 0; i < config->n_listen; i++) {
