@@ -506,6 +506,7 @@ struct baton_state_worker {
     long gen;
     int stop_signal;
     uint64_t drain_timeout_ms;
+    bool draining; /* the stop signal was sent: a second one may mean "stop now" */
 };
 
 /* What a supervisor leaves beside its control socket (`<control.socket>.state`). */

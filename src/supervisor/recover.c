@@ -242,6 +242,7 @@ static void drop_orphans(struct baton_recovery *rec)
 /* The dead supervisor's workers still alive, checked (sf's order), in rec->orphans. */
 static void find_orphans(struct baton_recovery *rec, const struct baton_state_file *sf)
 {
+    uint64_t now = baton__sup_now_ms();
     rec->orphans = baton__xcalloc(sf->n_workers ? sf->n_workers : 1, sizeof(*rec->orphans));
     for (size_t i = 0; i < sf->n_workers; i++) {
         const struct baton_state_worker *w = &sf->workers[i];
@@ -277,6 +278,17 @@ static void find_orphans(struct baton_recovery *rec, const struct baton_state_fi
         o->err = open_err ? open_err : r < 0 ? -r : 0;
         o->pidfd = pidfd;
         o->state = ORPHAN_SERVING;
+        if (w->draining) {
+            /* Its stop signal was sent: not again (a second one may mean "stop now"), but its
+             * drain gets a whole drain_timeout from now (when it began is not known). */
+            o->state = ORPHAN_DRAINING;
+            o->drain_ms = now;
+            o->deadline_ms = now + w->drain_timeout_ms;
+            baton__log_at(BATON_LOG_INFO, w->gen, w->pid,
+                          "the previous supervisor's worker was draining already: SIGKILL in "
+                          "%llums",
+                          (unsigned long long)w->drain_timeout_ms);
+        }
     }
     rec->live = rec->n_orphans;
 }
@@ -547,6 +559,7 @@ static void describe(const struct baton_supervisor *sup, const struct baton_reco
             .gen = o->gen,
             .stop_signal = o->stop_signal,
             .drain_timeout_ms = o->drain_timeout_ms,
+            .draining = o->state != ORPHAN_SERVING,
         };
     }
     for (const struct baton_generation *g = gs->list; g; g = g->next) {
@@ -560,6 +573,7 @@ static void describe(const struct baton_supervisor *sup, const struct baton_reco
                 .gen = g->id,
                 .stop_signal = g->config->app.stop_signal,
                 .drain_timeout_ms = g->config->app.drain_timeout_ms,
+                .draining = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED,
             };
         }
     }

@@ -7,7 +7,7 @@
  *    "control": "/srv/x/baton.sock", "last_id": 4,
  *    "listeners": [{"name": "http", "address": "127.0.0.1:8080"}],
  *    "generations": [{"id": 4, "stop_signal": "TERM", "drain_timeout_ms": 30000,
- *                     "workers": [{"pid": 1240, "start_time": 98790}]}]}
+ *                     "workers": [{"pid": 1240, "start_time": 98790, "draining": false}]}]}
  *
  * start_time is field 22 of /proc/PID/stat (clock ticks after boot): a pid names the same
  * process only while its start time is the same. The file is replaced atomically (a temporary
@@ -88,6 +88,7 @@ void baton__state_file_format(const struct baton_state_file *sf, struct baton_bu
             first_worker = false;
             baton__json_kv_int(b, "pid", sf->workers[j].pid);
             baton__json_kv_int(b, "start_time", (long long)sf->workers[j].start_time);
+            baton__json_kv_bool(b, "draining", sf->workers[j].draining);
             baton__buf_puts(b, "}");
         }
         baton__buf_puts(b, "]}");
@@ -170,6 +171,19 @@ static bool get_int(struct fy_node *map, const char *key, long long *ret)
     return true;
 }
 
+/* true or false at key; def when absent or anything else. */
+static bool get_bool(struct fy_node *map, const char *key, bool def)
+{
+    struct fy_node *n = get(map, key);
+    size_t len;
+    const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len) : NULL;
+    if (t && len == 4 && memcmp(t, "true", 4) == 0)
+        return true;
+    if (t && len == 5 && memcmp(t, "false", 5) == 0)
+        return false;
+    return def;
+}
+
 static char *get_str(struct fy_node *map, const char *key)
 {
     struct fy_node *n = get(map, key);
@@ -239,6 +253,7 @@ static int parse_generations(struct fy_node *root, struct baton_state_file *sf)
             w->gen = (long)id;
             w->stop_signal = signo;
             w->drain_timeout_ms = (uint64_t)drain;
+            w->draining = get_bool(item, "draining", false);
         }
     }
     return 0;

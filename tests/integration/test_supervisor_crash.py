@@ -193,13 +193,21 @@ def test_crash_while_orphans_drain_passes_them_on(procs, port):
     wait_for(lambda: second.status()["orphans"][0]["state"] == "draining", timeout=5,
              what="orphan draining")
     mine = [w["pid"] for w in second.active()["workers"]]
-    assert sorted(state_pids(read_state(procs.tmp))) == sorted(orphans1 + mine)
+    state = read_state(procs.tmp)
+    assert sorted(state_pids(state)) == sorted(orphans1 + mine)
+    draining = {w["pid"]: w["draining"] for g in state["generations"] for w in g["workers"]}
+    assert draining == {**{p: True for p in orphans1}, **{p: False for p in mine}}
     second.proc.signal(signal.SIGKILL)
     second.proc.wait(timeout=10)
 
     third = Supervisor(procs, config)
     third.wait_ready(workers=1, generation=3)
     assert sorted(o["pid"] for o in third.status()["orphans"]) == sorted(orphans1 + mine)
+    # The first supervisor's worker had its stop signal already: not a second one (which may
+    # mean "stop now"), but a whole drain_timeout; the second's gets its stop signal now.
+    log = third.proc.log()
+    assert log.count("was draining already") == len(orphans1), log[-3000:]
+    assert log.count("draining the previous supervisor's worker: SIGTERM") == len(mine)
     assert third.stop(fast=True) == 0  # a fast stop SIGKILLs the orphans too
     assert not any(pid_alive(p) for p in orphans1 + mine)
     assert leftovers(procs.tmp) == []

@@ -25,7 +25,12 @@ static struct baton_state_listener listeners[] = {
 
 static struct baton_state_worker workers[] = {
     {.pid = 1240, .start_time = 98790, .gen = 4, .stop_signal = SIGTERM, .drain_timeout_ms = 30000},
-    {.pid = 1300, .start_time = 99001, .gen = 5, .stop_signal = SIGQUIT, .drain_timeout_ms = 5000},
+    {.pid = 1300,
+     .start_time = 99001,
+     .gen = 5,
+     .stop_signal = SIGQUIT,
+     .drain_timeout_ms = 5000,
+     .draining = true},
     {.pid = 1241, .start_time = 98791, .gen = 4, .stop_signal = SIGTERM, .drain_timeout_ms = 30000},
 };
 
@@ -76,6 +81,7 @@ static void test_round_trip(void **state)
         assert_int_equal(w->gen, workers[i].gen);
         assert_int_equal(w->stop_signal, workers[i].stop_signal);
         assert_true(w->drain_timeout_ms == workers[i].drain_timeout_ms);
+        assert_int_equal(w->draining, workers[i].draining);
     }
     /* Written again, the same text: nothing is lost or reordered beyond the grouping. */
     struct baton_buf again = BATON_BUF_INIT(0);
@@ -84,7 +90,8 @@ static void test_round_trip(void **state)
     assert_memory_equal(again.data, b.data, b.len);
     /* Workers are grouped by generation. */
     assert_non_null(strstr(b.data, "\"id\":4,"));
-    assert_non_null(strstr(b.data, "{\"pid\":1240,\"start_time\":98790},{\"pid\":1241"));
+    assert_non_null(strstr(b.data, "{\"pid\":1240,\"start_time\":98790,\"draining\":false},"
+                                   "{\"pid\":1241"));
     baton__state_file_free(&sf);
     baton__buf_free(&again);
     baton__buf_free(&b);
