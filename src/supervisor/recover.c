@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fd.h"
@@ -390,6 +392,21 @@ static void on_orphan_exit(uv_poll_t *h, int status, int events)
                    (long)rec->old_pid);
 }
 
+/* True when something accepts connections on the control socket at path: a live supervisor,
+ * whatever its state file says. */
+static bool control_answers(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return false;
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config *config)
 {
     struct baton_recovery *rec = recovery(sup);
@@ -413,6 +430,15 @@ int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config
         baton__log(BATON_LOG_ERROR,
                    "supervisor %ld is running with control socket %s: not starting another one",
                    (long)sf.pid, config->control.socket);
+        r = -EEXIST;
+        goto out;
+    }
+    if (control_answers(config->control.socket)) {
+        /* Its pid is not the state file's (a supervisor without one, or a stranger): still a
+         * live supervisor, and its workers are not orphans. */
+        baton__log(BATON_LOG_ERROR,
+                   "control socket %s: another supervisor is running there: not starting",
+                   config->control.socket);
         r = -EEXIST;
         goto out;
     }

@@ -71,6 +71,18 @@ def test_live_supervisor_is_never_touched(procs, port):
     assert [w["pid"] for w in sup.active()["workers"]] == [w["pid"] for w in gen["workers"]]
     assert http_get(port)[0] == 200
     assert read_state(procs.tmp) == before
+
+    # Even when the state file names a dead supervisor (and the live workers, with their right
+    # start times), a control socket that answers means a live supervisor: nothing is taken.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state_path(procs.tmp).write_text(json.dumps({**before, "pid": dead.pid}))
+    code, out = run_once(procs, config)
+    assert code == 2, out
+    assert "another supervisor is running there" in out, out
+    assert [w["pid"] for w in sup.active()["workers"]] == [w["pid"] for w in gen["workers"]]
+    assert all(w["state"] == "ready" for w in sup.active()["workers"])
+    assert http_get(port)[0] == 200
     assert sup.stop() == 0
     assert leftovers(procs.tmp) == []
 
