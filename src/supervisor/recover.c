@@ -8,8 +8,8 @@
  *    start time, its listeners, and its workers' pids and start times by generation. It is
  *    written once per loop turn when the machine changed (gens.changes, bumped by
  *    generation.c's funnels), and removed on a clean stop.
- *  - A starting supervisor reads it. A previous supervisor still alive (pid and start time) is
- *    never touched: refused. A dead one's workers are checked one by one (the pid's start time,
+ *  - A starting supervisor reads it. A previous supervisor still alive (pid and start time, or
+ *    a control socket that answers) is never touched: refused. A dead one's workers are checked one by one (the pid's start time,
  *    LISTEN_PID and BATON_GENERATION in /proc/PID/environ) and, when they serve the same
  *    listeners as this configuration, their listening sockets are duplicated out of one of them
  *    with pidfd_getfd(2): the same open sockets with their accept queues, so no connection
