@@ -9,11 +9,12 @@
  *    written once per loop turn when the machine changed (gens.changes, bumped by
  *    generation.c's funnels), and removed on a clean stop.
  *  - A starting supervisor reads it. A previous supervisor still alive (pid and start time, or
- *    a control socket that answers) is never touched: refused. A dead one's workers are checked one by one (the pid's start time,
- *    LISTEN_PID and BATON_GENERATION in /proc/PID/environ) and, when they serve the same
- *    listeners as this configuration, their listening sockets are duplicated out of one of them
- *    with pidfd_getfd(2): the same open sockets with their accept queues, so no connection
- *    waiting in the kernel is lost. listener.c adopts them like systemd's.
+ *    a control socket that answers) is never touched: refused. A dead one's workers are
+ *    checked one by one (the pid's start time, LISTEN_PID and BATON_GENERATION in
+ *    /proc/PID/environ) and, when they serve the same listeners as this configuration, their
+ *    listening sockets are duplicated out of one of them with pidfd_getfd(2): the same open
+ *    sockets with their accept queues, so no connection waiting in the kernel is lost.
+ *    listener.c adopts them like systemd's.
  *  - The orphans go on serving until this supervisor's first generation is ready; then they get
  *    their generation's stop signal and, at its drain_timeout, SIGKILL to their process group,
  *    like any old generation. They are not our children (no SIGCHLD, no waitpid): their pidfds
