@@ -611,7 +611,7 @@ out:
     uint64_t delay = baton_source_jitter(&s->rng, s->interval_ms);
     s->next_mono = baton__clock_now_ms() + delay;
     s->st.next_poll = s->st.last_poll + (long long)delay;
-    if (r < 0 && err && errsz)
-        snprintf(err, errsz, "%s", why);
+    if (err && errsz)
+        snprintf(err, errsz, "%s", s->st.reason);
     return r;
 }
