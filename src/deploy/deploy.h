@@ -367,7 +367,8 @@ unsigned baton_source_phase_bucket(const char *machine_id, const char *version);
 uint64_t baton_source_jitter(uint64_t *rng, uint64_t interval_ms);
 
 struct baton_source_config {
-    const char *url;             /* release.source.url: latest.json (http:// or https://) */
+    const char *url;             /* release.source.url: latest.json (http://, https://, or
+                                    file://, whose artifacts may be file:// too) */
     uint64_t interval_ms;        /* release.source.interval (> 0) */
     const char *trust;           /* release.trust (minisign public key file), or NULL */
     uint64_t max_size;           /* release.max_size: the largest artifact downloaded (> 0) */

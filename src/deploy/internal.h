@@ -48,9 +48,11 @@ struct baton__fetch {
     char effective_url[BATON_LATEST_URL + 1]; /* out: the URL after redirects */
 };
 
-/* GETs url into *ret_body (malloc'd, NUL-terminated, at most max bytes: -EFBIG past it), sending
- * If-None-Match / If-Modified-Since when etag / last_modified are non-empty. Returns the HTTP
- * status (>= 100), or -errno with a reason (ECONNREFUSED, ETIMEDOUT, EFBIG, ECANCELED, EIO). */
+/* GETs url (http, https, file; redirects to http and https only) into *ret_body (malloc'd,
+ * NUL-terminated, at most max bytes: -EFBIG past it), sending If-None-Match / If-Modified-Since
+ * when etag / last_modified are non-empty. Returns the HTTP status (>= 100; 200 for a file read),
+ * or -errno with a reason (ECONNREFUSED, ETIMEDOUT, EFBIG, ECANCELED, ENOENT for a missing file://,
+ * EIO). */
 int baton__fetch_mem(struct baton__fetch *f, const char *url, const char *etag,
                      const char *last_modified, size_t max, char **ret_body, size_t *ret_len,
                      char *err, size_t errsz);
@@ -60,7 +62,7 @@ int baton__fetch_mem(struct baton__fetch *f, const char *url, const char *etag,
 int baton__fetch_file(struct baton__fetch *f, const char *url, int fd, uint64_t max,
                       uint8_t sha256[32], uint64_t *ret_size, char *err, size_t errsz);
 /* Resolves ref against base (RFC 3986) into out. -EINVAL when either is not a usable URL or the
- * result is not http(s). */
-int baton__url_resolve(const char *base, const char *ref, char *out, size_t outsz);
+ * result is not http(s) (or file, when allow_file). */
+int baton__url_resolve(const char *base, const char *ref, bool allow_file, char *out, size_t outsz);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -141,9 +142,10 @@ int baton_source_new(const struct baton_source_config *cfg, struct baton_source 
         return baton__deploy_fail(err, errsz, -ENOSYS, "libsodium failed to initialise");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return baton__deploy_fail(err, errsz, -ENOSYS, "libcurl failed to initialise");
-    if (baton__url_resolve(cfg->url, cfg->url, scheme_check, sizeof(scheme_check)) < 0)
-        return baton__deploy_fail(
-            err, errsz, -EINVAL, "release.source.url %s: not an http:// or https:// URL", cfg->url);
+    if (baton__url_resolve(cfg->url, cfg->url, true, scheme_check, sizeof(scheme_check)) < 0)
+        return baton__deploy_fail(err, errsz, -EINVAL,
+                                  "release.source.url %s: not an http://, https:// or file:// URL",
+                                  cfg->url);
     s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
@@ -381,7 +383,9 @@ static int download(struct poll *p, struct baton_source_update *upd, char *err, 
     int dirfd = -1, fd = -1, r;
     bool part_exists = false;
 
-    if (baton__url_resolve(p->latest_url, p->latest.url, url, sizeof(url)) < 0 ||
+    /* a file:// latest.json may name local files; one fetched over HTTP only http(s) ones */
+    bool local = !strncasecmp(p->latest_url, "file:", 5);
+    if (baton__url_resolve(p->latest_url, p->latest.url, local, url, sizeof(url)) < 0 ||
         url_file_name(url, name, sizeof(name)) < 0) {
         p->judged = true;
         p->result = BATON_POLL_REFUSED;

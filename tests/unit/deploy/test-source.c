@@ -267,7 +267,7 @@ static void make_sig(const struct kp *k, const void *msg, size_t n, const char *
 struct fx {
     struct server *sv;
     char *dir;
-    char url[256], keyfile[PATH_MAX], mid[PATH_MAX], dl[PATH_MAX];
+    char url[PATH_MAX + 64], keyfile[PATH_MAX], mid[PATH_MAX], dl[PATH_MAX];
     struct kp key, other;
     struct baton_source *src;
     struct baton_source_update upd;
@@ -475,6 +475,41 @@ static void first_install_and_relative_urls(void **state)
              "{\"version\": \"2.0.1\", \"url\": \"ftp://h/x.tar.gz\", \"sha256\": \"%s\"}", f->sha);
     serve(f->sv, "/rel/latest.json", 200, json, strlen(json), NULL);
     expect(f, poll_once(f, "2.0.0"), -EBADMSG, BATON_POLL_REFUSED, "does not name an http(s) file");
+    /* latest.json over HTTP never points at a local file */
+    snprintf(json, sizeof(json),
+             "{\"version\": \"2.0.2\", \"url\": \"file:///etc/passwd\", \"sha256\": \"%s\"}",
+             f->sha);
+    serve(f->sv, "/rel/latest.json", 200, json, strlen(json), NULL);
+    expect(f, poll_once(f, "2.0.0"), -EBADMSG, BATON_POLL_REFUSED, "does not name an http(s) file");
+}
+
+static void file_source(void **state)
+{
+    struct fx *f = *state;
+    char pub[PATH_MAX], p[PATH_MAX + 64], json[512];
+    snprintf(pub, sizeof(pub), "%s/pub", f->dir);
+    assert_int_equal(mkdir(pub, 0755), 0);
+    snprintf(f->url, sizeof(f->url), "file://%s/latest.json", pub);
+    open_source(f, false, 0);
+    expect(f, poll_once(f, NULL), -ENOENT, BATON_POLL_ERROR, "latest.json: no such file");
+    snprintf(json, sizeof(json),
+             "{\"version\": \"3.0.0\", \"url\": \"app-3.0.0.tar.gz\", \"sha256\": \"%s\"}", f->sha);
+    snprintf(p, sizeof(p), "%s/latest.json", pub);
+    assert_int_equal(write_file(p, json, strlen(json)), 0);
+    expect(f, poll_once(f, NULL), -ENOENT, BATON_POLL_ERROR, "app-3.0.0.tar.gz: no such file");
+    snprintf(p, sizeof(p), "%s/app-3.0.0.tar.gz", pub);
+    assert_int_equal(write_file(p, f->artifact, f->artifact_len), 0);
+    assert_int_equal(poll_once(f, NULL), 1);
+    assert_string_equal(f->upd.version, "3.0.0");
+    /* no validators on files: judged again, and now up to date */
+    assert_int_equal(poll_once(f, "3.0.0"), 0);
+    assert_int_equal(result(f), BATON_POLL_UP_TO_DATE);
+    /* max_size holds for files too */
+    char *blob = calloc(1, (1 << 20) + 1);
+    assert_int_equal(write_file(p, blob, (1 << 20) + 1), 0);
+    free(blob);
+    expect(f, poll_once(f, "2.0.0"), -EFBIG, BATON_POLL_REFUSED, "larger than release.max_size");
+    assert_int_equal(downloads(f), 1);
 }
 
 static void expired_refused(void **state)
@@ -759,7 +794,7 @@ static void config_refused(void **state)
                                       .download_dir = f->dl,
                                       .machine_id = f->mid};
     assert_int_equal(baton_source_new(&cfg, &s, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "not an http:// or https:// URL"));
+    assert_non_null(strstr(err, "not an http://, https:// or file:// URL"));
     cfg.url = "http://x/";
     assert_int_equal(baton_source_new(&cfg, &s, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "names no file"));
@@ -896,6 +931,7 @@ int main(void)
         cmocka_unit_test(jitter),
         cmocka_unit_test_setup_teardown(new_version_then_not_modified, setup, teardown),
         cmocka_unit_test_setup_teardown(first_install_and_relative_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(file_source, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(older_refused_same_up_to_date, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_refused, setup, teardown),
