@@ -402,8 +402,10 @@ struct baton_source_status {
     uint64_t polls;                      /* polls done */
 };
 
-/* What a poll hands over (result NEW_VERSION). The files belong to the caller from then on
- * (remove them after the deploy); a later download of the same name replaces them. */
+/* What a poll hands over (result NEW_VERSION): <path>, <path>.sha256 (sha256sum format, from
+ * latest.json) and, with trust, <path>.minisig: what `baton deploy <path> --version <version>`
+ * verifies. The files belong to the caller from then on (remove them after the deploy); a later
+ * download of the same name replaces them. */
 struct baton_source_update {
     char version[BATON_VERSION_MAX + 1];
     char sha256[BATON_SHA256_HEX];
@@ -432,7 +434,9 @@ void baton_source_free(struct baton_source *s);
  * so the next poll is a conditional GET. */
 int baton_source_poll(struct baton_source *s, const char *installed,
                       struct baton_source_update *ret, char *err, size_t errsz);
-/* The deploy of version failed: it is not taken again until latest.json changes. */
+/* The deploy of version failed: it is not taken again until latest.json changes. Called before
+ * any poll (after a restart, for the journal's failed releases), the first latest.json judged is
+ * taken as the one that failed. */
 void baton_source_failed(struct baton_source *s, const char *version);
 /* Forgets the remembered ETag/Last-Modified, so the next poll judges latest.json again (e.g.
  * when a handed-over version could not be deployed because another deploy held the lock). */

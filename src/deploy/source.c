@@ -42,6 +42,7 @@ struct baton_source {
     /* the version the caller said failed, and the latest.json it came from */
     char failed_version[BATON_VERSION_MAX + 1];
     uint8_t failed_digest[32];
+    bool failed_digest_unknown; /* failed() before any latest.json was judged (a restart) */
 
     uint64_t next_mono; /* CLOCK_MONOTONIC ms */
     struct baton_source_status st;
@@ -206,6 +207,7 @@ void baton_source_failed(struct baton_source *s, const char *version)
         return;
     strcpy(s->failed_version, version);
     memcpy(s->failed_digest, s->digest, sizeof(s->digest));
+    s->failed_digest_unknown = !s->have_digest;
 }
 
 void baton_source_retry(struct baton_source *s)
@@ -461,6 +463,15 @@ static int download(struct poll *p, struct baton_source_update *upd, char *err, 
             goto out;
         }
     }
+    /* <name>.sha256 as sha256sum writes it: `baton deploy` checks it like a published one */
+    char sumname[300], sumline[BATON_SHA256_HEX + 260];
+    snprintf(sumname, sizeof(sumname), "%s.sha256", name);
+    int sl = snprintf(sumline, sizeof(sumline), "%s  %s\n", got, name);
+    r = write_beside(dirfd, sumname, sumline, (size_t)sl);
+    if (r < 0) {
+        r = baton__deploy_fail(err, errsz, r, "%s/%s: %s", s->download_dir, sumname, strerror(-r));
+        goto out;
+    }
     if (renameat(dirfd, part, dirfd, name) < 0) {
         r = baton__deploy_fail(err, errsz, -errno, "%s/%s: %s", s->download_dir, name,
                                strerror(errno));
@@ -528,7 +539,7 @@ static int judge(struct poll *p, const char *body, size_t len, const char *insta
     }
     p->result = BATON_POLL_HELD;
     if (s->failed_version[0] && !strcmp(s->failed_version, p->latest.version) &&
-        !memcmp(s->failed_digest, p->digest, sizeof(p->digest)))
+        (s->failed_digest_unknown || !memcmp(s->failed_digest, p->digest, sizeof(p->digest))))
         return baton__deploy_fail(err, errsz, 0,
                                   "version %s failed to deploy; waiting for latest.json to change",
                                   p->latest.version);
@@ -598,6 +609,10 @@ int baton_source_poll(struct baton_source *s, const char *installed,
         memcpy(s->last_modified, p.last_modified, sizeof(s->last_modified));
         memcpy(s->digest, p.digest, sizeof(s->digest));
         s->have_digest = true;
+        if (s->failed_digest_unknown) { /* the metadata a failure from before a restart held */
+            memcpy(s->failed_digest, p.digest, sizeof(s->failed_digest));
+            s->failed_digest_unknown = false;
+        }
     }
 out:
     free(body);

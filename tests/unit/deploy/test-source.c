@@ -509,7 +509,7 @@ static void file_source(void **state)
     assert_int_equal(write_file(p, blob, (1 << 20) + 1), 0);
     free(blob);
     expect(f, poll_once(f, "2.0.0"), -EFBIG, BATON_POLL_REFUSED, "larger than release.max_size");
-    assert_int_equal(downloads(f), 1);
+    assert_int_equal(downloads(f), 2); /* 3.0.0 and its .sha256 */
 }
 
 static void expired_refused(void **state)
@@ -565,11 +565,14 @@ static void bad_signatures_refused(void **state)
     sign_latest(f, &f->key, "latest.json", "1.4.0");
     assert_int_equal(poll_once(f, "1.3.0"), 1);
     assert_true(f->upd.has_minisig);
-    struct baton_verify_request req = {
-        .artifact = f->upd.path, .version = f->upd.version, .trust = f->keyfile};
+    struct baton_verify_request req = {.artifact = f->upd.path,
+                                       .version = f->upd.version,
+                                       .trust = f->keyfile,
+                                       .require_sha256 = true};
     struct baton_verified v;
     assert_int_equal(baton_artifact_verify(&req, &v, f->err, sizeof(f->err)), 0);
     assert_true(v.signed_);
+    assert_true(v.sha256_checked);
     assert_string_equal(v.sha256, f->sha);
 
     publish(f, "1.5.0", NULL, NULL);
@@ -598,7 +601,7 @@ static void bad_signatures_refused(void **state)
     unserve(f->sv, "/rel/hello-1.5.0.tar.gz.minisig");
     expect(f, poll_once(f, "1.4.0"), -ENOENT, BATON_POLL_ERROR,
            "hello-1.5.0.tar.gz.minisig: HTTP 404");
-    assert_int_equal(downloads(f), 2); /* 1.4.0 and its .minisig only */
+    assert_int_equal(downloads(f), 3); /* 1.4.0, its .sha256 and .minisig only */
 }
 
 static void http_errors(void **state)
@@ -727,6 +730,13 @@ static void failed_version_not_retried(void **state)
     publish(f, "1.4.0", "\"phase\": 100", "\"b\"");
     assert_int_equal(poll_once(f, "1.3.0"), 1);
     assert_int_equal(requests(f->sv, "/rel/hello-1.4.0.tar.gz", NULL, 0), 2);
+    /* after a restart: failed() before any poll holds the first latest.json seen */
+    open_source(f, false, 0);
+    baton_source_failed(f->src, "1.4.0");
+    expect(f, poll_once(f, "1.3.0"), 0, BATON_POLL_HELD, "version 1.4.0 failed");
+    assert_int_equal(requests(f->sv, "/rel/hello-1.4.0.tar.gz", NULL, 0), 2);
+    publish(f, "1.4.0", "\"phase\": 99", "\"b2\"");
+    assert_int_equal(poll_once(f, "1.3.0"), 1);
     /* a newer version after a failure is taken at once */
     baton_source_failed(f->src, "1.4.0");
     publish(f, "1.5.0", NULL, "\"c\"");
