@@ -289,7 +289,7 @@ static int check_signature(struct poll *p, const char *body, size_t len, char *e
 
     snprintf(url, sizeof(url), "%s.minisig", s->url);
     r = baton__fetch_mem(&p->f, url, NULL, NULL, MINISIG_MAX, &sigtext, &siglen, err, errsz);
-    if (r < 0) { /* transport: judged next time */
+    if (r < 0) {
         p->result = r == -EFBIG ? BATON_POLL_REFUSED : BATON_POLL_ERROR;
         goto out;
     }
@@ -300,7 +300,6 @@ static int check_signature(struct poll *p, const char *body, size_t len, char *e
                                s->latest_name, r, s->latest_name);
         goto out;
     }
-    p->judged = true;
     p->result = BATON_POLL_REFUSED;
     char why[256];
     r = baton_minisig_parse(sigtext, siglen, &sig, why, sizeof(why));
@@ -512,7 +511,10 @@ static int judge(struct poll *p, const char *body, size_t len, const char *insta
     if (r < 0)
         return r;
     if (s->trusted) {
-        p->judged = false; /* a missing signature is judged on the next poll */
+        /* latest.json and its .minisig are two files, published one after the other: a
+         * signature that is missing or does not match is looked at again on every poll, never
+         * answered by a 304 for latest.json alone */
+        p->judged = false;
         r = check_signature(p, body, len, err, errsz);
         if (r < 0)
             return r;

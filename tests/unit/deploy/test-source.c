@@ -590,6 +590,17 @@ static void bad_signatures_refused(void **state)
     publish(f, "1.5.0", "\"phase\": 100", NULL);
     expect(f, poll_once(f, "1.4.0"), -EPERM, BATON_POLL_REFUSED,
            "latest.json signature refused: signature does not match");
+    /* latest.json published before its new signature: refused, and looked at again (no 304) */
+    publish(f, "1.5.0", "\"phase\": 100", "\"t\"");
+    expect(f, poll_once(f, "1.4.0"), -EPERM, BATON_POLL_REFUSED,
+           "latest.json signature refused: signature does not match");
+    sign_latest(f, &f->key, "latest.json", "1.5.0");
+    assert_int_equal(poll_once(f, "1.4.0"), 1);
+    assert_string_equal(f->upd.version, "1.5.0");
+    char inm[128];
+    requests(f->sv, "/rel/latest.json", inm, sizeof(inm));
+    assert_string_equal(inm, "");
+    publish(f, "1.5.0", NULL, NULL);
     serve(f->sv, "/rel/latest.json.minisig", 200, "garbage\n", 8, NULL);
     expect(f, poll_once(f, "1.4.0"), -EPERM, BATON_POLL_REFUSED,
            "latest.json.minisig is malformed");
@@ -601,7 +612,7 @@ static void bad_signatures_refused(void **state)
     unserve(f->sv, "/rel/hello-1.5.0.tar.gz.minisig");
     expect(f, poll_once(f, "1.4.0"), -ENOENT, BATON_POLL_ERROR,
            "hello-1.5.0.tar.gz.minisig: HTTP 404");
-    assert_int_equal(downloads(f), 3); /* 1.4.0, its .sha256 and .minisig only */
+    assert_int_equal(downloads(f), 6); /* 1.4.0 and 1.5.0, their .sha256 and .minisig only */
 }
 
 static void http_errors(void **state)
