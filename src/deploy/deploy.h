@@ -311,7 +311,11 @@ void baton_deploy_unlock(int fd);
  *    baton_source_cancel() (thread-safe; sticky: for shutdown);
  *  - everything else (new, status, delay, failed, retry, free) runs on the loop's thread;
  *  - baton_source_new() initialises libcurl (curl_global_init): call it from the main thread
- *    before other threads use libcurl.
+ *    before other threads use libcurl;
+ *  - a poll holds one thread of libuv's pool (4 by default) for its whole length: a download of
+ *    up to max_size, or the stall timeout when the server hangs;
+ *  - don't poll while a deploy runs: start the timer again when the deploy has ended (a poll
+ *    that hands over a version with the same file name replaces the files being deployed).
  *
  * Integration sketch (the supervisor's loop):
  *
@@ -421,17 +425,19 @@ int baton_source_new(const struct baton_source_config *cfg, struct baton_source 
                      size_t errsz);
 /* Frees s (no poll may be running). NULL is a no-op. */
 void baton_source_free(struct baton_source *s);
-/* One poll, blocking (run it in a worker thread): conditional GET of latest.json, then the
- * checks in order: malformed, signature (with trust), expired, older than / same as installed
+/* One poll, blocking (run it in a worker thread; see above): conditional GET of latest.json, then
+ * the checks in order: malformed, signature (with trust), expired, older than / same as installed
  * (the newest committed version, NULL when none), a failed version with unchanged metadata,
  * phase; then the download (max_size), its sha256 and, with trust, its .minisig. Returns 1 with
  * *ret filled when a new version is ready, 0 when nothing is to be done (not modified, up to
  * date, held), or -errno with the reason in err (refused: -EBADMSG malformed, -EPERM signature
  * or sha256, -ESTALE expired or older, -EFBIG too large; error: -ECONNREFUSED, -ETIMEDOUT,
- * -ENOENT 404, -EPROTO other HTTP status, -EHOSTUNREACH other transport errors, -ECANCELED,
- * -errno of the disk). Either way the status is updated and the next poll scheduled. Metadata
- * that was judged (anything but a transport error) is remembered by its ETag/Last-Modified,
- * so the next poll is a conditional GET. */
+ * -ENOENT 404 or missing file, -EPROTO other HTTP status, -EIO other transport errors,
+ * -ECANCELED, -errno of the disk). err (may be NULL) gets the status reason in every case (""
+ * for up to date and new version). Either way the status is updated and the next poll
+ * scheduled. Metadata that was judged is remembered by its ETag/Last-Modified and digest, so
+ * the next poll is a conditional GET; not judged (retried in full next time): transport
+ * errors, and a missing or refused latest.json signature. */
 int baton_source_poll(struct baton_source *s, const char *installed,
                       struct baton_source_update *ret, char *err, size_t errsz);
 /* The deploy of version failed: it is not taken again until latest.json changes. Called before
