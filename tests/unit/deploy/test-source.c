@@ -28,9 +28,10 @@ struct route {
     int status;
     char *body;
     size_t len;
-    char etag[64];  /* "" no ETag; else If-None-Match equal to it gets 304 */
-    bool no_length; /* no Content-Length: the body ends when the connection closes */
-    bool hang;      /* read the request, never answer */
+    char etag[64];          /* "" no ETag; else If-None-Match equal to it gets 304 */
+    char last_modified[64]; /* likewise with Last-Modified and If-Modified-Since */
+    bool no_length;         /* no Content-Length: the body ends when the connection closes */
+    bool hang;              /* read the request, never answer */
 };
 
 struct server {
@@ -41,8 +42,26 @@ struct server {
     int n_routes;
     char log_path[LOG][128];
     char log_inm[LOG][128]; /* If-None-Match of each request ("" none) */
+    char log_ims[LOG][128]; /* If-Modified-Since */
     int n_log;
 };
+
+static void header(const char *req, const char *name, char *out, size_t outsz)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s:", name);
+    const char *h = strcasestr(req, pat);
+    if (!h)
+        return;
+    h += strlen(pat);
+    while (*h == ' ')
+        h++;
+    size_t k = strcspn(h, "\r");
+    if (k < outsz) {
+        memcpy(out, h, k);
+        out[k] = '\0';
+    }
+}
 
 static void serve_one(struct server *sv, int c)
 {
@@ -57,23 +76,15 @@ static void serve_one(struct server *sv, int c)
         if (strstr(req, "\r\n\r\n"))
             break;
     }
-    char path[128] = "", inm[128] = "";
+    char path[128] = "", inm[128] = "", ims[128] = "";
     sscanf(req, "GET %127s", path);
-    const char *h = strcasestr(req, "\r\nIf-None-Match:");
-    if (h) {
-        h += 16;
-        while (*h == ' ')
-            h++;
-        size_t k = strcspn(h, "\r");
-        if (k < sizeof(inm)) {
-            memcpy(inm, h, k);
-            inm[k] = '\0';
-        }
-    }
+    header(req, "If-None-Match", inm, sizeof(inm));
+    header(req, "If-Modified-Since", ims, sizeof(ims));
     pthread_mutex_lock(&sv->mu);
     if (sv->n_log < LOG) {
         strcpy(sv->log_path[sv->n_log], path);
         strcpy(sv->log_inm[sv->n_log], inm);
+        strcpy(sv->log_ims[sv->n_log], ims);
         sv->n_log++;
     }
     struct route rt = {.status = 404, .body = "not found", .len = 9};
@@ -96,18 +107,19 @@ static void serve_one(struct server *sv, int c)
     }
     char head[512];
     int hl;
-    if (rt.etag[0] && !strcmp(inm, rt.etag)) {
-        hl =
-            snprintf(head, sizeof(head),
-                     "HTTP/1.1 304 Not Modified\r\nETag: %s\r\nConnection: close\r\n\r\n", rt.etag);
+    if ((rt.etag[0] && !strcmp(inm, rt.etag)) ||
+        (rt.last_modified[0] && !strcmp(ims, rt.last_modified))) {
+        hl = snprintf(head, sizeof(head), "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
         rt.len = 0;
     } else if (rt.no_length) {
         hl = snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nConnection: close\r\n\r\n", rt.status);
     } else {
         hl = snprintf(head, sizeof(head),
-                      "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s%sConnection: close\r\n\r\n",
+                      "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s%s%s%s%sConnection: "
+                      "close\r\n\r\n",
                       rt.status, rt.len, rt.etag[0] ? "ETag: " : "", rt.etag,
-                      rt.etag[0] ? "\r\n" : "");
+                      rt.etag[0] ? "\r\n" : "", rt.last_modified[0] ? "Last-Modified: " : "",
+                      rt.last_modified, rt.last_modified[0] ? "\r\n" : "");
     }
     /* send(MSG_NOSIGNAL): a client that gave up (too large) must not SIGPIPE the test */
     (void)!send(c, head, (size_t)hl, MSG_NOSIGNAL);
@@ -406,6 +418,60 @@ static int downloads(struct fx *f)
 }
 
 /* ---- polls ---- */
+
+static void last_modified_conditional(void **state)
+{
+    struct fx *f = *state;
+    open_source(f, false, 0);
+    publish(f, "1.4.0", NULL, NULL);
+    pthread_mutex_lock(&f->sv->mu);
+    for (int i = 0; i < f->sv->n_routes; i++)
+        if (!strcmp(f->sv->routes[i].path, "/rel/latest.json"))
+            strcpy(f->sv->routes[i].last_modified, "Sat, 05 Dec 2026 00:00:00 GMT");
+    pthread_mutex_unlock(&f->sv->mu);
+    assert_int_equal(poll_once(f, "1.3.0"), 1);
+    assert_int_equal(poll_once(f, "1.4.0"), 0);
+    assert_int_equal(result(f), BATON_POLL_NOT_MODIFIED);
+    pthread_mutex_lock(&f->sv->mu);
+    int last = -1;
+    for (int i = 0; i < f->sv->n_log; i++)
+        if (!strcmp(f->sv->log_path[i], "/rel/latest.json"))
+            last = i;
+    assert_true(last >= 1);
+    assert_string_equal(f->sv->log_ims[last], "Sat, 05 Dec 2026 00:00:00 GMT");
+    assert_string_equal(f->sv->log_inm[last], "");
+    pthread_mutex_unlock(&f->sv->mu);
+}
+
+struct poller {
+    struct fx *f;
+    int r;
+};
+
+static void *poll_thread(void *arg)
+{
+    struct poller *p = arg;
+    p->r = poll_once(p->f, "1.3.0");
+    return NULL;
+}
+
+static void cancel_running_poll(void **state)
+{
+    struct fx *f = *state;
+    open_source(f, false, 60000); /* the stall timeout would take a minute */
+    serve(f->sv, "/rel/latest.json", 200, "{}", 2, NULL)->hang = true;
+    struct poller p = {.f = f};
+    pthread_t th;
+    uint64_t t0 = baton__clock_now_ms();
+    assert_int_equal(pthread_create(&th, NULL, poll_thread, &p), 0);
+    while (requests(f->sv, "/rel/latest.json", NULL, 0) == 0) /* the request is in flight */
+        usleep(1000);
+    baton_source_cancel(f->src);
+    pthread_join(th, NULL);
+    assert_int_equal(p.r, -ECANCELED);
+    assert_true(baton__clock_now_ms() - t0 < 10000);
+    assert_int_equal(result(f), BATON_POLL_ERROR);
+}
 
 static void new_version_then_not_modified(void **state)
 {
@@ -965,6 +1031,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_version_not_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(phase_takes_about_a_quarter, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_is_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancel_running_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(last_modified_conditional, setup, teardown),
         cmocka_unit_test_setup_teardown(config_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
