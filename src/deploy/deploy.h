@@ -294,4 +294,167 @@ int baton_deploy_lock(int root_fd, const char *what, bool wait, int *ret_fd, cha
 /* Clears the holder line and releases the lock (closes fd). */
 void baton_deploy_unlock(int fd);
 
+/* ---- pull mode (latest.c, source.c, fetch.c) ----
+ *
+ * release.source (DESIGN.md "Pull mode"): poll latest.json (+ latest.json.minisig with
+ * release.trust) with a conditional GET every interval +- 10 %, download a newer version
+ * (size-limited, sha256-checked, its .minisig beside it with release.trust) and hand it to the
+ * caller as a local file to deploy like `baton deploy ARTIFACT --version V`.
+ *
+ * Threading model: baton_source_poll() is BLOCKING (libcurl's easy interface; one poll is at
+ * most a few small requests and one download, each bounded by the connect and stall timeouts)
+ * and is meant to run in a worker thread: uv_queue_work() from the supervisor's loop, with a
+ * one-shot uv_timer for the schedule. A poll is a deploy's first step, so a thread is simpler and
+ * no slower than driving curl_multi_socket_action() from the loop, and it keeps curl's sockets,
+ * timers and DNS out of the loop. Rules:
+ *  - one poll at a time per source; while it runs, the loop calls nothing on that source but
+ *    baton_source_cancel() (thread-safe; sticky: for shutdown);
+ *  - everything else (new, status, delay, failed, retry, free) runs on the loop's thread;
+ *  - baton_source_new() initialises libcurl (curl_global_init): call it from the main thread
+ *    before other threads use libcurl;
+ *  - a poll holds one thread of libuv's pool (4 by default) for its whole length: a download of
+ *    up to max_size, or the stall timeout when the server hangs;
+ *  - don't poll while a deploy runs: start the timer again when the deploy has ended (a poll
+ *    that hands over a version with the same file name replaces the files being deployed).
+ *
+ * Integration sketch (the supervisor's loop):
+ *
+ *     struct pull { uv_timer_t timer; uv_work_t work; struct baton_source *src;
+ *                   char installed[BATON_VERSION_MAX + 1]; struct baton_source_update upd;
+ *                   int r; char err[256]; };
+ *     static void work(uv_work_t *w) {
+ *         struct pull *p = w->data;   // worker thread: only the source and p's buffers
+ *         p->r = baton_source_poll(p->src, p->installed[0] ? p->installed : NULL, &p->upd,
+ *                                  p->err, sizeof(p->err));
+ *     }
+ *     static void done(uv_work_t *w, int status) {
+ *         struct pull *p = w->data;   // loop thread
+ *         if (p->r == 1)              // deploy p->upd.path with --version p->upd.version;
+ *             start_deploy(p);        // if it fails: baton_source_failed(p->src, version)
+ *         uv_timer_start(&p->timer, on_timer, baton_source_delay_ms(p->src), 0);
+ *     }
+ *     static void on_timer(uv_timer_t *t) {  // copy the newest committed version, then:
+ *         uv_queue_work(loop, &p->work, work, done);
+ *     }
+ *
+ * `status` prints baton_source_status() (baton_source_status_format() makes the line).
+ */
+
+#define BATON_LATEST_MAX    (64u << 10) /* latest.json and .minisig bodies are refused past this */
+#define BATON_LATEST_URL    2048        /* longest "url" of latest.json */
+#define BATON_SOURCE_REASON 512
+
+/* latest.json, parsed. */
+struct baton_latest {
+    char version[BATON_VERSION_MAX + 1];
+    char url[BATON_LATEST_URL + 1]; /* the artifact, relative to latest.json's URL (or absolute) */
+    char sha256[BATON_SHA256_HEX];  /* lower-case hex */
+    long long expires;              /* unix seconds; 0 when absent */
+    int phase;                      /* 0..100; 100 when absent */
+};
+
+/* Parses latest.json text (pure; the fuzz target calls this): an object with "version" (a valid
+ * version), "url" (non-empty, no control characters or spaces), "sha256" (64 hex digits) and
+ * optional "expires" (RFC 3339 string) and "phase" (integer 0..100); other members are ignored.
+ * -EBADMSG with a reason naming the member on anything else. */
+int baton_latest_parse(const char *text, size_t len, struct baton_latest *ret, char *err,
+                       size_t errsz);
+/* Parses an RFC 3339 timestamp ("2026-12-05T10:00:00Z", fractional seconds and +hh:mm offsets
+ * allowed) into unix seconds. -EINVAL when malformed. */
+int baton_rfc3339_parse(const char *s, long long *ret);
+/* The phase bucket of this host for a version: the first 8 bytes of
+ * SHA-256(machine_id || "\n" || version), big-endian, mod 100. The update is taken when
+ * bucket < phase. */
+unsigned baton_source_phase_bucket(const char *machine_id, const char *version);
+/* The next delay: interval_ms scaled by a uniform factor in [0.9, 1.1], drawn from *rng
+ * (splitmix64; the same seed gives the same sequence). */
+uint64_t baton_source_jitter(uint64_t *rng, uint64_t interval_ms);
+
+struct baton_source_config {
+    const char *url;             /* release.source.url: latest.json (http://, https://, or
+                                    file://, whose artifacts may be file:// too) */
+    uint64_t interval_ms;        /* release.source.interval (> 0) */
+    const char *trust;           /* release.trust (minisign public key file), or NULL */
+    uint64_t max_size;           /* release.max_size: the largest artifact downloaded (> 0) */
+    const char *download_dir;    /* where artifacts are written (created 0700 when missing) */
+    const char *machine_id;      /* file holding the machine id; NULL: /etc/machine-id */
+    uint64_t seed;               /* jitter RNG seed; 0: random (getrandom) */
+    uint64_t connect_timeout_ms; /* 0: 10 s */
+    uint64_t stall_timeout_ms;   /* a transfer below 1 byte/s this long fails (whole seconds,
+                                    rounded up); 0: 30 s */
+};
+
+enum baton_poll_result {
+    BATON_POLL_NEVER,        /* not polled yet */
+    BATON_POLL_NOT_MODIFIED, /* 304: latest.json unchanged since the last complete poll */
+    BATON_POLL_UP_TO_DATE,   /* latest.json names the installed version */
+    BATON_POLL_NEW_VERSION,  /* downloaded and verified: handed to the caller */
+    BATON_POLL_HELD,         /* valid, but not for this host now: phase, or a failed version */
+    BATON_POLL_REFUSED,      /* metadata or artifact refused: malformed, expired, older,
+                                signature, sha256, size */
+    BATON_POLL_ERROR,        /* transport: unreachable, timeout, HTTP status, disk */
+};
+/* "never", "not modified", "up to date", "new version", "held", "refused", "error". */
+const char *baton_poll_result_name(enum baton_poll_result r);
+
+struct baton_source_status {
+    long long last_poll; /* unix ms of the last poll's end; 0: never */
+    enum baton_poll_result result;
+    char reason[BATON_SOURCE_REASON];    /* why (held, refused, error; or what 304 kept) */
+    char version[BATON_VERSION_MAX + 1]; /* the version latest.json offered ("" unknown) */
+    long long next_poll;                 /* unix ms of the next poll */
+    uint64_t polls;                      /* polls done */
+};
+
+/* What a poll hands over (result NEW_VERSION): <path>, <path>.sha256 (sha256sum format, from
+ * latest.json) and, with trust, <path>.minisig: what `baton deploy <path> --version <version>`
+ * verifies. The files belong to the caller from then on (remove them after the deploy); a later
+ * download of the same name replaces them. */
+struct baton_source_update {
+    char version[BATON_VERSION_MAX + 1];
+    char sha256[BATON_SHA256_HEX];
+    char path[4096];  /* the artifact: <download_dir>/<file name of url> */
+    bool has_minisig; /* <path>.minisig was downloaded too (with trust) */
+};
+
+struct baton_source;
+
+/* Checks cfg (copied), loads the trust key and the machine id, creates download_dir and
+ * initialises libcurl. The first poll is due at once. */
+int baton_source_new(const struct baton_source_config *cfg, struct baton_source **ret, char *err,
+                     size_t errsz);
+/* Frees s (no poll may be running). NULL is a no-op. */
+void baton_source_free(struct baton_source *s);
+/* One poll, blocking (run it in a worker thread; see above): conditional GET of latest.json, then
+ * the checks in order: malformed, signature (with trust), expired, older than / same as installed
+ * (the newest committed version, NULL when none), a failed version with unchanged metadata,
+ * phase; then the download (max_size), its sha256 and, with trust, its .minisig. Returns 1 with
+ * *ret filled when a new version is ready, 0 when nothing is to be done (not modified, up to
+ * date, held), or -errno with the reason in err (refused: -EBADMSG malformed, -EPERM signature
+ * or sha256, -ESTALE expired or older, -EFBIG too large; error: -ECONNREFUSED, -ETIMEDOUT,
+ * -ENOENT 404 or missing file, -EPROTO other HTTP status, -EIO other transport errors,
+ * -ECANCELED, -errno of the disk). err (may be NULL) gets the status reason in every case (""
+ * for up to date and new version). Either way the status is updated and the next poll
+ * scheduled. Metadata that was judged is remembered by its ETag/Last-Modified and digest, so
+ * the next poll is a conditional GET; not judged (retried in full next time): transport
+ * errors, and a missing or refused latest.json signature. */
+int baton_source_poll(struct baton_source *s, const char *installed,
+                      struct baton_source_update *ret, char *err, size_t errsz);
+/* The deploy of version failed: it is not taken again until latest.json changes. Called before
+ * any poll (after a restart, for the journal's failed releases), the first latest.json judged is
+ * taken as the one that failed. */
+void baton_source_failed(struct baton_source *s, const char *version);
+/* Forgets the remembered ETag/Last-Modified, so the next poll judges latest.json again (e.g.
+ * when a handed-over version could not be deployed because another deploy held the lock). */
+void baton_source_retry(struct baton_source *s);
+/* Makes the running poll (if any) and every later one fail with -ECANCELED. Thread-safe. */
+void baton_source_cancel(struct baton_source *s);
+/* Milliseconds until the next poll is due (0: due now), on the monotonic clock. */
+uint64_t baton_source_delay_ms(const struct baton_source *s);
+void baton_source_status(const struct baton_source *s, struct baton_source_status *ret);
+/* One line for `baton status`: "last poll 2026-12-05T00:10:00Z: refused: ...; next poll
+ * 2026-12-05T00:11:02Z" (or "never polled; next poll ..."). Returns the length (truncated to
+ * bufsz - 1). */
+int baton_source_status_format(const struct baton_source_status *st, char *buf, size_t bufsz);
+
 #endif

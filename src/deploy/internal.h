@@ -36,4 +36,33 @@ static inline void baton__deploy_test_point(const char *where)
 }
 #endif
 
+/* ---- HTTP for pull mode (fetch.c; libcurl's easy interface, blocking) ---- */
+
+struct baton__fetch {
+    void *curl;             /* CURL *, reused across the requests of one poll (keep-alive) */
+    const int *cancel;      /* read atomically: non-zero aborts the transfer */
+    uint64_t connect_ms;    /* connect timeout */
+    uint64_t stall_ms;      /* below 1 byte/s this long: timeout */
+    char etag[256];         /* out: the response's ETag ("" none) */
+    char last_modified[64]; /* out: the response's Last-Modified ("" none) */
+    char effective_url[BATON_LATEST_URL + 1]; /* out: the URL after redirects */
+};
+
+/* GETs url (http, https, file; redirects to http and https only) into *ret_body (malloc'd,
+ * NUL-terminated, at most max bytes: -EFBIG past it), sending If-None-Match / If-Modified-Since
+ * when etag / last_modified are non-empty. Returns the HTTP status (>= 100; 200 for a file read),
+ * or -errno with a reason (ECONNREFUSED, ETIMEDOUT, EFBIG, ECANCELED, ENOENT for a missing file://,
+ * EIO). */
+int baton__fetch_mem(struct baton__fetch *f, const char *url, const char *etag,
+                     const char *last_modified, size_t max, char **ret_body, size_t *ret_len,
+                     char *err, size_t errsz);
+/* GETs url into fd (from its current offset), at most max bytes, hashing what it writes into
+ * sha256. Returns the HTTP status or -errno as baton__fetch_mem; the body is written only for a
+ * 2xx status. */
+int baton__fetch_file(struct baton__fetch *f, const char *url, int fd, uint64_t max,
+                      uint8_t sha256[32], uint64_t *ret_size, char *err, size_t errsz);
+/* Resolves ref against base (RFC 3986) into out. -EINVAL when either is not a usable URL or the
+ * result is not http(s) (or file, when allow_file). */
+int baton__url_resolve(const char *base, const char *ref, bool allow_file, char *out, size_t outsz);
+
 #endif
