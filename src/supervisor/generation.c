@@ -324,12 +324,25 @@ static void kill_generation(struct baton_gens *gs, struct baton_generation *g)
     }
 }
 
+unsigned baton__gens_draining(const struct baton_gens *gs)
+{
+    unsigned count = 0;
+    for (const struct baton_generation *g = gs->list; g; g = g->next)
+        count += g->state == BATON_GEN_DRAINING && !g->killed && g->workers;
+    return count;
+}
+
+bool baton__gens_drain_full(const struct baton_gens *gs)
+{
+    return gs->active && baton__gens_draining(gs) >= gs->active->config->app.max_draining;
+}
+
+/* A safety net: reloads wait while app.max_draining generations drain (baton__gens_drain_full),
+ * so this only acts on states restored from elsewhere (a re-exec of an older binary). */
 static void enforce_max_draining(struct baton_gens *gs)
 {
     unsigned max = gs->active ? gs->active->config->app.max_draining : 0;
-    unsigned count = 0;
-    for (struct baton_generation *g = gs->list; g; g = g->next)
-        count += g->state == BATON_GEN_DRAINING && !g->killed && g->workers;
+    unsigned count = baton__gens_draining(gs);
     /* The list is oldest first: the oldest draining generations go first. */
     for (struct baton_generation *g = gs->list; g && count > max; g = g->next) {
         if (g->state != BATON_GEN_DRAINING || g->killed || !g->workers)
@@ -499,7 +512,7 @@ long baton__gens_reload(struct baton_gens *gs, struct baton_config *config, uint
     char msg[160];
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE)
+    if (gs->transition != BATON_TRANSITION_NONE || baton__gens_drain_full(gs))
         return -EBUSY;
     struct baton_generation *g =
         generation_new(gs, ++gs->last_id, config, config->app.workers ? config->app.workers : 1);

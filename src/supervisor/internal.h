@@ -210,6 +210,12 @@ void baton__generation_counters(const struct baton_generation *g, struct baton_c
  * reloads, crashes and re-execs. Never decreases (but for the gauge). */
 void baton__gens_counters(const struct baton_gens *gs, struct baton_counters *ret);
 
+/* Generations draining (their workers still finishing requests), and whether there are
+ * app.max_draining of them: then a reload waits (busy) until the oldest has finished - its
+ * drain_timeout bounds the wait - rather than cutting it short and failing its requests. */
+unsigned baton__gens_draining(const struct baton_gens *gs);
+bool baton__gens_drain_full(const struct baton_gens *gs);
+
 /* Initialises an empty set of generations. */
 void baton__gens_init(struct baton_gens *gs, const struct baton_gens_ops *ops, void *ctx);
 /* Frees every generation and worker (their processes must be gone or abandoned). */

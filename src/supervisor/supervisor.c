@@ -188,6 +188,9 @@ void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size
         snprintf(buf, size, "busy: generation %ld is starting", gs->tx.gen->id);
     else if (gs->transition == BATON_TRANSITION_IN_PLACE)
         snprintf(buf, size, "busy: generation %ld is reloading in place", gs->tx.gen->id);
+    else if (baton__gens_drain_full(gs))
+        snprintf(buf, size, "busy: %u generations are still draining (app.max_draining)",
+                 baton__gens_draining(gs));
     else
         snprintf(buf, size, "busy");
 }
@@ -221,7 +224,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE)
+    if (gs->transition != BATON_TRANSITION_NONE || (!in_place && baton__gens_drain_full(gs)))
         return -EBUSY;
     sup->tx_client = c;
     sup->tx_started_ms = now;

@@ -317,19 +317,27 @@ def test_stop_during_a_reload(procs, port):
     assert sup.proc.wait(timeout=20) == 0
 
 
-def test_max_draining_kills_the_oldest(procs, port):
+def test_max_draining_makes_reloads_wait(procs, port):
+    """app.max_draining generations draining: the next reload is busy (or waits with --wait)
+    until the oldest has finished, rather than cutting its requests short; drain_timeout bounds
+    the wait."""
     config = write_config(procs.tmp, port, [READYAPP, "--ignore-term"], workers=1,
                           extra_app={"drain_timeout": "60s", "max_draining": 1})
     sup = Supervisor(procs, config)
     first = sup.wait_ready(workers=1)["workers"][0]["pid"]
     assert sup.reload().returncode == 0
-    second = sup.wait_ready(workers=1, generation=2)["workers"][0]["pid"]
+    sup.wait_ready(workers=1, generation=2)
     assert pid_alive(first)  # draining (it ignores the stop signal)
-    assert sup.reload().returncode == 0
-    # Two draining generations with one allowed: the oldest is killed at once.
-    wait_for(lambda: not pid_alive(first), timeout=5, what="generation 1 SIGKILLed")
-    assert pid_alive(second)
-    assert [g["id"] for g in sup.status()["generations"]] == [2, 3]
+    r = sup.reload()
+    assert r.returncode == 1 and "busy: 1 generations are still draining" in r.stderr, r
+    assert pid_alive(first)
+    r = sup.reload("--wait", "--timeout", "1s")
+    assert r.returncode != 0 and pid_alive(first)
+    # Generation 1 finishes (here: killed from outside); the waiting reload goes ahead.
+    waiting = sup.procs.start([BATON, "reload", "--wait", "-c", config], name="reload")
+    os.kill(first, signal.SIGKILL)
+    assert waiting.wait(timeout=20) == 0
+    assert sup.wait_ready(workers=1, generation=3)
     assert sup.stop(fast=True) == 0
 
 

@@ -376,18 +376,25 @@ static void test_drain_deadline_sigkill(void **state)
 static void test_max_draining(void **state)
 {
     start_first(1, BATON_STRATEGY_ROLLING);
-    uint64_t now = 100;
-    for (int i = 0; i < 3; i++) {
-        struct baton_config *c = config(1, BATON_STRATEGY_ROLLING, 1);
-        c->app.max_draining = 1;
-        baton__gens_reload(&gs, c, now);
-        ready(f.next_pid - 1, now + 1);
-        now += 10;
-    }
-    /* Generations 1, 2, 3 drained in turn; with one allowed, the older ones were killed. */
-    assert_int_equal(killed(100, SIGKILL), 1);
-    assert_int_equal(killed(101, SIGKILL), 1);
-    assert_int_equal(killed(102, SIGKILL), 0);
+    gs.active->config->app.max_draining = 1;
+    struct baton_config *c = config(1, BATON_STRATEGY_ROLLING, 1);
+    c->app.max_draining = 1;
+    assert_true(baton__gens_reload(&gs, c, 100) > 0);
+    ready(101, 101);
+    assert_int_equal(baton__gens_draining(&gs), 1);
+    /* One generation drains and one is allowed: the next reload waits for it (busy) rather
+     * than cutting its requests short. */
+    c = config(1, BATON_STRATEGY_ROLLING, 1);
+    c->app.max_draining = 1;
+    assert_int_equal(baton__gens_reload(&gs, c, 110), -EBUSY);
+    assert_int_equal(killed(100, SIGKILL), 0);
+    /* Once it has finished, the reload goes ahead. */
+    exited(100, 0, 120);
+    assert_int_equal(baton__gens_draining(&gs), 0);
+    assert_true(baton__gens_reload(&gs, c, 130) > 0);
+    ready(102, 131);
+    assert_int_equal(killed(101, SIGTERM), 1);
+    assert_int_equal(killed(101, SIGKILL), 0);
 }
 
 static void test_stop(void **state)
