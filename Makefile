@@ -4,7 +4,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean
+.PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean \
+        install uninstall deb
 
 all: build
 
@@ -45,6 +46,30 @@ fuzz: deps
 bench: build
 	bench/run-all $(BUILD)
 
+# `make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]`: the programs, libbaton, the headers,
+# baton.pc, the CMake package, man pages, systemd units and bash completion. `make uninstall`
+# removes what the last install wrote (give it the same DESTDIR).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -fv --
+	@# baton's own directories (.../baton/...), deepest first; never a shared one like bin/.
+	-awk -v d='$(DESTDIR)' '{ p = $$0; while (sub("/[^/]*$$", "", p) && p ~ "/baton(/|$$)") print d p }' \
+	    $(BUILD)/install_manifest.txt | sort -ru | xargs -r rmdir --ignore-fail-on-non-empty
+	rm -f $(BUILD)/install_manifest.txt
+
+# `make deb`: baton_<version>_<arch>.deb in build-deb/ (a Release build without the tests).
+DEB_BUILD ?= build-deb
+deb: deps
+	cmake -S . -B $(DEB_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
+	      -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(DEB_BUILD) -j $(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls $(DEB_BUILD)/baton_*.deb
+
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 format:
@@ -54,4 +79,4 @@ check-format:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)
