@@ -65,7 +65,7 @@ uninstall:
 DEB_BUILD ?= build-deb
 deb: deps
 	cmake -S . -B $(DEB_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-	      -DCMAKE_INSTALL_PREFIX=/usr
+	      -DCMAKE_INSTALL_PREFIX=/usr -DBATON_DEB_LAYOUT=ON
 	cmake --build $(DEB_BUILD) -j $(JOBS)
 	cd $(DEB_BUILD) && cpack -G DEB
 	@ls $(DEB_BUILD)/baton_*.deb

@@ -21,9 +21,29 @@ install(FILES ${PROJECT_BINARY_DIR}/cmake/batonConfig.cmake
               ${PROJECT_BINARY_DIR}/cmake/batonConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/baton COMPONENT libbaton)
 
-# Manual pages.
-install(FILES ${PROJECT_SOURCE_DIR}/docs/man/baton.1 ${PROJECT_SOURCE_DIR}/docs/man/baton-web.1
-        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+# Manual pages (gzipped in the Debian package, as its policy wants).
+option(BATON_DEB_LAYOUT "Install the way the Debian package wants it (make deb)" OFF)
+set(_man ${PROJECT_SOURCE_DIR}/docs/man/baton.1 ${PROJECT_SOURCE_DIR}/docs/man/baton-web.1)
+if(BATON_DEB_LAYOUT)
+    set(_gz "")
+    foreach(m ${_man} ${PROJECT_SOURCE_DIR}/deploy/debian/changelog)
+        get_filename_component(n ${m} NAME)
+        add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/deb/${n}.gz
+            COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/deb
+            COMMAND gzip -9n -c ${m} > ${PROJECT_BINARY_DIR}/deb/${n}.gz
+            DEPENDS ${m} VERBATIM)
+        list(APPEND _gz ${PROJECT_BINARY_DIR}/deb/${n}.gz)
+    endforeach()
+    add_custom_target(baton_deb_files ALL DEPENDS ${_gz})
+    install(FILES ${PROJECT_BINARY_DIR}/deb/baton.1.gz ${PROJECT_BINARY_DIR}/deb/baton-web.1.gz
+            DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+    install(FILES ${PROJECT_BINARY_DIR}/deb/changelog.gz ${PROJECT_SOURCE_DIR}/deploy/debian/copyright
+            DESTINATION ${CMAKE_INSTALL_DOCDIR})
+    install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/lintian-overrides
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME baton)
+else()
+    install(FILES ${_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
 
 # Bash completion: bash-completion loads a file named after the command being completed.
 set(BATON_COMPLETIONSDIR ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
@@ -63,5 +83,7 @@ install(FILES ${PROJECT_BINARY_DIR}/deploy/baton@.service ${PROJECT_SOURCE_DIR}/
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/baton.sysusers DESTINATION lib/sysusers.d
         RENAME baton.conf)
 
-install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+if(NOT BATON_DEB_LAYOUT) # the package has the license in copyright
+    install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
+endif()

@@ -5,14 +5,15 @@
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME baton)
 set(CPACK_PACKAGE_VENDOR "The baton authors")
-set(CPACK_PACKAGE_CONTACT "The baton authors <baton@localhost>")
+set(CPACK_PACKAGE_CONTACT "The baton authors <maintainers@baton-project.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "update web services without dropping a request")
 set(CPACK_PACKAGE_DESCRIPTION
-    "baton is a supervisor that owns a web service's listening sockets and swaps generations of\n\
-its workers - start new, wait until ready, drain old, roll back when the new one is bad - so\n\
-that no request fails during an update. It comes with baton-web, an HTTP/1.1 server for C\n\
-handler modules, and libbaton, the application side of systemd's socket-activation and\n\
-notify protocols.")
+    "baton is a supervisor that owns a web service's listening sockets and\n\
+swaps generations of its workers - start new, wait until ready, drain\n\
+old, roll back when the new one is bad - so that no request fails during\n\
+an update. It comes with baton-web, an HTTP/1.1 server for C handler\n\
+modules, and libbaton, the application side of systemd's\n\
+socket-activation and notify protocols.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
