@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean \
-        install uninstall deb
+        install uninstall deb soak
 
 all: build
 
@@ -42,6 +42,12 @@ fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBATON_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The long torture runs (tests/integration/test_load_torture.py with BATON_SOAK=1): 1,000 reloads
+# under load (~3 min), 5 minutes of chaos, resource exhaustion; each prints its figures.
+soak: build
+	cd $(BUILD) && BATON_SOAK=1 ctest --output-on-failure --timeout 3600 -R 'torture' -V | \
+	    grep -E '^[0-9]+: (chaos|[ 0-9]+ reloads| +[0-9]| keep-alive| close|log full|[0-9]+ idle)|tests passed|FAILED|Error'
 
 bench: build
 	bench/run-all $(BUILD)
