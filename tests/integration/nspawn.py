@@ -16,6 +16,16 @@ from pathlib import Path
 from conftest import wait_for
 
 
+def build_deb(build, out):
+    """The package of a build directory (cpack on its CPackConfig): returns its path."""
+    r = subprocess.run(["cpack", "-G", "DEB", "--config", str(Path(build) / "CPackConfig.cmake"),
+                        "-B", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = list(Path(out).glob("baton_*.deb"))
+    assert len(found) == 1, r.stdout
+    return found[0]
+
+
 def available():
     """None when containers can be booted here, else why not."""
     if os.geteuid() != 0:
@@ -113,6 +123,24 @@ class Container:
     def copy_in(self, src, path):
         self.run(["sh", "-c", f'mkdir -p "$(dirname "{path}")" && cat > "{path}"'], check=True,
                  input=Path(src).read_bytes())
+
+    def quiet_apt(self):
+        """man-db's trigger takes ten seconds a package and matters nothing in a test host."""
+        self.sh("echo 'man-db man-db/auto-update boolean false' | debconf-set-selections")
+
+    def start_sshd(self, address, authorized_key):
+        """An sshd on address:22 that lets root in with this public key (for Ansible)."""
+        self.write("/etc/ssh/sshd_config",
+                   f"ListenAddress {address}\nPermitRootLogin prohibit-password\n"
+                   "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                   "Subsystem sftp /usr/lib/openssh/sftp-server\n")
+        self.sh("ssh-keygen -A >/dev/null && mkdir -p /run/sshd && "
+                "(grep -q '^sshd:' /etc/passwd || "
+                "echo 'sshd:x:101:65534::/run/sshd:/usr/sbin/nologin' >> /etc/passwd) && "
+                "sed -i 's/^root:[^:]*:/root:*:/' /etc/shadow", check=True)
+        self.write("/root/.ssh/authorized_keys", authorized_key, mode=0o600)
+        self.run(["systemctl", "unmask", "ssh.service"], check=True)  # masked with the host's services
+        self.run(["systemctl", "start", "ssh.service"], check=True)
 
     def journal(self, unit):
         return self.run(["journalctl", "-u", unit, "--no-pager", "-o", "cat"]).stdout

@@ -39,13 +39,7 @@ def hello_config(host, port, command=None):
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory):
     """The package of this build directory (cpack on its CPackConfig)."""
-    out = tmp_path_factory.mktemp("deb")
-    r = subprocess.run(["cpack", "-G", "DEB", "--config", str(BUILD / "CPackConfig.cmake"), "-B", str(out)],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    found = list(out.glob("baton_*.deb"))
-    assert len(found) == 1, r.stdout
-    return found[0]
+    return nspawn.build_deb(BUILD, tmp_path_factory.mktemp("deb"))
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +47,7 @@ def host(tmp_path_factory, deb):
     c = nspawn.Container(tmp_path_factory.mktemp("h1"), "baton-h1")
     try:
         c.boot()
-        # man-db's trigger takes ten seconds and matters nothing here.
-        c.sh("echo 'man-db man-db/auto-update boolean false' | debconf-set-selections")
+        c.quiet_apt()
         c.copy_in(deb, f"/var/lib/baton-test/{deb.name}")
         r = c.sh(f"cd /var/lib/baton-test && DEBIAN_FRONTEND=noninteractive "
                  f"apt-get install -y -q /var/lib/baton-test/{deb.name}", timeout=300)
