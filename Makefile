@@ -4,13 +4,23 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test test-asan build-asan fuzz bench format check-format clean \
-        install uninstall deb soak
+.PHONY: all deps deps-test deps-bench deps-fuzz build run test test-asan build-asan fuzz bench \
+        format check-format clean install uninstall deb deps-deb soak
 
 all: build
 
+# Each target installs only the Debian packages it needs (scripts/install-deps lists them), and
+# never touches a service the machine runs.
 deps:
-	@scripts/install-deps
+	@scripts/install-deps build
+deps-test:
+	@scripts/install-deps test
+deps-bench:
+	@scripts/install-deps bench
+deps-deb:
+	@scripts/install-deps deb
+deps-fuzz:
+	@scripts/install-deps fuzz
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -22,7 +32,7 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/bin/baton run -c examples/hello/baton.yaml
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 $(ASAN_BUILD)/build.ninja:
@@ -32,24 +42,24 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: build-asan
+test-asan: deps-test build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # libFuzzer builds (clang) of every target in tests/fuzz; FUZZ_SECONDS each.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: deps-fuzz
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBATON_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The long torture runs (tests/integration/test_load_torture.py with BATON_SOAK=1): 1,000 reloads
 # under load (~3 min), 5 minutes of chaos, resource exhaustion; each prints its figures.
-soak: build
+soak: deps-test build
 	cd $(BUILD) && BATON_SOAK=1 ctest --output-on-failure --timeout 3600 -R 'torture' -V | \
 	    grep -E '^[0-9]+: (chaos|[ 0-9]+ reloads| +[0-9]| keep-alive| close|log full|[0-9]+ idle)|tests passed|FAILED|Error'
 
-bench: build
+bench: deps-bench build
 	bench/run-all $(BUILD)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]`: the programs, libbaton, the headers,
@@ -69,7 +79,7 @@ uninstall:
 
 # `make deb`: baton_<version>_<arch>.deb in build-deb/ (a Release build without the tests).
 DEB_BUILD ?= build-deb
-deb: deps
+deb: deps-deb
 	cmake -S . -B $(DEB_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
 	      -DCMAKE_INSTALL_PREFIX=/usr -DBATON_DEB_LAYOUT=ON
 	cmake --build $(DEB_BUILD) -j $(JOBS)
@@ -78,10 +88,10 @@ deb: deps
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-format:
+format: deps-fuzz
 	clang-format -i $(FORMAT_FILES)
 
-check-format:
+check-format: deps-fuzz
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:

@@ -320,7 +320,8 @@ def baton_missing(build):
 
 
 class Loadgen:
-    """bench/loadgen in the background, with a JSON report and optionally samples."""
+    """<build>/bin/loadgen (tests/tools/loadgen) in the background, with a JSON report and
+    optionally samples."""
 
     def __init__(self, build, tmp, port, seconds, connections=64, close=False, samples=False,
                  path="/", timeout="5s"):

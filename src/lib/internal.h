@@ -18,4 +18,16 @@
  */
 #define BATON__NOTIFY_MAX 4096
 
+/* The most fds one notify message carries (FDSTORE=1). */
+#define BATON__NOTIFY_MAX_FDS 16
+
+/*
+ * baton_notify() to an explicit NOTIFY_SOCKET value `name` (NULL or empty: not supervised,
+ * returns 0), with n_fds file descriptors passed along (SCM_RIGHTS, for FDSTORE=1; at most
+ * BATON__NOTIFY_MAX_FDS). The same send timeout bounds how long a full receiver queue can hold
+ * the caller. Returns 1 when sent, 0, or -errno (-EINVAL, -EBADF for a negative fd, and those
+ * of baton_notify()). Internal: the supervisor uses it for its own messages to systemd.
+ */
+int baton__notify_send(const char *name, const char *state, const int *fds, size_t n_fds);
+
 #endif /* BATON_LIB_INTERNAL_H */

@@ -49,18 +49,25 @@ static int notify_address(const char *name, struct sockaddr_un *addr)
     return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
 }
 
-int baton_notify(const char *state)
+int baton__notify_send(const char *name, const char *state, const int *fds, size_t n_fds)
 {
-    const char *name = getenv("NOTIFY_SOCKET");
     struct timeval tv = {NOTIFY_SEND_TIMEOUT_MS / 1000, (NOTIFY_SEND_TIMEOUT_MS % 1000) * 1000};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * BATON__NOTIFY_MAX_FDS)];
+    } control;
     struct sockaddr_un addr;
     struct iovec iov;
     struct msghdr msg;
     ssize_t n;
     int fd = -1, addrlen, r;
 
-    if (state == NULL || *state == '\0')
+    if (state == NULL || *state == '\0' || n_fds > BATON__NOTIFY_MAX_FDS ||
+        (n_fds > 0 && fds == NULL))
         return -EINVAL;
+    for (size_t i = 0; i < n_fds; i++)
+        if (fds[i] < 0)
+            return -EBADF;
     if (name == NULL || *name == '\0')
         return 0;
     addrlen = notify_address(name, &addr);
@@ -82,6 +89,17 @@ int baton_notify(const char *state)
     msg.msg_namelen = (socklen_t)addrlen;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
+    if (n_fds > 0) {
+        /* FDSTORE=1: the fds travel with the message (SCM_RIGHTS), in one control message. */
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+    }
 
     /* MSG_NOSIGNAL: a vanished receiver is an error to return, never a SIGPIPE. */
     n = sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -92,6 +110,11 @@ int baton_notify(const char *state)
 out:
     close(fd);
     return r;
+}
+
+int baton_notify(const char *state)
+{
+    return baton__notify_send(getenv("NOTIFY_SOCKET"), state, NULL, 0);
 }
 
 /*

@@ -11,6 +11,7 @@
  *   status.c      status and verdict objects as JSON
  *   listener.c    the listening sockets (bound, or adopted from systemd)
  *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
+ *   reexec-state.c  the versioned format of that state (save, restore)
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -37,6 +38,10 @@
 
 /* ---- workers and generations (generation.c) ------------------------------------------ */
 
+/* The three state machines below change state only through generation.c's funnels
+ * (worker_set_state, slot_set_state, generation_set_state); their transition tables are at the
+ * top of generation.c. */
+
 enum baton_worker_state {
     BATON_WORKER_STARTING, /* spawned, not ready yet */
     BATON_WORKER_READY,    /* serving */
@@ -60,16 +65,19 @@ struct baton_worker {
     char *stats;          /* last BATON_STATS= text, or NULL */
     bool reloading;       /* RELOADING=1 seen, READY=1 not yet */
     bool reload_pending;  /* asked to reload in place; READY=1 not yet */
-    /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c). */
+    pid_t foreign_child;  /* a process of this worker's group that sent notify messages */
+    /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c), the
+     * number of lines ever kept, and that number when an in-place reload began. */
     char *stderr_tail[BATON_STDERR_TAIL];
     unsigned tail_start, tail_count;
+    unsigned long tail_total, tail_mark;
     struct baton_worker_io *io;
 };
 
 enum baton_slot_state {
     BATON_SLOT_RUNNING, /* has a worker process */
     BATON_SLOT_BACKOFF, /* its worker died; restart at restart_at_ms */
-    BATON_SLOT_RETIRED, /* its worker was drained in favour of the next generation */
+    BATON_SLOT_RETIRED, /* no worker: not started yet, or drained for the next generation */
 };
 
 struct baton_slot {
@@ -114,6 +122,15 @@ enum baton_cause {
     BATON_CAUSE_RELOAD,  /* an in-place reload: a worker reported ERRNO=/failure */
 };
 
+/* How an in-place reload ended (for the whole reload, or for one worker of it). */
+enum baton_in_place_outcome {
+    BATON_IN_PLACE_RELOADED, /* READY=1 after RELOADING=1 */
+    BATON_IN_PLACE_ERRNO,    /* the worker reported ERRNO= */
+    BATON_IN_PLACE_EXITED,   /* the worker exited or was killed while reloading */
+    BATON_IN_PLACE_TIMEOUT,  /* not ready again within ready_timeout */
+    BATON_IN_PLACE_STOPPING, /* the supervisor is stopping */
+};
+
 struct baton_verdict {
     bool ok;
     long gen, previous; /* -1 when none */
@@ -136,7 +153,7 @@ struct baton_gens_ops {
      * process could not be started, with *ret_what saying why in full (allocated):
      * "exec bin/x: No such file or directory", "user www-data: no such user". */
     int (*spawn)(void *ctx, struct baton_worker *w, char **ret_what);
-    /* Sends a signal to w's process. */
+    /* Sends a signal to w's process (the stop signal and SIGKILL: to its process group too). */
     void (*kill)(void *ctx, struct baton_worker *w, int signo);
     /* A line of progress for the current transaction (also logged). */
     void (*progress)(void *ctx, long gen, const char *msg);
@@ -192,6 +209,8 @@ int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now);
 void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
 void baton__gens_worker_reloading(struct baton_gens *gs, struct baton_worker *w);
 void baton__gens_worker_errno(struct baton_gens *gs, struct baton_worker *w, int err, uint64_t now);
+/* Process `pid` of w's process group (not w itself: a wrapper's child) sent a notify message. */
+void baton__gens_worker_foreign(struct baton_gens *gs, struct baton_worker *w, pid_t pid);
 /* The process of w exited with wait status `wstatus`; w is freed before this returns. */
 void baton__gens_worker_exited(struct baton_gens *gs, struct baton_worker *w, int wstatus,
                                uint64_t now);
@@ -209,29 +228,54 @@ struct baton_worker *baton__gens_find(const struct baton_gens *gs, pid_t pid);
 /* True when some slot of the active generation is in a crash loop. */
 bool baton__slot_crash_loop(const struct baton_slot *slot, uint64_t now);
 
-/* Names for status output. */
+/* Re-exec (reexec-state.c): the saved machine comes back through these, which enter the saved
+ * states without a transition (nothing is signalled or started). The generation is appended
+ * to the list (ownership of config passes to it); slots start RETIRED. */
+struct baton_generation *baton__gens_restore_generation(struct baton_gens *gs, long id,
+                                                        enum baton_generation_state state,
+                                                        struct baton_config *config,
+                                                        unsigned n_slots);
+/* Slot i's saved state (BACKOFF; RUNNING comes with its worker). */
+void baton__gens_restore_slot(struct baton_gens *gs, struct baton_generation *g, unsigned i,
+                              enum baton_slot_state state);
+/* The worker with pid in state (slot: its slot index; in_slot: it holds that slot). */
+struct baton_worker *baton__gens_restore_worker(struct baton_gens *gs, struct baton_generation *g,
+                                                pid_t pid, unsigned slot, bool in_slot,
+                                                enum baton_worker_state state);
+
+/* Names for status output and the re-exec state, and back (-EINVAL for an unknown name). */
 const char *baton__worker_state_name(enum baton_worker_state s);
+/* The worker state's own name ("killed" where status says "draining"), for the re-exec state. */
+const char *baton__worker_state_key(enum baton_worker_state s);
 const char *baton__generation_state_name(enum baton_generation_state s);
+const char *baton__slot_state_name(enum baton_slot_state s);
 const char *baton__cause_name(enum baton_cause c);
+int baton__worker_state_parse(const char *name);
+int baton__generation_state_parse(const char *name);
+int baton__slot_state_parse(const char *name);
 
-/* generation.c internals used by rollout.c. */
-struct baton_worker *baton__gens_start_worker(struct baton_gens *gs, struct baton_generation *g,
-                                              unsigned slot, uint64_t now, char **ret_what,
-                                              int *ret_err);
-void baton__gens_drain_worker(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
-void baton__gens_drain_generation(struct baton_gens *gs, struct baton_generation *g,
-                                  enum baton_generation_state state, uint64_t now);
-void baton__gens_enforce_max_draining(struct baton_gens *gs);
-void baton__gens_maybe_free(struct baton_gens *gs, struct baton_generation *g);
-void baton__gens_progress(struct baton_gens *gs, long gen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* rollout.c: the transaction's own steps, called by generation.c. */
-void baton__rollout_begin(struct baton_gens *gs, uint64_t now);
-void baton__rollout_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
-void baton__rollout_fail(struct baton_gens *gs, enum baton_cause cause, struct baton_worker *w,
-                         int detail, const char *what, uint64_t now);
-void baton__in_place_step(struct baton_gens *gs, struct baton_worker *w, int err, uint64_t now);
+/* rollout.c: the policy of a transaction, asked by generation.c (no state changes there). */
+/* How many new workers may be starting at once. */
+unsigned baton__rollout_surge(const struct baton_generation *g);
+/* The old slot to retire now that the new worker of `slot` is ready, or NULL for none. */
+struct baton_slot *baton__rollout_pick_old(const struct baton_gens *gs, unsigned slot);
+/* True when the rollout is complete: every slot of the new generation is ready. */
+bool baton__rollout_complete(const struct baton_gens *gs);
+/* The progress line when a rollout begins ("generation 5: starting 4 workers, 1 at a time"). */
+void baton__rollout_begin_text(const struct baton_generation *g, char *buf, size_t size);
+/* Verdict texts: a finished rollout, a failed one (cause, the worker, wait status or -errno
+ * in detail, what failed to start), and an in-place reload's end. v->error and v->msg are
+ * set (allocated: free with baton__verdict_free()). */
+void baton__rollout_verdict_ok(struct baton_verdict *v, const struct baton_generation *g,
+                               const struct baton_generation *old);
+void baton__rollout_verdict_failed(struct baton_verdict *v, const struct baton_generation *g,
+                                   enum baton_cause cause, const struct baton_worker *w, int detail,
+                                   const char *what);
+void baton__rollout_verdict_rolled_back(struct baton_verdict *v, const struct baton_generation *old,
+                                        unsigned restored, bool stopping);
+void baton__in_place_verdict(struct baton_verdict *v, const struct baton_generation *g,
+                             enum baton_in_place_outcome outcome, const struct baton_worker *w,
+                             int detail, uint64_t ready_timeout_ms);
 void baton__verdict_free(struct baton_verdict *v);
 
 /* ---- notify messages (notify.c) --------------------------------------------------------- */
@@ -290,8 +334,7 @@ struct baton_listener {
 struct baton_supervisor {
     uv_loop_t *loop;
     const struct baton_config_options *options;
-    struct baton_gens gens;
-    enum baton_sup_state state;
+    struct baton_gens gens; /* the one owner of generations, workers and transactions */
     uint64_t started_ms;
     char *name;
     int exit_code;
@@ -301,6 +344,8 @@ struct baton_supervisor {
 
     struct baton_listener *listeners;
     size_t n_listeners;
+    struct baton_inherited *inherited; /* systemd's listeners, until baton__listeners_open() */
+    size_t n_inherited;
     char *fdnames; /* LISTEN_FDNAMES value */
 
     char **base_env;        /* the supervisor's environment without LISTEN_* and NOTIFY_SOCKET */
@@ -325,12 +370,21 @@ struct baton_supervisor {
 
     uv_timer_t timer;
     uv_prepare_t prepare;
-    uv_signal_t signals[6];
+    uv_signal_t signals[5];
+    int hup_fd; /* signalfd of SIGHUP (its si_code tells a hang-up from a reload) */
+    uv_poll_t hup_poll;
+    bool had_terminal; /* a controlling terminal when the loop started */
 };
 
 /* Monotonic milliseconds. */
 uint64_t baton__sup_now_ms(void);
+/* The supervisor's state, derived from the generations' machine (never stored). */
+enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup);
 
+/* listener.c: takes the listeners systemd passed (LISTEN_FDS, read by libbaton), first thing,
+ * before any fd is opened that could take the place of one it names. Returns 0, or -errno for
+ * malformed variables or an fd that is not open (logged). */
+int baton__listeners_inherit(struct baton_supervisor *sup);
 /* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
  * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);
@@ -397,6 +451,29 @@ int baton__reexec(struct baton_supervisor *sup);
 int baton__reexec_take_state(void);
 /* Rebuilds listeners, sockets and generations from the state (closes state_fd). */
 int baton__reexec_restore(struct baton_supervisor *sup, int state_fd);
+
+/* reexec-state.c: the versioned state format. */
+#define BATON_STATE_MAX_WORKERS 4096
+/* The fds a restored state names, for reexec.c to adopt (the format itself does no I/O). */
+struct baton_state_fds {
+    int notify_fd, control_fd;
+    char *control_path; /* allocated, or NULL */
+    size_t n_workers;
+    struct {
+        pid_t pid;
+        int out, err;
+    } workers[BATON_STATE_MAX_WORKERS];
+};
+/* Writes the whole state (generations, slots, workers, listeners, counters) as one JSON object. */
+void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b);
+/* Rebuilds sup's listeners, counters and generations (through baton__gens_restore_*()) from a
+ * saved state; the fds it names go to *ret. Returns 0, -EINVAL for an unusable state or
+ * -EPROTONOSUPPORT for a version newer than this binary's. */
+int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t len,
+                         struct baton_state_fds *ret);
+/* One generation's configuration alone: written as a JSON object, and read back (0 or -EINVAL). */
+void baton__state_config_json(struct baton_buf *b, const struct baton_config *c);
+int baton__state_config_parse(const char *text, size_t len, struct baton_config **ret);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "baton/baton.h"
 #include "common/address.h"
 #include "common/buf.h"
 #include "common/fd.h"
@@ -21,40 +22,35 @@
 #define LISTEN_BACKLOG 4096
 
 /* One listener systemd passed (socket activation, or its fd store after a restart). */
-struct inherited {
+struct baton_inherited {
     char name[256];
     int fd;
     bool used;
 };
 
-/* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours; returns how many. */
-static size_t inherited_fds(struct inherited *out, size_t max)
+/* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours, read by libbaton
+ * (malformed values refused, every fd checked and made close-on-exec). Stores an allocated
+ * array in *ret and returns how many, or -errno after logging why. */
+static int inherited_fds(struct baton_inherited **ret)
 {
-    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    const char *names = getenv("LISTEN_FDNAMES");
-    char *end;
-    if (!pid || !fds || strtol(pid, &end, 10) != (long)getpid() || *end)
-        return 0;
-    long n = strtol(fds, &end, 10);
-    if (*end || n <= 0)
-        return 0;
-    if ((size_t)n > max)
-        n = (long)max;
-    for (long i = 0; i < n; i++) {
-        size_t len = 0;
-        if (names) {
-            const char *colon = strchr(names, ':');
-            len = colon ? (size_t)(colon - names) : strlen(names);
-            if (len >= sizeof(out[i].name))
-                len = sizeof(out[i].name) - 1;
-            memcpy(out[i].name, names, len);
-            names = colon ? colon + 1 : NULL;
-        }
-        out[i].name[len] = '\0';
-        out[i].fd = 3 + (int)i;
-        out[i].used = false;
+    int n = baton_listen_fds(0);
+    *ret = NULL;
+    if (n < 0) {
+        baton__log(BATON_LOG_ERROR, "LISTEN_FDS/LISTEN_PID from systemd: %s", strerror(-n));
+        return n;
     }
-    return (size_t)n;
+    struct baton_inherited *inh = baton__xcalloc(n ? (size_t)n : 1, sizeof(*inh));
+    for (int i = 0; i < n; i++) {
+        int r = baton_listen_fd_name(BATON_LISTEN_FDS_START + i, inh[i].name, sizeof(inh[i].name));
+        if (r < 0) {
+            baton__log(BATON_LOG_ERROR, "LISTEN_FDNAMES from systemd: %s", strerror(-r));
+            free(inh);
+            return r;
+        }
+        inh[i].fd = BATON_LISTEN_FDS_START + i;
+    }
+    *ret = inh;
+    return n;
 }
 
 /* True when fd is a listening socket bound to addr. */
@@ -81,24 +77,33 @@ static bool listens_on(int fd, const struct baton_address *addr)
 }
 
 /* An inherited listener named `name` on addr (made close-on-exec), or -1. */
-static int adopt(struct inherited *inh, size_t n, const char *name,
+static int adopt(struct baton_inherited *inh, size_t n, const char *name,
                  const struct baton_address *addr)
 {
     for (size_t i = 0; i < n; i++) {
         if (inh[i].used || strcmp(inh[i].name, name) != 0 || !listens_on(inh[i].fd, addr))
             continue;
         inh[i].used = true;
-        baton__fd_cloexec(inh[i].fd, true);
         return inh[i].fd;
     }
     return -1;
 }
 
+int baton__listeners_inherit(struct baton_supervisor *sup)
+{
+    int n = inherited_fds(&sup->inherited);
+    baton_listen_fds(1); /* the variables were ours (or not ours): gone either way */
+    if (n < 0)
+        return n;
+    sup->n_inherited = (size_t)n;
+    return 0;
+}
+
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
     struct baton_buf names = BATON_BUF_INIT(0);
-    struct inherited inh[64];
-    size_t n_inh = inherited_fds(inh, sizeof(inh) / sizeof(inh[0]));
+    struct baton_inherited *inh = sup->inherited;
+    size_t n_inh = sup->n_inherited;
     int r = 0;
 
     sup->listeners =
@@ -132,11 +137,9 @@ out:
         if (!inh[i].used)
             close(inh[i].fd);
     }
-    if (n_inh) {
-        unsetenv("LISTEN_PID");
-        unsetenv("LISTEN_FDS");
-        unsetenv("LISTEN_FDNAMES");
-    }
+    free(inh);
+    sup->inherited = NULL;
+    sup->n_inherited = 0;
     baton__buf_free(&names);
     return r;
 }

@@ -172,6 +172,26 @@ static void close_fds(struct msghdr *mh)
     }
 }
 
+/* A message from a process that is not a worker. When it belongs to a worker's process group
+ * (every worker leads its own), the worker is a wrapper that forked the server instead of
+ * exec'ing it: readiness can never be attributed, so say so where a user looks. */
+static void foreign(struct baton_supervisor *sup, pid_t pid)
+{
+    pid_t group = getpgid(pid);
+    struct baton_worker *w = group > 0 ? baton__gens_find(&sup->gens, group) : NULL;
+    if (!w) {
+        baton__log(BATON_LOG_DEBUG, "notify: message from pid %ld ignored: not a worker",
+                   (long)pid);
+        return;
+    }
+    if (w->foreign_child != pid)
+        baton__log_at(BATON_LOG_WARNING, w->gen->id, w->pid,
+                      "notify: message from pid %ld ignored: it is not the worker but a process "
+                      "it started; a wrapper script must `exec` the server",
+                      (long)pid);
+    baton__gens_worker_foreign(&sup->gens, w, pid);
+}
+
 void baton__notify_drain(struct baton_supervisor *sup)
 {
     char data[NOTIFY_MAX];
@@ -209,9 +229,7 @@ void baton__notify_drain(struct baton_supervisor *sup)
         }
         struct baton_worker *w = baton__gens_find(&sup->gens, cred.pid);
         if (!w) {
-            baton__log(BATON_LOG_DEBUG,
-                       "notify: message from pid %ld ignored: not a worker (wrappers must exec)",
-                       (long)cred.pid);
+            foreign(sup, cred.pid);
             continue;
         }
         struct baton_notify_msg m;

@@ -111,7 +111,7 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_str(b, "name", sup->name);
     baton__json_kv_int(b, "pid", getpid());
     baton__json_kv_str(b, "version", BATON_VERSION);
-    baton__json_kv_str(b, "state", states[sup->state]);
+    baton__json_kv_str(b, "state", states[baton__sup_state(sup)]);
     baton__json_kv_int(b, "uptime_ms", (long long)(now - sup->started_ms));
     kv_id(b, "generation", gs->active ? gs->active->id : -1);
     baton__json_key(b, "listeners");

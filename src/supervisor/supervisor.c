@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/json.h"
+#include "lib/internal.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
@@ -29,43 +29,22 @@ uint64_t baton__sup_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup)
+{
+    if (sup->gens.stopping)
+        return BATON_SUP_STOPPING;
+    return sup->gens.transition != BATON_TRANSITION_NONE ? BATON_SUP_RELOADING : BATON_SUP_RUNNING;
+}
+
 /* The supervisor's own messages to systemd (Type=notify), with an optional fd to store
- * (FDSTORE=1). A no-op without NOTIFY_SOCKET. */
+ * (FDSTORE=1), sent by libbaton: its send timeout bounds how long a full systemd queue can hold
+ * the loop. A no-op without NOTIFY_SOCKET. */
 static void sd_notify_fd(struct baton_supervisor *sup, const char *msg, int fd)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    const char *path = sup->sd_notify_socket;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    size_t n;
-    if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
-        return;
-    memcpy(sa.sun_path, path, n);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
-    struct msghdr mh = {.msg_name = &sa,
-                        .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n),
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&control, 0, sizeof(control));
-        mh.msg_control = control.buf;
-        mh.msg_controllen = sizeof(control.buf);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return;
-    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-        baton__log(BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s", path, strerror(errno));
-    close(s);
+    int r = baton__notify_send(sup->sd_notify_socket, msg, &fd, fd >= 0 ? 1 : 0);
+    if (r < 0)
+        baton__log(r == -EAGAIN ? BATON_LOG_WARNING : BATON_LOG_DEBUG, "NOTIFY_SOCKET %s: %s",
+                   sup->sd_notify_socket, strerror(-r));
 }
 
 static void sd_notify(struct baton_supervisor *sup, const char *msg)
@@ -104,16 +83,19 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
 {
     if (w->pid <= 0)
         return;
-    baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s", baton__signal_name(signo));
-    if (kill(w->pid, signo) < 0 && errno != ESRCH)
+    /* Stopping a worker stops whatever it started: it leads its own process group (spawn.c),
+     * and helpers it forked (a wrapper's children, a server's helpers) inherited the listeners;
+     * left alone they would go on accepting old-code connections. The reload signal is the
+     * worker's alone. (The pid is not reaped yet, so the group id cannot have been reused.) */
+    bool group = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s%s", baton__signal_name(signo),
+                  group ? " to its process group" : "");
+    int r = group ? kill(-w->pid, signo) : -1;
+    if (!group || (r < 0 && errno == ESRCH)) /* it left its group: the worker alone, then */
+        r = kill(w->pid, signo);
+    if (r < 0 && errno != ESRCH)
         baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill SIG%s: %s",
                       baton__signal_name(signo), strerror(errno));
-    /* Each worker leads its own session (spawn.c), and helpers it forked inherited the
-     * listeners: a SIGKILL takes the whole group, or they would go on accepting old-code
-     * connections. (The pid is not reaped yet, so the group id cannot have been reused.) */
-    if (signo == SIGKILL && kill(-w->pid, SIGKILL) < 0 && errno != ESRCH)
-        baton__log_at(BATON_LOG_ERROR, w->gen->id, w->pid, "kill process group: %s",
-                      strerror(errno));
 }
 
 static void op_progress(void *ctx, long gen, const char *msg)
@@ -144,10 +126,8 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
     }
     baton__ctl_send(c, json, len);
     baton__ctl_tx_done(sup, c);
-    if (sup->state != BATON_SUP_STOPPING)
-        sup->state = BATON_SUP_RUNNING;
     if (!sup->first_ready) {
-        if (!ok && sup->state == BATON_SUP_STOPPING)
+        if (!ok && sup->gens.stopping)
             return; /* asked to stop while starting: not a failure */
         if (!ok) {
             /* Stopped from the loop: this runs inside the state machine's callback. */
@@ -160,7 +140,7 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
         sd_notify(sup, "READY=1\nSTATUS=serving");
         return;
     }
-    if (sup->state != BATON_SUP_STOPPING)
+    if (!sup->gens.stopping)
         sd_notify(sup, ok ? "READY=1\nSTATUS=serving" : "READY=1\nSTATUS=serving (reload failed)");
 }
 
@@ -250,7 +230,6 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return -EBUSY;
     sup->tx_client = c;
     sup->tx_started_ms = now;
-    sup->state = BATON_SUP_RELOADING;
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
              (unsigned long long)now * 1000ULL);
     sd_notify(sup, msg);
@@ -284,16 +263,37 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
 void baton__sup_stop(struct baton_supervisor *sup, bool fast)
 {
-    if (sup->state == BATON_SUP_STOPPING && (!fast || sup->stop_fast))
+    if (sup->gens.stopping && (!fast || sup->stop_fast))
         return;
     baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
-    sup->state = BATON_SUP_STOPPING;
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
     baton__gens_stop(&sup->gens, fast, baton__sup_now_ms());
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
+
+/* How a reaped worker's end is told: a worker that was not asked to stop, or that answered the
+ * stop signal with a failure, is a warning. */
+static void log_exit(const struct baton_worker *w, int st)
+{
+    bool asked = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    long gen = w->gen->id;
+    if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        bool expected = asked && (sig == w->gen->config->app.stop_signal || sig == SIGKILL);
+        baton__log_at(expected ? BATON_LOG_INFO : BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) was killed by SIG%s%s", w->slot, baton__signal_name(sig),
+                      asked && !expected ? " while draining" : "");
+    } else if (asked && WEXITSTATUS(st) != 0) {
+        baton__log_at(BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) exited with status %d while draining: its drain failed",
+                      w->slot, WEXITSTATUS(st));
+    } else {
+        baton__log_at(asked ? BATON_LOG_INFO : BATON_LOG_WARNING, gen, w->pid,
+                      "worker (slot %u) exited with status %d", w->slot, WEXITSTATUS(st));
+    }
+}
 
 static void reap(struct baton_supervisor *sup)
 {
@@ -310,14 +310,16 @@ static void reap(struct baton_supervisor *sup)
             baton__log(BATON_LOG_DEBUG, "reaped pid %ld (not a worker)", (long)pid);
             continue;
         }
-        bool expected = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
-        enum baton_log_level level = expected ? BATON_LOG_INFO : BATON_LOG_WARNING;
-        if (WIFSIGNALED(st))
-            baton__log_at(level, w->gen->id, pid, "worker (slot %u) was killed by SIG%s", w->slot,
-                          baton__signal_name(WTERMSIG(st)));
-        else
-            baton__log_at(level, w->gen->id, pid, "worker (slot %u) exited with status %d", w->slot,
-                          WEXITSTATUS(st));
+        log_exit(w, st);
+        /* Nothing a worker started outlives it: what is left of its process group (a
+         * wrapper's background child, a helper that ignored the stop signal) goes now, before
+         * anything new is spawned. The group id stays reserved while it has members, so this
+         * reaches no stranger. */
+        if (kill(-pid, 0) == 0) {
+            baton__log_at(BATON_LOG_WARNING, w->gen->id, pid,
+                          "the worker left processes behind in its process group: SIGKILL");
+            kill(-pid, SIGKILL);
+        }
         baton__worker_io_flush(w);
         baton__gens_worker_exited(&sup->gens, w, st, baton__sup_now_ms());
     }
@@ -331,19 +333,12 @@ static void on_signal(uv_signal_t *h, int signo)
     case SIGCHLD:
         reap(sup);
         break;
-    case SIGHUP:
-        baton__log(BATON_LOG_INFO, "SIGHUP: reload");
-        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
-            baton__sup_busy_message(sup, busy, sizeof(busy));
-            baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
-        }
-        break;
     case SIGTERM:
         baton__sup_stop(sup, false);
         break;
     case SIGINT:
         /* A second Ctrl-C means: don't wait for the drain. */
-        baton__sup_stop(sup, sup->state == BATON_SUP_STOPPING);
+        baton__sup_stop(sup, sup->gens.stopping);
         break;
     case SIGQUIT:
         baton__sup_stop(sup, true);
@@ -365,6 +360,41 @@ static void on_signal(uv_signal_t *h, int signo)
     }
 }
 
+/* True when the controlling terminal the supervisor started with is gone (hung up: the kernel
+ * took it from the session before any SIGHUP about it was sent, by it or by a shell). */
+static bool terminal_gone(const struct baton_supervisor *sup)
+{
+    if (!sup->had_terminal)
+        return false;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    return fd < 0;
+}
+
+/* SIGHUP, read from a signalfd for its siginfo: `kill -HUP` (SI_USER) reloads; the kernel's
+ * hang-up of the terminal (SI_KERNEL), or a SIGHUP after the terminal went away (a shell
+ * passing on its own), stops gracefully: a foreground `baton run` whose terminal closed must
+ * not reload into an orphaned life with its output lost. */
+static void on_sighup(uv_poll_t *h, int status, int events)
+{
+    struct baton_supervisor *sup = h->data;
+    struct signalfd_siginfo si;
+    char busy[128];
+    while (read(sup->hup_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_code == SI_KERNEL || terminal_gone(sup)) {
+            baton__log(BATON_LOG_NOTICE, "SIGHUP: the terminal hung up: stopping");
+            baton__sup_stop(sup, false);
+            continue;
+        }
+        baton__log(BATON_LOG_INFO, "SIGHUP from pid %ld: reload", (long)si.ssi_pid);
+        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
+            baton__sup_busy_message(sup, busy, sizeof(busy));
+            baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
+        }
+    }
+}
+
 static void on_timer(uv_timer_t *h)
 {
     struct baton_supervisor *sup = h->data;
@@ -382,7 +412,7 @@ static void on_prepare(uv_prepare_t *h)
         sup->stop_requested = false;
         baton__sup_stop(sup, false);
     }
-    if (sup->state == BATON_SUP_STOPPING && baton__gens_idle(&sup->gens)) {
+    if (sup->gens.stopping && baton__gens_idle(&sup->gens)) {
         uv_stop(sup->loop);
         return;
     }
@@ -399,10 +429,11 @@ static void on_prepare(uv_prepare_t *h)
     uv_timer_start(&sup->timer, on_timer, next > now ? next - now + 1 : 0, 0);
 }
 
-static const int handled_signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR2};
+static const int handled_signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGUSR2};
 
 static int loop_setup(struct baton_supervisor *sup)
 {
+    sigset_t set;
     int r;
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++) {
         uv_signal_init(sup->loop, &sup->signals[i]);
@@ -410,6 +441,24 @@ static int loop_setup(struct baton_supervisor *sup)
         if ((r = uv_signal_start(&sup->signals[i], on_signal, handled_signals[i])) < 0)
             return r;
     }
+    /* SIGHUP stays blocked and is read from a signalfd: its si_code tells a terminal's hang-up
+     * from a `kill -HUP`, which libuv's handlers do not pass on. (Workers start with an empty
+     * mask: spawn.c.) */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sup->hup_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sup->hup_fd < 0)
+        return uv_translate_sys_error(errno);
+    if ((r = uv_poll_init(sup->loop, &sup->hup_poll, sup->hup_fd)) < 0)
+        return r;
+    sup->hup_poll.data = sup;
+    if ((r = uv_poll_start(&sup->hup_poll, UV_READABLE, on_sighup)) < 0)
+        return r;
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    sup->had_terminal = tty >= 0;
+    if (tty >= 0)
+        close(tty);
     uv_timer_init(sup->loop, &sup->timer);
     sup->timer.data = sup;
     uv_prepare_init(sup->loop, &sup->prepare);
@@ -417,7 +466,6 @@ static int loop_setup(struct baton_supervisor *sup)
     if ((r = uv_prepare_start(&sup->prepare, on_prepare)) < 0)
         return r;
     /* Blocked across a re-exec (and maybe by whoever started us): the handlers are in place. */
-    sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
         sigaddset(&set, handled_signals[i]);
@@ -451,6 +499,8 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     uv_walk(loop, close_handle, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    if (sup->hup_fd >= 0)
+        close(sup->hup_fd); /* after its poll handle closed */
     baton__config_free(config);
     if (sup->devnull >= 0)
         close(sup->devnull);
@@ -458,6 +508,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
         free(*p);
     free(sup->base_env);
     free(sup->sd_notify_socket);
+    free(sup->inherited);
     free(sup->last_reload);
     free(sup->name);
     free(sup->exe_path);
@@ -503,13 +554,14 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     int code = 2, r;
 
     ensure_stdio();
+    int inherit = baton__listeners_inherit(sup); /* before anything opens an fd */
     int state_fd = baton__reexec_take_state();
     signal(SIGPIPE, SIG_IGN);
     apply_log_config(config);
     sup->loop = &loop;
     sup->options = options;
     sup->started_ms = baton__sup_now_ms();
-    sup->notify_fd = sup->control_fd = -1;
+    sup->notify_fd = sup->control_fd = sup->hup_fd = -1;
     sup->name = baton__xstrdup(config->name ? config->name : "baton");
     sup->base_env = baton__worker_base_env(environ);
     const char *sd = getenv("NOTIFY_SOCKET");
@@ -525,7 +577,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     if (state_fd >= 0)
         return resume(sup, &loop, config, state_fd);
-    if (sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
+    if (inherit < 0 || sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
         baton__ctl_open(sup, config) < 0)
         goto out;
     sd_store_listeners(sup);
@@ -539,7 +591,6 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
                BATON_VERSION);
-    sup->state = BATON_SUP_RELOADING;
     sup->tx_started_ms = baton__sup_now_ms();
     baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
     config = NULL; /* generation 1 owns it */

@@ -34,8 +34,19 @@ struct baton_worker_io {
     struct stream out, err;
 };
 
+/* Length of a syslog level prefix ("<6>", sd-daemon.h's SD_INFO) at the start of line, or 0.
+ * Verdicts show what the worker said, not how it tagged it for a journal. */
+static size_t level_prefix(const char *line, size_t len)
+{
+    return len >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>' ? 3 : 0;
+}
+
 static void keep_tail(struct baton_worker *w, const char *line, size_t len)
 {
+    size_t skip = level_prefix(line, len);
+    line += skip;
+    len -= skip;
+    w->tail_total++;
     if (len > BATON_STDERR_LINE_MAX)
         len = BATON_STDERR_LINE_MAX;
     char *copy = baton__xstrndup(line, len);

@@ -1,5 +1,3 @@
 # The parsers of src/common that read configuration and command lines: durations (duration.c)
 # and listen addresses (address.c). Corpus: tests/fuzz/corpus/common/.
-if(TARGET baton_common)
-    baton_fuzz_target(common SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-common.c LIBS baton_common)
-endif()
+baton_fuzz_target(common SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-common.c LIBS baton_common)

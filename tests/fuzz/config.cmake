@@ -2,7 +2,4 @@
 # baton.<env>.yaml overlay and a --set value, all written by people (fuzz-config.c says how the
 # input is split). Corpus: tests/fuzz/corpus/config/ (the loader's own test cases plus what
 # libFuzzer found, minimised with -merge=1).
-if(TARGET baton_supervisor AND EXISTS ${PROJECT_SOURCE_DIR}/src/supervisor/config.cmake)
-    baton_fuzz_target(config SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-config.c
-                      LIBS baton_supervisor)
-endif()
+baton_fuzz_target(config SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-config.c LIBS baton_supervisor)

@@ -129,7 +129,19 @@ class Container:
         self.sh("echo 'man-db man-db/auto-update boolean false' | debconf-set-selections")
 
     def start_sshd(self, address, authorized_key):
-        """An sshd on address:22 that lets root in with this public key (for Ansible)."""
+        """An sshd on address:22 that lets root in with this public key (for Ansible).
+
+        openssh-server is installed inside the container from apt's cache (scripts/install-deps
+        test downloads it and never installs it on the machine), with its service kept from
+        starting until its configuration is written: the containers share the machine's
+        network, and a default sshd would take port 22 on every address."""
+        if self.run(["test", "-x", "/usr/sbin/sshd"]).returncode != 0:
+            self.write("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", mode=0o755)
+            r = self.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download "
+                        "--no-install-recommends openssh-server", timeout=300)
+            self.run(["rm", "-f", "/usr/sbin/policy-rc.d"])
+            assert r.returncode == 0, r.stdout + r.stderr
+            self.run(["systemctl", "stop", "ssh.service", "ssh.socket"])
         self.write("/etc/ssh/sshd_config",
                    f"ListenAddress {address}\nPermitRootLogin prohibit-password\n"
                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BATON, TIME_SCALE, free_port, http_get, wait_for
+from harness import BATON, TIME_SCALE, Supervisor, free_port, http_get, wait_for, write_config
 
 VERSION = "0.1.0"
 
@@ -412,19 +412,9 @@ def write_app(tmp_path):
     (tmp_path / "app.py").write_text(APP)
 
 
-def write_config(tmp_path, port, socket_path="baton.sock", extra=""):
-    (tmp_path / "baton.yaml").write_text(textwrap.dedent(f"""\
-        name: clitest
-        listen:
-          http: 127.0.0.1:{port}
-        app:
-          command: [{sys.executable}, app.py]
-          workers: 2
-          ready_timeout: 10s
-          drain_timeout: 5s
-        control:
-          socket: {socket_path}
-        """) + extra)
+def write_cli_config(tmp_path, port, **kw):
+    """baton.yaml for APP (written by write_app) under the name clitest."""
+    return write_config(tmp_path, port, [sys.executable, "app.py"], name="clitest", **kw)
 
 
 def status_json(procs, *target, cwd=None, env=None):
@@ -446,16 +436,10 @@ def serving(procs, *target, gen=None, cwd=None, env=None):
     return None
 
 
-def start_supervisor(procs, tmp_path, *argv):
-    sup = procs.start([BATON, "run", *argv], name="supervisor", cwd=tmp_path)
-    return sup
-
-
 def test_round_trip_with_a_real_supervisor(procs, tmp_path):
     port = free_port()
     write_app(tmp_path)
-    write_config(tmp_path, port)
-    sup = start_supervisor(procs, tmp_path, "-c", tmp_path / "baton.yaml")
+    sup = Supervisor(procs, write_cli_config(tmp_path, port), cwd=tmp_path)
     st = wait_for(lambda: serving(procs, cwd=tmp_path), timeout=20, interval=0.1,
                   what="generation 1 serving")
     assert st["ok"] is True
@@ -521,7 +505,7 @@ def test_round_trip_with_a_real_supervisor(procs, tmp_path):
     r = baton(procs, "stop", "-c", tmp_path / "baton.yaml", cwd="/")
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"stopped (supervisor pid {sup.pid})\n"
-    assert sup.popen.poll() == 0
+    assert sup.proc.popen.poll() == 0
     r = baton(procs, "status", cwd=tmp_path)
     assert r.returncode == 3
 
@@ -529,9 +513,9 @@ def test_round_trip_with_a_real_supervisor(procs, tmp_path):
 def test_socket_option_and_environment_with_a_real_supervisor(procs, tmp_path):
     port = free_port()
     write_app(tmp_path)
-    write_config(tmp_path, port, socket_path="ctl/baton.sock")
+    write_cli_config(tmp_path, port, socket="ctl/baton.sock")
     (tmp_path / "ctl").mkdir()
-    sup = start_supervisor(procs, tmp_path)  # ./baton.yaml by default
+    sup = Supervisor(procs, cwd=tmp_path)  # ./baton.yaml by default
     sock = tmp_path / "ctl" / "baton.sock"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -541,14 +525,14 @@ def test_socket_option_and_environment_with_a_real_supervisor(procs, tmp_path):
     assert st["pid"] == sup.pid
     r = baton(procs, "stop", "--fast", cwd=elsewhere, env={"BATON_SOCKET": str(sock)})
     assert r.returncode == 0, r.stderr
-    assert sup.popen.poll() is not None
+    assert sup.proc.popen.poll() is not None
 
 
 def test_run_without_a_config_file(procs, tmp_path):
     port = free_port()
     write_app(tmp_path)
-    sup = start_supervisor(procs, tmp_path, "--listen", f"127.0.0.1:{port}", "--workers", "3",
-                           "--", sys.executable, "app.py")
+    sup = Supervisor(procs, cwd=tmp_path, args=("--listen", f"127.0.0.1:{port}", "--workers", "3",
+                                                 "--", sys.executable, "app.py"))
     # No -s, no ./baton.yaml: the CLI finds ./baton.sock, where this supervisor put its socket.
     st = wait_for(lambda: serving(procs, cwd=tmp_path), timeout=20, interval=0.1,
                   what="the no-config supervisor")
@@ -558,7 +542,7 @@ def test_run_without_a_config_file(procs, tmp_path):
     assert http_get(port)[0] == 200
     r = baton(procs, "stop", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sup.wait() == 0
+    assert sup.proc.wait() == 0
 
 
 def test_run_with_a_bad_config_exits_2(procs, tmp_path):
@@ -580,8 +564,8 @@ def test_control_group_admits_its_members_and_nobody_else(procs):
         base.chmod(0o755)
         port = free_port()
         write_app(base)
-        write_config(base, port, socket_path=str(base / "baton.sock"), extra="  group: nogroup\n")
-        start_supervisor(procs, base, "-c", base / "baton.yaml")
+        Supervisor(procs, write_cli_config(base, port, socket=base / "baton.sock", control={"group": "nogroup"}),
+                   cwd=base)
         wait_for(lambda: serving(procs, cwd=base), timeout=20, interval=0.1, what="the supervisor")
         assert (base / "baton.sock").stat().st_mode & 0o777 == 0o660
 

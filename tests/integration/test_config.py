@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import BATON, SANITIZER_MARKS
+from harness import BATON, SANITIZER_MARKS
 
 GOOD = textwrap.dedent("""\
     name: hello

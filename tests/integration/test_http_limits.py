@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from conftest import TIME_SCALE, wait_for
-from test_http_protocol import GOOD, RawConn, WebServer, chunked, module_procs, request
+from harness import GOOD, TIME_SCALE, RawConn, chunked, request, start_web, wait_for
 
 HEADER_BYTES = 1024
 HEADER_COUNT = 10
@@ -32,13 +31,8 @@ timeouts:
 
 
 @pytest.fixture(scope="module")
-def mprocs(tmp_path_factory):
-    yield from module_procs(tmp_path_factory, "http-limits")
-
-
-@pytest.fixture(scope="module")
 def small(mprocs):
-    return WebServer(mprocs, config=SMALL_CONFIG, name="baton-web-small")
+    return start_web(mprocs, config=SMALL_CONFIG, name="baton-web-small")
 
 
 def send_expect(server, raw, status, closes):
@@ -241,7 +235,7 @@ def answered_within(sock, seconds):
 
 def test_max_connections_per_worker(mprocs):
     limit = 8
-    server = WebServer(mprocs, config=f"limits:\n  connections: {limit}\n", name="baton-web-maxconn")
+    server = start_web(mprocs, config=f"limits:\n  connections: {limit}\n", name="baton-web-maxconn")
     held = [RawConn(server.port) for _ in range(limit)]
     for c in held:
         c.send(GOOD)
@@ -282,7 +276,7 @@ def peek_state(sock):
 
 def test_fd_exhaustion_does_not_spin_and_recovers(mprocs):
     nofile = 64
-    server = WebServer(mprocs, name="baton-web-fds", wrapper=("prlimit", f"--nofile={nofile}:{nofile}", "--"))
+    server = start_web(mprocs, name="baton-web-fds", wrapper=("prlimit", f"--nofile={nofile}:{nofile}", "--"))
     conns = []
     for _ in range(nofile + 40):
         s = socket.create_connection(("127.0.0.1", server.port), timeout=5 * TIME_SCALE)

@@ -13,8 +13,7 @@ import socket
 
 import pytest
 
-from conftest import TIME_SCALE
-from test_http_protocol import GOOD, RawConn, WebServer, module_procs, request
+from harness import GOOD, TIME_SCALE, RawConn, request
 
 OPEN, CLOSE, EITHER = "open", "close", "either"
 
@@ -179,16 +178,6 @@ CASES = [
     case("head-ok", b"HEAD / HTTP/1.1\r\n" + H + b"\r\n", 200, OPEN, head=True),
     case("post-empty-ok", ECHO_CL + b"Content-Length: 0\r\n\r\n", 200, OPEN, body=b""),
 ]
-
-
-@pytest.fixture(scope="module")
-def mprocs(tmp_path_factory):
-    yield from module_procs(tmp_path_factory, "http-malformed")
-
-
-@pytest.fixture(scope="module")
-def web(mprocs):
-    return WebServer(mprocs)
 
 
 def check_after(c, resp, conn, http10=False):

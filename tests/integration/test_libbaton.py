@@ -7,77 +7,14 @@ standard library only) and readyapp (C, linked against libbaton). The drain test
 a request sent on an idle keep-alive connection just after SIGTERM, and a hand-over from one
 process to another under keep-alive load, must both lose nothing.
 """
-import os
 import signal
 import socket
-import struct
-import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, BUILD, GO_HELLO, LOADGEN, SANITIZE, Proc, loadgen, read_report, wait_for
-
-READYAPP = BIN / "readyapp"
-
-# Passes the listener (at fd $1 in the shell) as fd 3 and sets LISTEN_PID to the pid the
-# program will have: `exec` keeps the shell's pid. Commands are never run through a shell by
-# baton itself; here the shell is only the test's fork-exec helper.
-LAUNCH = r'''
-fd=$1; shift
-if [ "$fd" != 3 ]; then exec 3<&"$fd"; exec {fd}<&-; fi
-export LISTEN_PID=$$
-exec "$@"
-'''
-
-
-def listening_socket():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(1024)
-    return s, s.getsockname()[1]
-
-
-class Notify:
-    """A NOTIFY_SOCKET receiver that records (sender pid, message) as a supervisor would."""
-
-    def __init__(self, tmp_path, abstract=False):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        if abstract:
-            name = f"baton-test-{os.getpid()}-{time.monotonic_ns()}"
-            self.sock.bind("\0" + name)
-            self.env = "@" + name
-        else:
-            self.env = str(tmp_path / f"notify-{time.monotonic_ns()}")
-            self.sock.bind(self.env)
-        self.sock.setblocking(False)
-        self.messages = []
-
-    def poll(self):
-        while True:
-            try:
-                data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(12))
-            except BlockingIOError:
-                return self.messages
-            pid = None
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    pid = struct.unpack("3i", payload[:12])[0]
-            self.messages.append((pid, data.decode()))
-
-    def from_pid(self, pid):
-        return [m for p, m in self.poll() if p == pid]
-
-    def wait(self, pid, line, timeout=10.0):
-        """Waits until `pid` sent a message holding the assignment `line`; returns it."""
-        def found():
-            return next((m for m in self.from_pid(pid) if line in m.split("\n")), None)
-        return wait_for(found, timeout=timeout, what=f"{line} from pid {pid}")
-
-    def close(self):
-        self.sock.close()
+from harness import (BUILD, GO_HELLO, LOADGEN, READYAPP, SANITIZE, Notify, RawConn, get, listening_socket,
+                     loadgen, read_report, start_activated, wait_for)
 
 
 @pytest.fixture
@@ -87,64 +24,10 @@ def notify(tmp_path):
     n.close()
 
 
-def start_app(procs, argv, listener, notify=None, names=None, env=None, name=None):
-    """Starts argv with `listener` as fd 3, as baton's supervisor would hand it over."""
-    extra = {"LISTEN_FDS": "1"}
-    if names is not None:
-        extra["LISTEN_FDNAMES"] = names
-    if notify is not None:
-        extra["NOTIFY_SOCKET"] = notify.env
-    extra.update(env or {})
-    name = name or os.path.basename(str(argv[0]))
-    log_path = procs.tmp / f"{name}.{len(procs.procs)}.log"
-    with open(log_path, "wb") as logf:
-        popen = subprocess.Popen(
-            ["/bin/bash", "-c", LAUNCH, "launch", str(listener.fileno()), *map(str, argv)],
-            cwd=str(procs.tmp), env=procs.env(extra), stdin=subprocess.DEVNULL,
-            stdout=logf, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
-            start_new_session=True)
-    proc = Proc(popen, log_path, name)
-    procs.procs.append(proc)
-    return proc
-
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def request(sock, path="/"):
-    """One GET on an open connection: returns (status, headers, body) of the response."""
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-    return request_reply(sock)
-
-
-def request_reply(sock):
-    """Reads one response with a Content-Length: returns (status, headers, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response (got {data!r})"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
-    headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
-def closed_by_peer(sock, timeout):
-    """True when the peer closes the connection cleanly (FIN) within timeout."""
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(1) == b""
-    except socket.timeout:
-        return False
+def request(c, path="/"):
+    """One GET on an open RawConn: returns the Response."""
+    c.send(get(path, host="test"))
+    return c.read_response()
 
 
 def established(port):
@@ -178,9 +61,9 @@ def app(name):
 def test_ready_serve_stop(procs, notify, which):
     argv, body = app(which)
     listener, port = listening_socket()
-    p = start_app(procs, argv, listener, notify)
+    p = start_activated(procs, argv, listener, notify)
     notify.wait(p.pid, "READY=1")
-    status, _, got = request(connect(port))
+    status, _, got = request(RawConn(port))
     assert (status, got) == (200, body)
     p.signal(signal.SIGTERM)
     assert p.wait() == 0, p.log()
@@ -191,7 +74,7 @@ def test_go_hello_abstract_notify_socket(procs, tmp_path):
     argv, _ = app("go-hello")
     n = Notify(tmp_path, abstract=True)
     listener, port = listening_socket()
-    p = start_app(procs, argv, listener, n)
+    p = start_activated(procs, argv, listener, n)
     n.wait(p.pid, "READY=1")
     n.close()
 
@@ -200,12 +83,12 @@ def test_readyapp_names_status_generation_reload(procs, tmp_path):
     argv, _ = app("readyapp")
     n = Notify(tmp_path, abstract=True)
     listener, port = listening_socket()
-    p = start_app(procs, [*argv, "--status", "warming up"], listener, n, names="http",
+    p = start_activated(procs, [*argv, "--status", "warming up"], listener, n, names="http",
                   env={"BATON_GENERATION": "7"})
     n.wait(p.pid, "STATUS=warming up")
     n.wait(p.pid, "READY=1")
     assert "adopts fd 3 (http)" in p.log()
-    status, headers, _ = request(connect(port))
+    status, headers, _ = request(RawConn(port))
     assert status == 200 and headers["x-pid"] == str(p.pid) and headers["x-generation"] == "7"
 
     before = len(n.from_pid(p.pid))
@@ -223,7 +106,7 @@ def test_listen_variables_for_another_process_or_malformed(procs, notify):
     r = procs.run(argv, env={"LISTEN_FDS": "1", "LISTEN_PID": "1", "NOTIFY_SOCKET": notify.env})
     assert r.returncode == 2 and "no listener" in r.stderr, r.stderr
     listener, _ = listening_socket()
-    p = start_app(procs, argv, listener, notify, env={"LISTEN_FDS": "1x"})
+    p = start_activated(procs, argv, listener, notify, env={"LISTEN_FDS": "1x"})
     assert p.wait() == 2
     assert "bad LISTEN_FDS/LISTEN_PID: Invalid argument" in p.log()
 
@@ -232,29 +115,27 @@ def test_readyapp_http_framing(procs, notify):
     """Pipelined requests, a request body, Connection: close, HTTP/1.0 and HEAD."""
     argv, _ = app("readyapp")
     listener, port = listening_socket()
-    p = start_app(procs, argv, listener, notify)
+    p = start_activated(procs, argv, listener, notify)
     notify.wait(p.pid, "READY=1")
 
-    s = connect(port)
-    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-              b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
-              b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    s.settimeout(5)
-    while chunk := s.recv(65536):
-        data += chunk
-    responses = data.split(b"HTTP/1.1 ")[1:]
-    assert len(responses) == 3, data
-    assert all(r.startswith(b"200 OK") for r in responses)
-    assert b"Connection: keep-alive" in responses[0] and responses[0].endswith(b"Hello\n")
-    assert responses[1].endswith(b"\r\n\r\n")  # HEAD: no body
-    assert b"Connection: close" in responses[2]
+    c = RawConn(port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+           b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    # A HEAD response with a body would leave bytes that break the third status line.
+    first, head, last = c.read_response(), c.read_response(head=True), c.read_response()
+    assert [r.status for r in (first, head, last)] == [200, 200, 200]
+    assert first.header("connection") == "keep-alive" and first.body == b"Hello\n"
+    assert last.header("connection") == "close"
+    c.expect_eof(timeout=5)
+    c.close()
 
-    s = connect(port)
-    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    status, headers, body = request_reply(s)
+    c = RawConn(port)
+    c.send(b"GET / HTTP/1.0\r\n\r\n")
+    status, headers, body = c.read_response()
     assert (status, headers["connection"], body) == (200, "close", b"Hello\n")
-    assert closed_by_peer(s, timeout=5)
+    c.expect_eof(timeout=5)
+    c.close()
 
 
 # -- misbehaving on purpose (what the supervisor's tests rely on) --------------------------
@@ -268,7 +149,7 @@ def test_readyapp_exit_at_start_and_stderr(procs):
 def test_readyapp_crash_after(procs, notify):
     argv, _ = app("readyapp")
     listener, _ = listening_socket()
-    p = start_app(procs, [*argv, "--crash-after", "200"], listener, notify)
+    p = start_activated(procs, [*argv, "--crash-after", "200"], listener, notify)
     notify.wait(p.pid, "READY=1")
     assert p.wait() == -signal.SIGABRT
 
@@ -277,8 +158,8 @@ def test_readyapp_ready_after_and_never_ready(procs, notify):
     argv, _ = app("readyapp")
     listener, port = listening_socket()
     t0 = time.monotonic()
-    late = start_app(procs, [*argv, "--ready-after", "400"], listener, notify)
-    never = start_app(procs, [*argv, "--never-ready", "--status", "stuck"], listener, notify)
+    late = start_activated(procs, [*argv, "--ready-after", "400"], listener, notify)
+    never = start_activated(procs, [*argv, "--never-ready", "--status", "stuck"], listener, notify)
     notify.wait(late.pid, "READY=1")
     assert time.monotonic() - t0 >= 0.4
     notify.wait(never.pid, "STATUS=stuck")
@@ -290,13 +171,13 @@ def test_readyapp_ready_after_and_never_ready(procs, notify):
 def test_readyapp_ignore_term_and_fail_reload(procs, notify):
     argv, _ = app("readyapp")
     listener, port = listening_socket()
-    p = start_app(procs, [*argv, "--ignore-term", "--fail-reload"], listener, notify)
+    p = start_activated(procs, [*argv, "--ignore-term", "--fail-reload"], listener, notify)
     notify.wait(p.pid, "READY=1")
     p.signal(signal.SIGHUP)
     notify.wait(p.pid, "ERRNO=22")
     p.signal(signal.SIGTERM)
     # Still serving after SIGTERM: a request made afterwards is answered with keep-alive.
-    status, headers, _ = request(connect(port))
+    status, headers, _ = request(RawConn(port))
     assert status == 200 and headers["connection"] == "keep-alive" and p.alive()
     p.signal(signal.SIGKILL)
     assert p.wait() == -signal.SIGKILL
@@ -310,9 +191,9 @@ def test_idle_keepalive_connection_survives_drain(procs, notify, which):
     just after the stop signal. It must be answered (with Connection: close), not reset."""
     argv, body = app(which)
     listener, port = listening_socket()
-    p = start_app(procs, argv, listener, notify)
+    p = start_activated(procs, argv, listener, notify)
     notify.wait(p.pid, "READY=1")
-    busy, idle = connect(port), connect(port)
+    busy, idle = RawConn(port), RawConn(port)
     for s in (busy, idle):
         status, headers, _ = request(s)
         assert status == 200 and headers.get("connection", "keep-alive").lower() != "close"
@@ -322,9 +203,9 @@ def test_idle_keepalive_connection_survives_drain(procs, notify, which):
     status, headers, got = request(busy)
     assert (status, got) == (200, body)
     assert headers["connection"].lower() == "close"
-    assert closed_by_peer(busy, timeout=5)
+    busy.expect_eof(timeout=5)
     # The connection that stays idle is closed after the grace period, cleanly (no reset).
-    assert closed_by_peer(idle, timeout=10)
+    idle.expect_eof(timeout=10)
     assert p.wait() == 0, p.log()
 
 
@@ -335,12 +216,12 @@ def test_handover_under_keepalive_load(procs, notify, which):
         pytest.skip(f"{LOADGEN} is not built")
     argv, _ = app(which)
     listener, port = listening_socket()
-    old = start_app(procs, argv, listener, notify, name=f"{which}-old")
+    old = start_activated(procs, argv, listener, notify, name=f"{which}-old")
     notify.wait(old.pid, "READY=1")
 
     lg, report = loadgen(procs, port, seconds=3, connections=64)
     wait_for(lambda: established(port) >= 64, what="64 loadgen connections")
-    new = start_app(procs, argv, listener, notify, name=f"{which}-new")
+    new = start_activated(procs, argv, listener, notify, name=f"{which}-new")
     notify.wait(new.pid, "READY=1")
     old.signal(signal.SIGTERM)
     assert old.wait(timeout=10) == 0, old.log()
@@ -366,9 +247,9 @@ def stats_of(message):
 def test_readyapp_baton_stats(procs, notify):
     argv, _ = app("readyapp")
     listener, port = listening_socket()
-    p = start_app(procs, [*argv, "--stats-interval", "50"], listener, notify)
+    p = start_activated(procs, [*argv, "--stats-interval", "50"], listener, notify)
     notify.wait(p.pid, "READY=1")
-    s = connect(port)
+    s = RawConn(port)
     for _ in range(3):
         assert request(s)[0] == 200
 
@@ -435,7 +316,7 @@ def test_installed_library_through_pkg_config(procs, notify, tmp_path):
         assert ("libbaton.so.0" in needed) == (kind == "shared")
 
         listener, _ = listening_socket()
-        p = start_app(procs, [tmp_path / f"consumer-{kind}"], listener, notify, names="web",
+        p = start_activated(procs, [tmp_path / f"consumer-{kind}"], listener, notify, names="web",
                       env={"LD_LIBRARY_PATH": str(libdir)}, name=f"consumer-{kind}")
         assert p.wait() == 0, p.log()
         assert "1 listener(s) web, notify 1" in p.log()

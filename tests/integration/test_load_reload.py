@@ -1,14 +1,14 @@
 """Zero loss: reloads under load, counted by a client that accounts for every request.
 
 For baton-web and for the Go net/http example, with keep-alive and with Connection: close,
-64 connections: at least 20 reloads each while bench/loadgen runs, and every request it sent
+64 connections: at least 20 reloads each while tests/tools/loadgen runs, and every request it sent
 must be answered with a 2xx. Each reload must really change the generation: the active
 generation id goes up by one, every worker pid is new, and the old workers exit (drained).
 """
 import pytest
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, read_report, wait_for
+from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing,
+                     Supervisor, wait_for, write_config)
 
 RELOADS = 20
 
@@ -44,11 +44,4 @@ def test_reloads_under_load_lose_nothing(procs, port, app, mode):
                  what=f"generation {old_id} to exit")
 
     client.wait(timeout=seconds + 30)
-    result = read_report(report)
-    assert result["sent"] > 1000, result
-    failures = {k: result[k] for k in
-                ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")}
-    assert result["failed"] == 0 and not any(failures.values()), (
-        f"{app} {mode}: {result['failed']} of {result['sent']} requests failed over "
-        f"{RELOADS} reloads: {failures}")
-    assert result["ok"] == result["sent"]
+    assert_lost_nothing(report, 1000, f"{app} {mode} over {RELOADS} reloads")

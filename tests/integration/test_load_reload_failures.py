@@ -3,22 +3,15 @@ detects (command not found, exit at start, never ready, a crash in the middle of
 update, bad configuration), in-place reloads
 and re-execs of the supervisor alternate with good reloads, and every request is answered.
 """
-import json
 import re
 import signal
 
 import pytest
 
-from baton_helpers import Supervisor, write_config
-from conftest import BIN, TIME_SCALE, loadgen, read_report, wait_for
-
-READYAPP = BIN / "readyapp"
+from harness import (BIN, READYAPP, TIME_SCALE, loadgen, assert_lost_nothing, set_command, Supervisor, wait_for,
+                     write_config)
 
 
-def set_command(config, command):
-    text = config.read_text()
-    text = re.sub(r"(?m)^  command: .*$", "  command: " + json.dumps([str(c) for c in command]), text)
-    config.write_text(text)
 
 
 @pytest.mark.parametrize("mode", ["keepalive", "close"])
@@ -63,10 +56,4 @@ def test_failed_reloads_under_load_lose_nothing(procs, port, mode):
         rounds += 1
 
     client.wait(timeout=seconds + 30)
-    result = read_report(report)
-    assert result["sent"] > 500, result
-    failures = {k: result[k] for k in
-                ("non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")}
-    assert result["failed"] == 0 and not any(failures.values()), (
-        f"{mode}: {result['failed']} of {result['sent']} requests failed: {failures}")
-    assert result["ok"] == result["sent"]
+    assert_lost_nothing(report, 500, mode)

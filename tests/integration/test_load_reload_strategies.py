@@ -2,10 +2,8 @@
 under load with keep-alive and with Connection: close."""
 import pytest
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BIN, TIME_SCALE, loadgen, read_report, wait_for
+from harness import READYAPP, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing, Supervisor, wait_for, write_config
 
-READYAPP = BIN / "readyapp"
 RELOADS = 10
 
 
@@ -28,5 +26,4 @@ def test_strategies_under_load_lose_nothing(procs, port, strategy, workers, surg
         assert not ({w["pid"] for w in gen["workers"]} & old_pids)
         wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15, what="old exit")
     client.wait(timeout=seconds + 30)
-    result = read_report(report)
-    assert result["sent"] > 500 and result["failed"] == 0 and result["ok"] == result["sent"], result
+    assert_lost_nothing(report, 500, f"{strategy} {mode}")

@@ -1,4 +1,4 @@
-"""bench/loadgen can fail: each way a server can drop a request shows up in its own class.
+"""tests/tools/loadgen can fail: each way a server can drop a request shows up in its own class.
 
 A small threaded HTTP server in this file misbehaves on purpose (one mode per test); nginx with
 `nginx -s reload` (SIGHUP to its master) under keep-alive load is the real-world case loadgen was
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (LOADGEN, free_port, http_get, loadgen, open_sockets, port_answers,
-                      read_report, wait_for)
+from harness import LOADGEN, free_port, http_get, loadgen, open_sockets, port_answers, read_report, wait_for
 
 NGINX = Path("/usr/sbin/nginx")
 CLASSES = ("ok", "non2xx", "refused", "lost_fresh", "lost_reused", "partial", "timeout")

@@ -1,25 +1,19 @@
 """The supervisor's everyday life: start, serve, status, reload, stop; what a worker inherits.
 
 Runs the real `baton run` with real workers (tests/apps/readyapp, tests/integration/apps/pyapp.py)
-on loopback ports; every test checks that nothing it started outlives it (conftest's procs).
+on loopback ports; every test checks that nothing it started outlives it (the procs fixture).
 """
 import json
 import os
 import signal
 import socket
 import stat
-import subprocess
 import time
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON, BIN, SOURCE, TIME_SCALE, Proc, free_port, http_get, wait_for
-
-READYAPP = BIN / "readyapp"
-PYAPP = SOURCE / "tests" / "integration" / "apps" / "pyapp.py"
+from harness import (BATON, READYAPP, TIME_SCALE, Supervisor, free_port, http_get, pid_alive, pyapp,
+                     start_activated, wait_for, write_config)
 
 
-def pyapp(*args):
-    return ["/usr/bin/python3", PYAPP, *args]
 
 
 def control(path, request, timeout=10.0):
@@ -107,8 +101,9 @@ def test_worker_inherits_only_its_listeners(procs, port):
     assert env["BATON_GENERATION"] == "1"
     assert env["BATON_WORKER"] == "0"
     assert env["NOTIFY_SOCKET"].startswith("@")
-    # Its own session: a Ctrl-C on the supervisor's terminal does not reach it.
-    assert os.getsid(pid) == pid
+    # Its own process group (not its own session: issue 10's autogroup cost): a Ctrl-C on the
+    # supervisor's terminal does not reach it, and stopping it reaches all it started.
+    assert os.getpgid(pid) == pid and os.getpgid(pid) != os.getpgid(sup.proc.pid)
 
 
 def test_app_env_and_dir(procs, port):
@@ -228,10 +223,7 @@ def test_systemd_notify(procs, port):
     sd.bind(str(notify_path))
     sd.settimeout(10 * TIME_SCALE)
     config = write_config(procs.tmp, port, [READYAPP], workers=1)
-    proc = procs.start([BATON, "run", "-c", config], name="baton",
-                       env={"NOTIFY_SOCKET": str(notify_path)})
-    sup = Supervisor.__new__(Supervisor)
-    sup.procs, sup.config, sup.proc = procs, config, proc
+    sup = Supervisor(procs, config, env={"NOTIFY_SOCKET": str(notify_path)})
     try:
         assert sd_next(sd).startswith("READY=1")
         gen = sup.wait_ready(workers=1)
@@ -242,9 +234,9 @@ def test_systemd_notify(procs, port):
         reloading = sd_next(sd)
         assert reloading.startswith("RELOADING=1\nMONOTONIC_USEC=")
         assert sd_next(sd).startswith("READY=1")
-        proc.signal(signal.SIGTERM)
+        sup.proc.signal(signal.SIGTERM)
         assert sd_next(sd) == "STOPPING=1"
-        assert proc.wait(timeout=20) == 0
+        assert sup.proc.wait(timeout=20) == 0
     finally:
         sd.close()
 
@@ -352,20 +344,10 @@ def test_systemd_socket_activation_and_fd_store(procs, port):
     sd.bind(str(notify_path))
     sd.settimeout(10 * TIME_SCALE)
     config = write_config(procs.tmp, port, [READYAPP], workers=1)
-    log_path = procs.tmp / "baton-activated.log"
-    env = procs.env({"NOTIFY_SOCKET": str(notify_path), "LISTEN_FDS": "1",
-                     "LISTEN_FDNAMES": "http"})
-    with open(log_path, "wb") as logf:
-        # LISTEN_PID must be the supervisor's own pid: the shell's, which exec keeps.
-        popen = subprocess.Popen(
-            ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" run -c "$1"', str(BATON), str(config)],
-            cwd=procs.tmp, env=env, stdout=logf, stderr=subprocess.STDOUT,
-            start_new_session=True, pass_fds=(3,),
-            preexec_fn=lambda: os.dup2(listener.fileno(), 3))
-    sup = Supervisor.__new__(Supervisor)
-    sup.procs, sup.config = procs, config
-    sup.proc = Proc(popen, log_path, "baton")
-    procs.procs.append(sup.proc)
+    # Passed as fd 3 with LISTEN_FDS/LISTEN_FDNAMES and LISTEN_PID the supervisor's own pid.
+    proc = start_activated(procs, [BATON, "run", "-c", config], listener, names="http",
+                           env={"NOTIFY_SOCKET": str(notify_path)}, name="baton")
+    sup = Supervisor(procs, config, proc=proc)
     try:
         data, fds, _, _ = socket.recv_fds(sd, 4096, 4)
         assert data.decode() == "FDSTORE=1\nFDNAME=http" and len(fds) == 1

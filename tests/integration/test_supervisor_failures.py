@@ -12,22 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BATON, BIN, SOURCE, TIME_SCALE, http_get, wait_for
-
-READYAPP = BIN / "readyapp"
-PYAPP = SOURCE / "tests" / "integration" / "apps" / "pyapp.py"
+from harness import (BATON, READYAPP, TIME_SCALE, http_get, pid_alive, pyapp, set_command, Supervisor,
+                     wait_for, write_config)
 
 
-def pyapp(*args):
-    return ["/usr/bin/python3", PYAPP, *args]
 
-
-def set_command(config, command):
-    """Rewrites app.command in a config written by write_config()."""
-    text = config.read_text()
-    text = re.sub(r"(?m)^  command: .*$", "  command: " + json.dumps([str(c) for c in command]), text)
-    config.write_text(text)
 
 
 def reload_json(sup, *args):
@@ -243,8 +232,7 @@ def test_control_refuses_other_users(procs, port):
     try:
         os.chmod(sockdir, 0o755)
         sock = sockdir / "baton.sock"
-        config = write_config(procs.tmp, port, [READYAPP], workers=1)
-        config.write_text(config.read_text().replace("socket: baton.sock", f"socket: {sock}"))
+        config = write_config(procs.tmp, port, [READYAPP], workers=1, socket=sock)
         sup = Supervisor(procs, config)
         sup.wait_ready(workers=1)
         # Mode 0600: the file system refuses first.

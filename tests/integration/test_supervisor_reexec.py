@@ -3,10 +3,9 @@ same history; traffic never notices; everything works afterwards (reloads, resta
 import os
 import signal
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import BIN, TIME_SCALE, http_get, loadgen, read_report, wait_for
+from harness import (READYAPP, TIME_SCALE, http_get, loadgen, pid_alive, assert_lost_nothing, Supervisor, wait_for,
+                     write_config)
 
-READYAPP = BIN / "readyapp"
 
 
 def reexecuted(sup, count):
@@ -35,8 +34,7 @@ def test_reexec_keeps_everything(procs, port):
         assert sorted(w["pid"] for w in gen["workers"]) == sorted(w["pid"] for w in before["workers"])
         assert all(w["state"] == "ready" and w["status"] == "serving" for w in gen["workers"])
     client.wait(timeout=30)
-    result = read_report(report)
-    assert result["sent"] > 100 and result["failed"] == 0 and result["ok"] == result["sent"], result
+    assert_lost_nothing(report, 100, "re-exec")
 
     # The new image runs the show: reloads (notify socket), restarts (SIGCHLD), output capture.
     r = sup.reload()

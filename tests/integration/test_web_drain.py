@@ -2,40 +2,18 @@
 the listening socket, idle connections closed after a quiet grace period (never with a reset),
 requests already received all answered, the last one with Connection: close."""
 import json
-import os
 import signal
 import socket
-import subprocess
 import time
 
-from conftest import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Proc, loadgen, open_sockets, read_report,
-                      wait_for)
-from test_web_http import Reader, connect, get, start_web
-
-
-def shared_listener():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(1024)
-    return s
+from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, RawConn, get, listening_socket, loadgen,
+                     open_sockets, read_report, start_activated, start_web, wait_for)
 
 
 def start_worker(procs, listener, name, extra=()):
-    """A baton-web adopting `listener` as fd 3 through the socket-activation protocol."""
-    fd = listener.fileno()
-    cmd = f'LISTEN_PID=$$ exec "{BATON_WEB}" --module "{HELLO_MODULE}" --log-format json '
-    cmd += " ".join(extra)
-    log_path = procs.tmp / f"{name}.log"
-    logf = open(log_path, "wb")
-    # The child gets the socket as fd 3 (dup2 clears close-on-exec); fd 3 must also be in
-    # pass_fds, or subprocess closes it after preexec_fn.
-    popen = subprocess.Popen(["sh", "-c", cmd], env=procs.env({"LISTEN_FDS": "1"}),
-                             stdout=logf, stderr=subprocess.STDOUT, pass_fds=[fd, 3],
-                             preexec_fn=lambda: os.dup2(fd, 3), start_new_session=True)
-    logf.close()
-    proc = Proc(popen, log_path, name)
-    procs.procs.append(proc)
+    """A baton-web adopting `listener` through the socket-activation protocol."""
+    proc = start_activated(procs, [BATON_WEB, "--module", HELLO_MODULE, "--log-format", "json", *extra],
+                           listener, name=name)
     wait_for(lambda: '"module hello' in proc.log() or not proc.alive(), what=f"{name} to start")
     assert proc.alive(), proc.log()
     return proc
@@ -51,8 +29,7 @@ def served(pid):
 
 
 def test_drain_under_load_loses_nothing(procs):
-    listener = shared_listener()
-    port = listener.getsockname()[1]
+    listener, port = listening_socket()
     workers = [start_worker(procs, listener, "worker-a"), start_worker(procs, listener, "worker-b")]
     listener.close()  # only the workers hold it now, as under the supervisor
     lg, report = loadgen(procs, port, seconds=3, connections=64)
@@ -74,8 +51,7 @@ def test_drain_under_load_loses_nothing(procs):
 
 
 def test_drain_under_close_load_loses_nothing(procs):
-    listener = shared_listener()
-    port = listener.getsockname()[1]
+    listener, port = listening_socket()
     a = start_worker(procs, listener, "worker-a")
     start_worker(procs, listener, "worker-b")
     listener.close()
@@ -90,32 +66,30 @@ def test_drain_under_close_load_loses_nothing(procs):
 
 def test_idle_connection_closes_after_grace_without_reset(procs):
     proc, port = start_web(procs, "--drain-grace", "300ms")
-    with connect(port) as s:
-        r = Reader(s)
-        s.sendall(get("/"))
-        assert r.response()[0] == 200
+    with RawConn(port) as s:
+        s.send(get("/"))
+        assert s.read_response()[0] == 200
         t = time.monotonic()
         proc.signal(signal.SIGTERM)
         wait_for(lambda: "draining" in proc.log(), what="the drain to start")
-        assert r.closed()  # EOF, not a reset
+        s.expect_eof()  # EOF, not a reset
         assert time.monotonic() - t >= 0.25
     assert proc.wait(10) == 0
 
 
 def test_request_during_grace_is_answered_with_close(procs):
     proc, port = start_web(procs, "--drain-grace", "2s")
-    with connect(port) as s:
-        r = Reader(s)
-        s.sendall(get("/"))
-        assert r.response()[0] == 200
+    with RawConn(port) as s:
+        s.send(get("/"))
+        assert s.read_response()[0] == 200
         proc.signal(signal.SIGTERM)
         wait_for(lambda: "draining" in proc.log(), what="the drain to start")
         # Three pipelined requests already on the wire: all answered, only the last closes.
-        s.sendall(get("/hello/1") + get("/hello/2") + get("/hello/3"))
-        answers = [r.response() for _ in range(3)]
+        s.send(get("/hello/1") + get("/hello/2") + get("/hello/3"))
+        answers = [s.read_response() for _ in range(3)]
         assert [a[2] for a in answers] == [b"Hello, 1!\n", b"Hello, 2!\n", b"Hello, 3!\n"]
         assert [a[1].get("connection") for a in answers] == [None, None, "close"]
-        assert r.closed()
+        s.expect_eof()
     assert proc.wait(10) == 0
 
 
@@ -123,31 +97,29 @@ def test_fresh_connection_outlives_the_grace_and_is_answered(procs):
     """A connection accepted before the drain whose first request comes later is not closed
     with the idle ones: its client would not retry a request on a fresh connection."""
     proc, port = start_web(procs, "--drain-grace", "50ms")
-    with connect(port) as s:
-        r = Reader(s)
+    with RawConn(port) as s:
         wait_for(lambda: open_sockets(proc.pid) >= 2, what="the connection to be accepted")
         proc.signal(signal.SIGTERM)
         wait_for(lambda: "draining" in proc.log(), what="the drain to start")
         time.sleep(0.3 * TIME_SCALE)  # six grace periods: an idle keep-alive would be closed
-        s.sendall(get("/"))
-        status, headers, body = r.response()
+        s.send(get("/"))
+        status, headers, body = s.read_response()
         assert (status, body, headers.get("connection")) == (200, b"Hello, World!", "close")
-        assert r.closed()
+        s.expect_eof()
     assert proc.wait(10) == 0
 
 
 def test_new_connections_after_drain_go_to_the_other_worker(procs):
-    listener = shared_listener()
-    port = listener.getsockname()[1]
+    listener, port = listening_socket()
     a = start_worker(procs, listener, "worker-a", extra=["--drain-grace", "5s"])
     b = start_worker(procs, listener, "worker-b")
     listener.close()
     # Hold a keep-alive connection on the worker to drain, so that it stays in its drain.
     held = None
     for _ in range(200):
-        s = connect(port)
-        s.sendall(get("/api/time"))
-        if json.loads(Reader(s).response()[2])["pid"] == a.pid:
+        s = RawConn(port)
+        s.send(get("/api/time"))
+        if json.loads(s.read_response()[2])["pid"] == a.pid:
             held = s
             break
         s.close()
@@ -155,9 +127,9 @@ def test_new_connections_after_drain_go_to_the_other_worker(procs):
     a.signal(signal.SIGTERM)
     wait_for(lambda: "draining" in a.log(), what="the drain to start")
     for _ in range(20):
-        with connect(port) as s:
-            s.sendall(get("/api/time"))
-            pid = json.loads(Reader(s).response()[2])["pid"]
+        with RawConn(port) as s:
+            s.send(get("/api/time"))
+            pid = json.loads(s.read_response()[2])["pid"]
             assert pid == b.pid
     assert a.alive()  # still in its grace period with the held connection
     held.close()
@@ -166,11 +138,11 @@ def test_new_connections_after_drain_go_to_the_other_worker(procs):
 
 def test_drain_deadline_cuts_what_is_left(procs):
     proc, port = start_web(procs, "--drain-grace", "50ms", "--drain-timeout", "600ms")
-    idle = connect(port)  # answered, then lingers: this client never closes its side
-    idle.sendall(get("/"))
-    Reader(idle).response()
-    slow = connect(port)  # a header section that never ends
-    slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    idle = RawConn(port)  # answered, then lingers: this client never closes its side
+    idle.send(get("/"))
+    idle.read_response()
+    slow = RawConn(port)  # a header section that never ends
+    slow.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
     wait_for(lambda: open_sockets(proc.pid) >= 3, what="both connections")
     t = time.monotonic()
     proc.signal(signal.SIGTERM)

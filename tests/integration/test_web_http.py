@@ -1,122 +1,11 @@
 """baton-web over real sockets: keep-alive, pipelining, chunked bodies, 100-continue, HEAD,
 limits and framing errors, routing (404, 405), handler errors, streaming, middleware, static.
-
-The helpers at the top are shared by the other test_web_*.py files.
 """
 import os
-import socket
 import time
 
-from conftest import BATON_WEB, BUILD, HELLO_MODULE, SOURCE, TIME_SCALE, free_port, port_answers, wait_for
-
-TEST_MODULES = BUILD / "modules" / "test"
-PUBLIC = SOURCE / "examples" / "hello" / "public"
-
-
-def start_web(procs, *args, modules=(HELLO_MODULE,), port=None, env=None, name="baton-web"):
-    """Starts a standalone baton-web on a free port and waits until it answers."""
-    port = port or free_port()
-    argv = [BATON_WEB, "--listen", f"127.0.0.1:{port}", "--log-format", "json"]
-    for m in modules:
-        argv += ["--module", m]
-    argv += list(args)
-    proc = procs.start(argv, name=name, env=env)
-    wait_for(lambda: port_answers(port) or not proc.alive(), what="baton-web to answer")
-    assert proc.alive(), proc.log()
-    return proc, port
-
-
-def connect(port, timeout=5.0):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * TIME_SCALE)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-class Reader:
-    """Reads HTTP/1.1 responses off a socket, one at a time."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError("connection closed")
-        self.buf += data
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def response(self, head=False):
-        """Returns (status, headers dict lower-case, body bytes)."""
-        status_line = self._line()
-        parts = status_line.split(b" ", 2)
-        assert parts[0] == b"HTTP/1.1", status_line
-        status = int(parts[1])
-        headers = {}
-        while True:
-            line = self._line()
-            if not line:
-                break
-            k, v = line.split(b":", 1)
-            k = k.decode().lower()
-            v = v.strip().decode()
-            headers[k] = headers[k] + ", " + v if k in headers else v
-        body = b""
-        if head or status in (204, 304) or 100 <= status < 200:
-            return status, headers, body
-        if headers.get("transfer-encoding") == "chunked":
-            while True:
-                size = int(self._line().split(b";")[0], 16)
-                if size == 0:
-                    while self._line():
-                        pass
-                    break
-                body += self._exact(size)
-                assert self._exact(2) == b"\r\n"
-        elif "content-length" in headers:
-            body = self._exact(int(headers["content-length"]))
-        else:
-            while True:
-                try:
-                    self._fill()
-                except EOFError:
-                    break
-            body, self.buf = self.buf, b""
-        return status, headers, body
-
-    def closed(self, timeout=5.0):
-        """True when the peer closes (EOF) with nothing more to read; fails on a reset."""
-        self.sock.settimeout(timeout * TIME_SCALE)
-        if self.buf:
-            return False
-        try:
-            return self.sock.recv(65536) == b""
-        except ConnectionResetError:
-            raise AssertionError("connection reset instead of closed")
-
-
-def exchange(port, raw, count=1, head=False):
-    """Sends raw bytes on a new connection and reads `count` responses."""
-    with connect(port) as s:
-        s.sendall(raw)
-        r = Reader(s)
-        return [r.response(head=head) for _ in range(count)]
-
-
-def get(path, host="x", extra=""):
-    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
-
+from harness import (HELLO_MODULE, PUBLIC, TEST_MODULES, TIME_SCALE, RawConn, exchange, get, start_web,
+                     wait_for)
 
 # ---- protocol ------------------------------------------------------------------------------
 
@@ -139,17 +28,16 @@ def test_hello_routes(procs):
 
 def test_keep_alive_reuses_one_connection(procs):
     _, port = start_web(procs)
-    with connect(port) as s:
-        r = Reader(s)
+    with RawConn(port) as s:
         for i in range(50):
-            s.sendall(get(f"/hello/{i}"))
-            st, h, body = r.response()
+            s.send(get(f"/hello/{i}"))
+            st, h, body = s.read_response()
             assert st == 200 and body == f"Hello, {i}!\n".encode()
             assert "connection" not in h
-        s.sendall(get("/", extra="Connection: close\r\n"))
-        st, h, _ = r.response()
+        s.send(get("/", extra="Connection: close\r\n"))
+        st, h, _ = s.read_response()
         assert h["connection"] == "close"
-        assert r.closed()
+        s.expect_eof()
 
 
 def test_pipelined_requests_are_answered_in_order(procs):
@@ -158,17 +46,16 @@ def test_pipelined_requests_are_answered_in_order(procs):
     reqs += b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
     reqs += get("/nope") + get("/", extra="Connection: close\r\n")
     # Sent in odd-sized pieces so requests straddle reads.
-    with connect(port) as s:
+    with RawConn(port) as s:
         for i in range(0, len(reqs), 777):
-            s.sendall(reqs[i:i + 777])
-        r = Reader(s)
+            s.send(reqs[i:i + 777])
         for i in range(100):
-            assert r.response()[2] == f"Hello, {i}!\n".encode()
-        assert r.response()[2] == b"hello"
-        assert r.response()[0] == 404
-        st, h, body = r.response()
+            assert s.read_response()[2] == f"Hello, {i}!\n".encode()
+        assert s.read_response()[2] == b"hello"
+        assert s.read_response()[0] == 404
+        st, h, body = s.read_response()
         assert (st, body, h["connection"]) == (200, b"Hello, World!", "close")
-        assert r.closed()
+        s.expect_eof()
 
 
 def test_chunked_body_echo(procs):
@@ -187,36 +74,34 @@ def test_chunked_body_echo(procs):
 
 def test_expect_100_continue(procs):
     _, port = start_web(procs)
-    with connect(port) as s:
-        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+    with RawConn(port) as s:
+        s.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
                   b"Content-Length: 4\r\n\r\n")
-        r = Reader(s)
-        st, _, _ = r.response()
+        st, _, _ = s.read_response()
         assert st == 100
-        s.sendall(b"ping")
-        assert r.response()[2] == b"ping"
+        s.send(b"ping")
+        assert s.read_response()[2] == b"ping"
         # A body too large is refused before it is sent: no 100, a 413 and the close.
-        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        s.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
                   b"Content-Length: 99999999\r\n\r\n")
-        st, h, _ = r.response()
+        st, h, _ = s.read_response()
         assert st == 413 and h["connection"] == "close"
-        assert r.closed()
+        s.expect_eof()
 
 
 def test_head_has_length_but_no_body(procs):
     _, port = start_web(procs, "--static", PUBLIC)
-    with connect(port) as s:
-        r = Reader(s)
-        s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + get("/"))
-        st, h, body = r.response(head=True)
+    with RawConn(port) as s:
+        s.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + get("/"))
+        st, h, body = s.read_response(head=True)
         assert (st, h["content-length"], body) == (200, "13", b"")
-        assert r.response()[2] == b"Hello, World!"  # nothing was left over from the HEAD
+        assert s.read_response()[2] == b"Hello, World!"  # nothing was left over from the HEAD
         size = (PUBLIC / "app.3f9a1c.js").stat().st_size
-        s.sendall(b"HEAD /app.3f9a1c.js HTTP/1.1\r\nHost: x\r\n\r\n" + get("/app.3f9a1c.js"))
-        st, h, _ = r.response(head=True)
+        s.send(b"HEAD /app.3f9a1c.js HTTP/1.1\r\nHost: x\r\n\r\n" + get("/app.3f9a1c.js"))
+        st, h, _ = s.read_response(head=True)
         assert (st, int(h["content-length"])) == (200, size)
         assert "immutable" in h["cache-control"]
-        st, h, body = r.response()
+        st, h, body = s.read_response()
         assert body == (PUBLIC / "app.3f9a1c.js").read_bytes()
 
 
@@ -224,13 +109,12 @@ def test_http10_and_absolute_form(procs):
     _, port = start_web(procs)
     (st, h, body), = exchange(port, b"GET / HTTP/1.0\r\n\r\n")
     assert (st, body, h.get("connection")) == (200, b"Hello, World!", "close")
-    with connect(port) as s:
-        r = Reader(s)
-        s.sendall(b"GET /hello/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        st, h, body = r.response()
+    with RawConn(port) as s:
+        s.send(b"GET /hello/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        st, h, body = s.read_response()
         assert h["connection"] == "keep-alive" and body == b"Hello, a!\n"
-        s.sendall(b"GET http://example.com/hello/b?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
-        assert r.response()[2] == b"Hello, b!\n"
+        s.send(b"GET http://example.com/hello/b?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        assert s.read_response()[2] == b"Hello, b!\n"
 
 
 def test_404_405_and_allow(procs):
@@ -247,13 +131,12 @@ def test_404_405_and_allow(procs):
 
 
 def refused(port, raw, status):
-    with connect(port) as s:
-        s.sendall(raw)
-        r = Reader(s)
-        st, h, _ = r.response()
+    with RawConn(port) as s:
+        s.send(raw)
+        st, h, _ = s.read_response()
         assert st == status, (raw[:80], st)
         assert h["connection"] == "close"
-        assert r.closed()
+        s.expect_eof()
 
 
 def test_limits_answer_with_their_status_and_close(procs, tmp_path):
@@ -302,12 +185,11 @@ def test_ambiguous_framing_is_refused(procs):
 
 def test_idle_keep_alive_timeout_closes_quietly(procs):
     _, port = start_web(procs, "--keepalive-timeout", "300ms")
-    with connect(port) as s:
-        r = Reader(s)
-        s.sendall(get("/"))
-        assert r.response()[0] == 200
+    with RawConn(port) as s:
+        s.send(get("/"))
+        assert s.read_response()[0] == 200
         t = time.monotonic()
-        assert r.closed(timeout=5)
+        s.expect_eof(timeout=5)
         assert 0.2 < time.monotonic() - t < 3 * TIME_SCALE
 
 

@@ -4,12 +4,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 
 import pytest
 
-from conftest import BATON_WEB, HELLO_MODULE, free_port, wait_for
-from test_web_http import TEST_MODULES, exchange, get, start_web
+from harness import (BATON_WEB, HELLO_MODULE, TEST_MODULES, Notify, exchange, free_port, get, start_web,
+                     wait_for)
 
 
 @pytest.mark.parametrize("module,message", [
@@ -42,35 +41,11 @@ def test_usage_and_config_errors_exit_2(procs, tmp_path):
     assert r.returncode == 2 and "--header-timeout" in r.stderr
 
 
-class Notify:
-    """A NOTIFY_SOCKET the test reads."""
-
-    def __init__(self, tmp_path):
-        self.path = str(tmp_path / "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.setblocking(False)
-        self.messages = []
-
-    def poll(self):
-        while True:
-            try:
-                self.messages.append(self.sock.recv(65536).decode())
-            except BlockingIOError:
-                return self.messages
-
-    def seen(self, text):
-        return any(text in m for m in self.poll())
-
-    def close(self):
-        self.sock.close()
-
-
 def test_private_copy_and_sighup_swap(procs, tmp_path):
     notify = Notify(tmp_path)
     app = tmp_path / "app.so"
     shutil.copy(HELLO_MODULE, app)
-    proc, port = start_web(procs, modules=(app,), env={"NOTIFY_SOCKET": notify.path})
+    proc, port = start_web(procs, modules=(app,), env={"NOTIFY_SOCKET": notify.env})
     wait_for(lambda: notify.seen("READY=1"), what="READY=1")
     # Overwrite the file in place: the running code is a private copy, so nothing changes.
     with open(app, "r+b") as f:
@@ -89,7 +64,7 @@ def test_private_copy_and_sighup_swap(procs, tmp_path):
     notify.messages.clear()
     proc.signal(signal.SIGHUP)
     wait_for(lambda: any(m.startswith("READY=1") or "\nREADY=1" in m or m == "READY=1"
-                         for m in notify.poll()) and notify.seen("RELOADING=1"),
+                         for _, m in notify.poll()) and notify.seen("RELOADING=1"),
              what="RELOADING=1 then READY=1")
     assert exchange(port, get("/stream"))[0][2] == b"chunk 0\nchunk 1\nchunk 2\n"
     assert exchange(port, get("/"))[0][0] == 404
@@ -114,12 +89,12 @@ def test_dev_mode_swaps_a_rebuilt_module(procs, tmp_path):
 
 def test_stats_reach_the_supervisor(procs, tmp_path):
     notify = Notify(tmp_path)
-    _, port = start_web(procs, env={"NOTIFY_SOCKET": notify.path})
+    _, port = start_web(procs, env={"NOTIFY_SOCKET": notify.env})
     for _ in range(5):
         exchange(port, get("/"))
 
     def stats():
-        for m in reversed(notify.poll()):
+        for _, m in reversed(notify.poll()):
             if m.startswith("BATON_STATS="):
                 # docs/protocol.md: space-separated key=value counters.
                 s = dict(kv.split("=", 1) for kv in m[len("BATON_STATS="):].split())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BATON_WEB, SANITIZE, free_port, port_answers, wait_for
+from harness import IO_TIMEOUT, SANITIZE, RawConn, start_web
 
 SECRET = b"TOP-SECRET-OUTSIDE-THE-ROOT"
 JS = b"console.log('fingerprinted');\n" * 20
@@ -21,53 +21,25 @@ JS_BR = b"BROTLI-BYTES-STAND-IN\x00\x01\x02"  # content is opaque to the server
 MIB = 1 << 20
 
 
-def request(port, target, method="GET", headers=None, raw=None, timeout=5.0):
-    """One request on a fresh connection, read to EOF: (status, headers, body, raw bytes).
-
-    `target` goes on the request line byte for byte (str is encoded as latin-1)."""
-    if raw is None:
-        if isinstance(target, str):
-            target = target.encode("latin-1")
-        lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1",
-                 b"Connection: close"]
-        for k, v in (headers or {}).items():
-            lines.append(f"{k}: {v}".encode("latin-1"))
-        raw = b"\r\n".join(lines) + b"\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(raw)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, sep, body = data.partition(b"\r\n\r\n")
-    assert sep, f"no complete response head for {target!r}: {data[:200]!r}"
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    status = int(status_line.split(" ", 2)[1])
-    hdrs = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        hdrs[name.strip().lower()] = value.strip()
-    if (method == "HEAD" and status != 400) or status in (204, 304):
-        # (A 400 is the core's protocol-error path, which closes the connection: not ours.)
-        assert body == b"", f"{method} {target!r} -> {status} carried a body: {body[:100]!r}"
-    elif "content-length" in hdrs:
-        assert len(body) == int(hdrs["content-length"]), (target, hdrs, len(body))
-    elif hdrs.get("transfer-encoding", "").lower() == "chunked":
-        body = dechunk(body)
-    return status, hdrs, body, data
-
-
-def dechunk(body):
-    out = b""
-    while True:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return out
-        out += rest[:size]
-        body = rest[size + 2:]
+def request(port, target, method="GET", headers=None, timeout=IO_TIMEOUT):
+    """One request with Connection: close on a fresh connection, then a clean EOF:
+    (status, headers, body, raw response). `target` goes on the request line byte for byte (str
+    is encoded as latin-1)."""
+    if isinstance(target, str):
+        target = target.encode("latin-1")
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}".encode("latin-1"))
+    with RawConn(port, timeout=timeout) as c:
+        c.send(b"\r\n".join(lines) + b"\r\n\r\n")
+        resp = c.read_response(head=(method == "HEAD"))
+        if method == "HEAD" and resp.status == 400:
+            # The core's protocol-error path (not the static server's) closes with a body.
+            resp.body = c.read_to_eof()
+        else:
+            c.expect_eof()  # and no body after a HEAD or a 304
+    status, hdrs, body = resp
+    return status, hdrs, body, resp.raw + (resp.body if method == "HEAD" else b"")
 
 
 def get(site, target, **kw):
@@ -117,12 +89,7 @@ class Site:
         (r / "leak.js").write_bytes(b"plain js\n")
         os.symlink("../outside/secret.txt", r / "leak.js.br")
         os.mkfifo(r / "fifo.txt")
-        self.port = free_port()
-        self.proc = procs.start([*wrapper, BATON_WEB, "--listen", f"127.0.0.1:{self.port}",
-                                 "--static", self.root], name="baton-web", env=env)
-        wait_for(lambda: port_answers(self.port) or not self.proc.alive(), timeout=10,
-                 what="baton-web to answer")
-        assert self.proc.alive(), f"baton-web exited:\n{self.proc.log()}"
+        self.proc, self.port = start_web(procs, "--static", self.root, modules=(), wrapper=wrapper, env=env)
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "baton/baton.h"
+#include "lib/internal.h"
 
 struct receiver {
     int fd;
@@ -224,9 +227,59 @@ static void test_bad_addresses(void **state)
     rmdir(dir);
 }
 
+/* FDSTORE=1: the fds travel with the message (the supervisor's side of systemd's fd store). */
+static void test_send_with_fds(void **state)
+{
+    char buf[256];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 2) + CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    struct iovec iov = {buf, sizeof(buf) - 1};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    int p[2], got[2] = {-1, -1}, n_got = 0;
+    struct stat want, have;
+
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(baton__notify_send(rx.env, "FDSTORE=1\nFDNAME=http", p, 2), 1);
+    ssize_t n = recvmsg(rx.fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "FDSTORE=1\nFDNAME=http");
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            n_got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)n_got);
+        }
+    }
+    assert_int_equal(n_got, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fstat(p[i], &want), 0);
+        assert_int_equal(fstat(got[i], &have), 0);
+        assert_int_equal(want.st_ino, have.st_ino); /* the same pipe end, not a copy of data */
+        close(got[i]);
+    }
+    /* No name: not supervised. Too many fds, a bad fd: refused before anything is sent. */
+    assert_int_equal(baton__notify_send(NULL, "READY=1", NULL, 0), 0);
+    int many[BATON__NOTIFY_MAX_FDS + 1];
+    for (int i = 0; i <= BATON__NOTIFY_MAX_FDS; i++)
+        many[i] = p[0];
+    assert_int_equal(baton__notify_send(rx.env, "FDSTORE=1", many, BATON__NOTIFY_MAX_FDS + 1),
+                     -EINVAL);
+    int bad = -1;
+    assert_int_equal(baton__notify_send(rx.env, "FDSTORE=1", &bad, 1), -EBADF);
+    expect_nothing();
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_send_with_fds, open_path, close_receiver),
         cmocka_unit_test_setup_teardown(test_messages, open_path, close_receiver),
         cmocka_unit_test_setup_teardown(test_messages, open_abstract, close_receiver),
         cmocka_unit_test_setup_teardown(test_reloading, open_path, close_receiver),
