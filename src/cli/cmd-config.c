@@ -10,7 +10,7 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
-#include "supervisor/config.h"
+#include "config/config.h"
 
 #define EXIT_USAGE 2
 /* Errors and output are bounded: a config is at most 1 MiB, so is what we print about it. */

@@ -56,7 +56,7 @@ int baton__cmd_reload(const struct baton_cli_args *args)
         goto out;
     build_request(args, &req);
     if (args->timeout_given && args->timeout_ms > 0)
-        deadline = baton__now_ms() + args->timeout_ms + CLIENT_GRACE_MS;
+        deadline = baton__clock_now_ms() + args->timeout_ms + CLIENT_GRACE_MS;
     code = baton__cli_request(&c, req.data, req.len, deadline, on_progress, (void *)args, &doc,
                               &result, &line);
     if (code != BATON_EXIT_OK)

@@ -1,7 +1,7 @@
 /* `baton run`: load the configuration and run the supervisor in the foreground. */
 #include "cli/internal.h"
 
-#include "supervisor/config.h"
+#include "config/config.h"
 #include "supervisor/supervisor.h"
 
 /* The supervisor keeps a pointer to the options and re-reads the configuration through them on

@@ -166,8 +166,9 @@ int baton__cmd_status(const struct baton_cli_args *args)
     code = baton__cli_connect(args, &c);
     if (code != BATON_EXIT_OK)
         goto out;
-    code = baton__cli_request(&c, request, sizeof(request) - 1, baton__now_ms() + STATUS_TIMEOUT_MS,
-                              NULL, NULL, &doc, &status, &line);
+    code = baton__cli_request(&c, request, sizeof(request) - 1,
+                              baton__clock_now_ms() + STATUS_TIMEOUT_MS, NULL, NULL, &doc, &status,
+                              &line);
     if (code != BATON_EXIT_OK)
         goto out;
     if (baton__json_get_bool(status, "ok") != 1)

@@ -30,7 +30,7 @@ static int pidfd_of(pid_t pid)
 
 static int remaining_ms(uint64_t deadline)
 {
-    uint64_t now = baton__now_ms();
+    uint64_t now = baton__clock_now_ms();
     if (!deadline)
         return -1;
     if (now >= deadline)
@@ -84,7 +84,7 @@ int baton__cmd_stop(const struct baton_cli_args *args)
     const char *line, *error;
     const char *request =
         args->fast ? "{\"cmd\":\"stop\",\"fast\":true}" : "{\"cmd\":\"stop\",\"fast\":false}";
-    uint64_t deadline = args->timeout_ms ? baton__now_ms() + args->timeout_ms : 0;
+    uint64_t deadline = args->timeout_ms ? baton__clock_now_ms() + args->timeout_ms : 0;
     int code, pidfd = -1, r;
     char t[32];
 

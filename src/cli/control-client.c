@@ -18,13 +18,6 @@
 /* How long connect() may block when the supervisor's accept queue is full. */
 #define CONNECT_TIMEOUT_S 10
 
-uint64_t baton__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Fills sa with path. sun_path holds only 108 bytes; a longer path is reached through an O_PATH
  * descriptor of its directory, since the kernel resolves "/proc/self/fd/N/name" like any path.
@@ -150,7 +143,7 @@ int baton__control_read_line(struct baton_control *c, uint64_t deadline_ms, char
         if (c->fd < 0)
             return 0;
         if (deadline_ms) {
-            uint64_t now = baton__now_ms();
+            uint64_t now = baton__clock_now_ms();
             if (now >= deadline_ms)
                 return -ETIMEDOUT;
             timeout = deadline_ms - now > INT32_MAX ? INT32_MAX : (int)(deadline_ms - now);

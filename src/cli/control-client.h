@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 
 struct fy_document;
 struct fy_node;
@@ -27,9 +28,6 @@ struct baton_control {
     size_t taken; /* bytes of `in` handed out by the last read_line, dropped by the next */
 };
 
-/* Milliseconds on the monotonic clock. */
-uint64_t baton__now_ms(void);
-
 /*
  * Connects to the supervisor's control socket at `path` (kept, not copied). Paths longer than
  * sun_path are reached through /proc/self/fd. Returns 0, or -errno from connect(): -ENOENT and
@@ -42,7 +40,7 @@ int baton__control_send(struct baton_control *c, const char *json, size_t len);
 
 /*
  * Reads the next line (without its newline) into *ret_line (valid until the next call),
- * waiting until `deadline_ms` (baton__now_ms() time; 0 = no deadline). Returns 1 with a line,
+ * waiting until `deadline_ms` (baton__clock_now_ms() time; 0 = no deadline). Returns 1 with a line,
  * 0 at end of stream, -ETIMEDOUT, -EMSGSIZE for a line past BATON_CONTROL_MAX_REPLY, or -errno.
  */
 int baton__control_read_line(struct baton_control *c, uint64_t deadline_ms, char **ret_line,

@@ -38,9 +38,12 @@ void baton__cli_config_error(const struct baton_buf *err, int r);
 
 /*
  * Finds the control socket (-s, else BATON_SOCKET, else the config file's control.socket) and
- * connects to it. On success returns 0 with `c` connected (c->path stays valid until
- * baton__cli_disconnect). On failure prints why and returns the exit code: 2 for a config that
- * cannot be read, 3 when no supervisor is there, 1 when it refuses us.
+ * connects to it. A config file with errors still gives its socket (control.socket when that
+ * value is valid, else the default beside the file): its errors are printed as a warning, what
+ * a reload would fail on, and the outcome is the one -s would give. On success returns 0 with
+ * `c` connected (c->path stays valid until baton__cli_disconnect). On failure prints why and
+ * returns the exit code: 2 for a config file that cannot be read, 3 when no supervisor is
+ * there, 1 when it refuses us.
  */
 int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *c);
 void baton__cli_disconnect(struct baton_control *c);

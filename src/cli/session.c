@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/config.h"
+#include "config/config.h"
 
 /* The socket path found for this process (-s, BATON_SOCKET or the config), owned here. */
 static char *resolved_socket;
@@ -29,25 +29,38 @@ void baton__cli_config_error(const struct baton_buf *err, int r)
     }
 }
 
-/* The control socket named by the config file, read with every layer the supervisor uses
- * (baton.<env>.yaml via BATON_ENV, BATON_CONTROL_SOCKET), so both find the same path. */
-static int socket_from_config(const char *path, char **ret)
+/*
+ * The control socket named by the config file, read with every layer the supervisor uses
+ * (baton.<env>.yaml via BATON_ENV, BATON_CONTROL_SOCKET), so both find the same path. A file
+ * with errors still names its socket (control.socket when valid, else the default beside it):
+ * the supervisor that runs from it must stay reachable. The errors are then kept in `problems`
+ * for the caller to report as what a reload would fail on. Returns 0, or -errno when no socket
+ * can be found (the file cannot be read), reported.
+ */
+static int socket_from_config(const char *path, char **ret, struct baton_buf *problems)
 {
     struct baton_config_options options = {.path = path};
-    struct baton_config *config = NULL;
-    struct baton_buf err = BATON_BUF_INIT(0);
+    char *socket = NULL;
     int r;
 
-    r = baton__config_load(&options, &config, &err);
-    if (r < 0) {
-        baton__cli_config_error(&err, r);
-        goto out;
+    r = baton__config_control_socket(&options, &socket, problems);
+    if (!socket) {
+        baton__cli_config_error(problems, r);
+        return r < 0 ? r : -EINVAL;
     }
-    *ret = baton__xstrdup(config->control.socket);
-out:
-    baton__config_free(config);
-    baton__buf_free(&err);
-    return r;
+    *ret = socket;
+    return 0;
+}
+
+/* Says what a reload would fail on, when the socket was found through a broken file. */
+static void report_config_problems(const struct baton_cli_args *args,
+                                   const struct baton_buf *problems, bool connected)
+{
+    /* A reload reads the file itself, and the supervisor's answer carries the same errors. */
+    if (!problems->len || (connected && args->command == BATON_CLI_RELOAD && !args->in_place))
+        return;
+    fprintf(stderr, "baton: warning: the configuration has errors; a reload would fail on:\n");
+    baton__cli_config_error(problems, -EINVAL);
 }
 
 /* Without -c and without ./baton.yaml, the supervisor to talk to is the one that
@@ -66,7 +79,8 @@ static char *socket_without_config(void)
 int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *c)
 {
     const char *env = getenv("BATON_SOCKET");
-    int r;
+    struct baton_buf problems = BATON_BUF_INIT(64 * 1024);
+    int r, code;
 
     free(resolved_socket);
     resolved_socket = NULL;
@@ -76,31 +90,44 @@ int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *
         resolved_socket = baton__xstrdup(env);
     else if (!args->config_given && access(args->config_path, F_OK) < 0 && errno == ENOENT)
         resolved_socket = socket_without_config();
-    else if (socket_from_config(args->config_path, &resolved_socket) < 0)
-        return BATON_EXIT_USAGE;
+    else if (socket_from_config(args->config_path, &resolved_socket, &problems) < 0) {
+        code = BATON_EXIT_USAGE;
+        goto out;
+    }
 
+    /* With a broken file and no supervisor, the exit code is the one -s would give (3): the
+     * file's errors come first, as the likely reason nobody answers. */
     r = baton__control_connect(c, resolved_socket);
-    if (r == 0)
-        return BATON_EXIT_OK;
+    report_config_problems(args, &problems, r == 0);
     switch (-r) {
+    case 0:
+        code = BATON_EXIT_OK;
+        break;
     case EACCES:
     case EPERM:
         fprintf(stderr, "baton: not allowed to talk to the supervisor at %s (connect: %s)\n",
                 resolved_socket, strerror(-r));
-        return BATON_EXIT_FAILED;
+        code = BATON_EXIT_FAILED;
+        break;
     case ENAMETOOLONG:
         fprintf(stderr, "baton: control socket path too long: %s\n", resolved_socket);
-        return BATON_EXIT_USAGE;
+        code = BATON_EXIT_USAGE;
+        break;
     case EAGAIN:
         fprintf(stderr, "baton: the supervisor at %s accepts no connections (connect: %s)\n",
                 resolved_socket, strerror(-r));
-        return BATON_EXIT_UNREACHABLE;
+        code = BATON_EXIT_UNREACHABLE;
+        break;
     default:
         /* ENOENT, ECONNREFUSED (a stale socket file, or not a socket), ENOTDIR, ... */
         fprintf(stderr, "baton: no supervisor at %s (connect: %s)\n", resolved_socket,
                 strerror(-r));
-        return BATON_EXIT_UNREACHABLE;
+        code = BATON_EXIT_UNREACHABLE;
+        break;
     }
+out:
+    baton__buf_free(&problems);
+    return code;
 }
 
 void baton__cli_disconnect(struct baton_control *c)

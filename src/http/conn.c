@@ -14,7 +14,12 @@
  * connection holds no read buffer at all. Responses of a whole read (pipelined requests) are
  * serialised into the server's shared output buffer and written with one write; only what the
  * kernel does not take at once is copied into the connection's own buffers for uv_write.
+ *
+ * This file is the connection's one owner: every field of struct baton__conn is written here.
+ * dispatch.c, response.c and server.c ask for what they need through the baton__conn_* calls of
+ * internal.h or say it with a return value (docs/http-core.md has the table).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,53 @@ static void conn_abort(struct baton__conn *c);
 static void hard_close(struct baton__conn *c);
 static void closed(struct baton__conn *c);
 static void file_send(struct baton__conn *c);
+static void free_conn(struct baton__conn *c);
+static void response_done(struct baton__conn *c);
+
+/* ---- state --------------------------------------------------------------------------------- */
+
+/*
+ * The connection's states and every transition between them (docs/http-core.md walks through
+ * them with the files involved):
+ *
+ *   accept ──> IDLE ──first bytes of a request──> READING ──parsed: dispatch──┐
+ *               ^  ^                                │                        │ stream or file
+ *               │  └──response done synchronously───┘                        v continues
+ *               └──────────────stream ended, file sent───────────────── RESPONDING
+ *
+ *   IDLE, READING, RESPONDING ──graceful close, input may follow──> CLOSING (write side shut
+ *                                                                   down, reading to EOF)
+ *   any state ──hard close, error, EOF or linger bound when CLOSING──> CLOSED (uv_close; freed
+ *                                                                   in its close callback)
+ *
+ * A protocol error or a head/body timeout moves IDLE to READING (the error response belongs to
+ * a request) before the close. Which timeout list a state waits in is settle()'s decision; what
+ * ends the connection after a response (close_after, must_linger) are flags beside the state.
+ */
+#define TO(s) (1u << (s))
+static const unsigned transitions[CONN_CLOSED + 1] = {
+    [CONN_IDLE] = TO(CONN_IDLE) | TO(CONN_READING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_READING] =
+        TO(CONN_READING) | TO(CONN_IDLE) | TO(CONN_RESPONDING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_RESPONDING] = TO(CONN_RESPONDING) | TO(CONN_IDLE) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_CLOSING] = TO(CONN_CLOSED),
+    [CONN_CLOSED] = 0,
+};
+#undef TO
+
+/* The one place the state changes. A transition outside the table is a bug in this file: abort
+ * (in every build, so that the tests catch it) rather than serve from a state nobody designed. */
+static void set_state(struct baton__conn *c, enum baton__conn_state to)
+{
+    if (!(transitions[c->state] & (1u << to)))
+        abort();
+    c->state = to;
+}
+
+enum baton__conn_state baton__conn_state(const struct baton__conn *c)
+{
+    return c->state;
+}
 
 /* ---- timeout lists ------------------------------------------------------------------------- */
 
@@ -66,7 +118,7 @@ static void list_append(struct baton__conn *c, enum baton__conn_list list)
     head->prev = c;
 }
 
-void baton__conn_move(struct baton__conn *c, enum baton__conn_list list)
+static void move(struct baton__conn *c, enum baton__conn_list list)
 {
     list_remove(c);
     c->since = uv_now(c->server->loop);
@@ -84,7 +136,7 @@ void baton__conn_move(struct baton__conn *c, enum baton__conn_list list)
  */
 static void drain_idle(struct baton__conn *c)
 {
-    baton__conn_move(c, c->served ? LIST_GRACE : LIST_HEAD);
+    move(c, c->served ? LIST_GRACE : LIST_HEAD);
 }
 
 static void settle(struct baton__conn *c)
@@ -95,23 +147,23 @@ static void settle(struct baton__conn *c)
     case CONN_CLOSING:
         return;
     case CONN_RESPONDING:
-        baton__conn_move(c, c->writing ? LIST_WRITE : LIST_BUSY);
+        move(c, c->writing ? LIST_WRITE : LIST_BUSY);
         return;
     case CONN_READING:
         if (c->writing)
-            baton__conn_move(c, LIST_WRITE);
+            move(c, LIST_WRITE);
         else if (baton__parser_in_body(&c->parser))
-            baton__conn_move(c, LIST_BODY); /* a body read refreshes the timeout */
+            move(c, LIST_BODY); /* a body read refreshes the timeout */
         else if (c->list != LIST_HEAD)
-            baton__conn_move(c, LIST_HEAD); /* the header timeout covers the whole section */
+            move(c, LIST_HEAD); /* the header timeout covers the whole section */
         return;
     case CONN_IDLE:
         if (c->writing)
-            baton__conn_move(c, LIST_WRITE);
+            move(c, LIST_WRITE);
         else if (s->draining)
             drain_idle(c);
         else
-            baton__conn_move(c, LIST_IDLE);
+            move(c, LIST_IDLE);
         return;
     }
 }
@@ -168,12 +220,13 @@ static void early_read_result(struct baton__server *s, bool hit)
         s->early_read_score = s->early_read_score > -8 ? s->early_read_score - 2 : -8;
 }
 
-int baton__conn_accept(struct baton__server *s, int fd)
+/* A new connection on fd (owned from now on), raw, waiting for its first request. */
+static struct baton__conn *conn_new(struct baton__server *s, int fd)
 {
     struct baton__conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        return -ENOMEM;
+        return NULL;
     }
     c->server = s;
     c->fd = fd;
@@ -188,8 +241,34 @@ int baton__conn_accept(struct baton__server *s, int fd)
     s->stats.connections++;
     s->stats.active++;
     /* A new connection gets the header timeout for its first request. */
-    baton__conn_move(c, LIST_HEAD);
+    move(c, LIST_HEAD);
+    return c;
+}
 
+/* Hands a connection still alive after its synchronous start to libuv. */
+static void conn_start(struct baton__conn *c)
+{
+    if (c->state == CONN_CLOSED) {
+        /* Closed while raw: nothing of libuv to wait for. (Once promoted, its close callback
+         * frees it.) */
+        if (c->raw)
+            closed(c);
+        return;
+    }
+    if (promote(c) < 0) {
+        conn_abort(c);
+        if (c->raw)
+            closed(c);
+        return;
+    }
+    settle(c);
+}
+
+int baton__conn_accept(struct baton__server *s, int fd)
+{
+    struct baton__conn *c = conn_new(s, fd);
+    if (!c)
+        return -ENOMEM;
     if (early_read_wanted(s)) {
         ssize_t n;
         do
@@ -205,20 +284,24 @@ int baton__conn_accept(struct baton__server *s, int fd)
             conn_abort(c);
         }
     }
-    if (c->state == CONN_CLOSED) {
-        /* Closed while raw: nothing of libuv to wait for. (Once promoted, its close callback
-         * frees it.) */
-        if (c->raw)
-            closed(c);
-        return 0;
-    }
-    if (promote(c) < 0) {
+    conn_start(c);
+    return 0;
+}
+
+int baton__conn_open(struct baton__server *s, int fd, struct baton__conn **ret)
+{
+    struct baton__conn *c = conn_new(s, fd);
+    if (!c)
+        return -ENOMEM;
+    int r = promote(c);
+    if (r < 0) {
         conn_abort(c);
         if (c->raw)
             closed(c);
-        return 0;
+        return r;
     }
     settle(c);
+    *ret = c;
     return 0;
 }
 
@@ -247,6 +330,17 @@ static void on_close(uv_handle_t *h)
     closed(h->data);
 }
 
+/* The request in flight ended (complete 0: its connection was lost): the next one may start. */
+static void request_end(struct baton__conn *c, int complete)
+{
+    if (!c->in_request)
+        return;
+    baton__dispatch_end(c, complete);
+    c->in_request = false;
+    c->continue_sent = false;
+    baton__parser_next(&c->parser);
+}
+
 /* The socket is closed: end the request in flight and free the connection. */
 static void closed(struct baton__conn *c)
 {
@@ -257,7 +351,7 @@ static void closed(struct baton__conn *c)
             c->zombie = true;
             return;
         }
-        baton__request_end(c, 0);
+        request_end(c, 0);
     }
     free_conn(c);
 }
@@ -282,7 +376,7 @@ static void hard_close(struct baton__conn *c)
 {
     if (c->state == CONN_CLOSED)
         return;
-    c->state = CONN_CLOSED;
+    set_state(c, CONN_CLOSED);
     list_remove(c);
     file_poll_stop(c);
     if (c->server->out_conn == c) {
@@ -332,9 +426,9 @@ void baton__conn_close(struct baton__conn *c, bool graceful)
         hard_close(c);
         return;
     }
-    c->state = CONN_CLOSING;
+    set_state(c, CONN_CLOSING);
     c->linger_bytes = 0;
-    baton__conn_move(c, LIST_LINGER);
+    move(c, LIST_LINGER);
     if (!c->shutdown_req && !(c->shutdown_req = malloc(sizeof(*c->shutdown_req)))) {
         hard_close(c);
         return;
@@ -366,9 +460,9 @@ void baton__conn_timeout(struct baton__conn *c)
         /* fall through */
     case LIST_BODY:
         c->server->stats.errors++;
+        set_state(c, CONN_READING); /* the 408 answers a request */
         baton__response_write_error(c, 408);
         c->must_linger = true;
-        c->state = CONN_READING;
         baton__conn_close(c, true);
         return;
     case LIST_IDLE:
@@ -389,6 +483,48 @@ void baton__conn_drain(struct baton__conn *c)
 {
     if (c->state == CONN_IDLE && !c->writing)
         drain_idle(c);
+}
+
+size_t baton__conn_shrink(struct baton__conn *c)
+{
+    assert(c->list == LIST_IDLE);
+    uint64_t since = c->since;
+    size_t freed = baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
+    baton__parser_shrink(&c->parser);
+    baton__buf_free(&c->in);
+    baton__buf_free(&c->wq);
+    baton__buf_free(&c->wf);
+    move(c, LIST_IDLE_SHRUNK);
+    c->since = since; /* the keep-alive timeout still counts from the last request */
+    return freed;
+}
+
+void baton__conn_needs_close(struct baton__conn *c, bool unread_input)
+{
+    c->close_after = true;
+    if (unread_input)
+        c->must_linger = true;
+}
+
+void baton__conn_response_end(struct baton__conn *c)
+{
+    if (!c->dispatching)
+        response_done(c);
+}
+
+bool baton__conn_dispatching(const struct baton__conn *c)
+{
+    return c->dispatching;
+}
+
+bool baton__conn_lost(const struct baton__conn *c)
+{
+    return c->zombie || c->state == CONN_CLOSED;
+}
+
+size_t baton__conn_queued(const struct baton__conn *c)
+{
+    return c->wq.len;
 }
 
 size_t baton__conn_memory(const struct baton__conn *c)
@@ -481,7 +617,7 @@ int baton__conn_flush(struct baton__conn *c)
         return r;
     }
     if (c->writing)
-        baton__conn_move(c, LIST_WRITE);
+        move(c, LIST_WRITE);
     return 0;
 }
 
@@ -528,7 +664,7 @@ static void on_write(uv_write_t *req, int status)
         if (start_write(c) < 0)
             conn_abort(c);
         else
-            baton__conn_move(c, LIST_WRITE); /* progress refreshes the send timeout */
+            move(c, LIST_WRITE); /* progress refreshes the send timeout */
         return;
     }
     /* Big buffers go back once written; small ones stay for the next response. */
@@ -580,7 +716,7 @@ static int wait_writable(struct baton__conn *c)
         c->file_poll = poll;
         c->file_poll_fd = dup;
     }
-    baton__conn_move(c, LIST_WRITE);
+    move(c, LIST_WRITE);
     return uv_poll_start(c->file_poll, UV_WRITABLE, on_file_writable);
 }
 
@@ -614,7 +750,7 @@ static void file_send(struct baton__conn *c)
     res->file_fd = -1;
     res->mode = RES_DONE;
     if (!c->dispatching)
-        baton__conn_response_done(c);
+        response_done(c);
 }
 
 void baton__conn_file_start(struct baton__conn *c)
@@ -627,7 +763,7 @@ void baton__conn_file_start(struct baton__conn *c)
         res->mode = RES_DONE;
         return; /* dispatch sees RES_DONE and finishes synchronously */
     }
-    c->state = CONN_RESPONDING;
+    set_state(c, CONN_RESPONDING);
     baton__conn_flush(c);
     /* The head must reach the socket before the file: when it is still being written,
      * output_drained() starts the file. */
@@ -706,6 +842,19 @@ static void maybe_continue(struct baton__conn *c)
     }
 }
 
+/* Answers the request just parsed: synchronously, or the response continues asynchronously. */
+static void run_request(struct baton__conn *c)
+{
+    c->in_request = true;
+    c->dispatching = true;
+    enum baton__dispatch_result r = baton__dispatch(c);
+    if (r == BATON__RESPONSE_DONE)
+        response_done(c);
+    else if (c->state < CONN_CLOSING)
+        set_state(c, CONN_RESPONDING); /* the stream or file goes on from the loop */
+    c->dispatching = false;
+}
+
 /*
  * Parses and answers every complete request in data. shared: data is the server's read buffer
  * (what is left over is copied into c->in); otherwise data is c->in itself.
@@ -722,20 +871,20 @@ static void process(struct baton__conn *c, const char *data, size_t len, bool sh
         int r = baton__parser_execute(&c->parser, data + off, len - off, &used);
         if (r == BATON__PARSE_MORE) {
             off = len;
-            c->state = baton__parser_idle(&c->parser) ? CONN_IDLE : CONN_READING;
+            set_state(c, baton__parser_idle(&c->parser) ? CONN_IDLE : CONN_READING);
             break;
         }
         if (r == BATON__PARSE_ERROR) {
+            set_state(c, CONN_READING); /* the error answers a request */
             baton__response_write_error(c, c->parser.error_status);
             c->must_linger = true;
-            c->state = CONN_READING;
             off = len;
             break;
         }
         off += used;
         c->more_input = off < len;
-        c->state = CONN_READING;
-        baton__dispatch(c);
+        set_state(c, CONN_READING);
+        run_request(c);
     }
     if (c->state == CONN_CLOSED)
         return;
@@ -778,17 +927,17 @@ static void process(struct baton__conn *c, const char *data, size_t len, bool sh
 
 /* A response has been handed over completely (synchronously or at the end of a stream or
  * file): end its request and move on to the next one. */
-void baton__conn_response_done(struct baton__conn *c)
+static void response_done(struct baton__conn *c)
 {
     bool async = !c->dispatching;
-    baton__request_end(c, 1);
+    request_end(c, 1);
     if (c->zombie) {
         free_conn(c);
         return;
     }
     if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
         return;
-    c->state = CONN_IDLE;
+    set_state(c, CONN_IDLE);
     c->served = true;
     if (!async)
         return; /* process() goes on with the next request */

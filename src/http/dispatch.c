@@ -15,6 +15,7 @@ static void fill_request(struct baton__conn *c)
     struct baton__parser *p = &c->parser;
     struct baton_request *req = &c->req;
     req->conn = c;
+    req->arena = &p->arena;
     req->method = p->method;
     req->path = p->path;
     req->query = p->query;
@@ -44,8 +45,7 @@ static void recover(struct baton__conn *c, const char *owner, int err)
     if (res->mode == RES_STREAMING) {
         /* The head is out: only an unfinished chunked body can tell the client. */
         res->mode = RES_DONE;
-        c->close_after = true;
-        c->must_linger = true;
+        baton__conn_needs_close(c, true);
         return;
     }
     if (res->file_fd >= 0) {
@@ -101,18 +101,18 @@ static int set_params(struct baton__conn *c, const struct baton__match *m)
     struct baton_request *req = &c->req;
     if (m->nparams == 0)
         return 0;
-    req->params = baton__arena_alloc(&c->parser.arena, m->nparams * sizeof(*req->params));
+    req->params = baton__arena_alloc(req->arena, m->nparams * sizeof(*req->params));
     if (!req->params)
         return -ENOMEM;
     for (unsigned i = 0; i < m->nparams; i++) {
-        const char *v = baton__arena_strndup(&c->parser.arena, req->path + m->params[i].start,
-                                             m->params[i].len);
+        const char *v =
+            baton__arena_strndup(req->arena, req->path + m->params[i].start, m->params[i].len);
         if (!v)
             return -ENOMEM;
         /* The names too are copied: the router they come from may be swapped out (and
          * freed) while this request is still being answered. */
         const char *name =
-            baton__arena_strndup(&c->parser.arena, m->params[i].name, strlen(m->params[i].name));
+            baton__arena_strndup(req->arena, m->params[i].name, strlen(m->params[i].name));
         if (!name)
             return -ENOMEM;
         req->params[i].name = name;
@@ -145,7 +145,7 @@ static void answer_static_or_404(struct baton__conn *c)
     baton_response_text(res, 404, "Not Found\n");
 }
 
-void baton__dispatch(struct baton__conn *c)
+enum baton__dispatch_result baton__dispatch(struct baton__conn *c)
 {
     struct baton__server *s = c->server;
     struct baton_response *res = &c->res;
@@ -154,8 +154,6 @@ void baton__dispatch(struct baton__conn *c)
 
     fill_request(c);
     baton__response_reset(res, c);
-    c->in_request = true;
-    c->dispatching = true;
     s->stats.requests++;
 
     switch (baton__router_match(s->router, c->req.method, c->req.path, &m, allow, sizeof(allow))) {
@@ -176,39 +174,22 @@ void baton__dispatch(struct baton__conn *c)
         break;
     }
 
-    switch (res->mode) {
-    case RES_OPEN:
+    if (res->mode == RES_OPEN) {
         if (res->file_fd >= 0) {
             baton__response_write_head(res, (int64_t)res->file_left);
             res->mode = RES_FILE;
-            baton__conn_file_start(c);
-            if (res->mode != RES_DONE) {
-                if (c->state != CONN_CLOSED)
-                    c->state = CONN_RESPONDING; /* the file goes out asynchronously */
-                break;
-            }
+            baton__conn_file_start(c); /* RES_DONE when the whole file went out at once */
         } else {
             baton__response_write_all(res);
         }
-        baton__conn_response_done(c);
-        break;
-    case RES_DONE: /* a stream ended inside the handler */
-        baton__conn_response_done(c);
-        break;
-    case RES_STREAMING:
-    case RES_FILE:
-        if (c->state != CONN_CLOSED)
-            c->state = CONN_RESPONDING;
-        break;
     }
-    c->dispatching = false;
+    /* RES_DONE also covers a stream that ended inside the handler. */
+    return res->mode == RES_DONE ? BATON__RESPONSE_DONE : BATON__RESPONSE_ASYNC;
 }
 
-void baton__request_end(struct baton__conn *c, int complete)
+void baton__dispatch_end(struct baton__conn *c, int complete)
 {
     struct baton__server *s = c->server;
-    if (!c->in_request)
-        return;
     if (s->hooks.request_done) {
         uint64_t us = (uv_hrtime() - c->req.start_ns) / 1000;
         s->hooks.request_done(s->hooks.data, &c->req, &c->res, us, complete);
@@ -219,9 +200,6 @@ void baton__request_end(struct baton__conn *c, int complete)
     }
     baton__owner_unref(c->req.owner);
     c->req.owner = NULL;
-    c->in_request = false;
-    c->continue_sent = false;
-    baton__parser_next(&c->parser);
 }
 
 void *baton_module_state(const baton_request *req)

@@ -39,8 +39,12 @@ struct baton__param {
     const char *value;
 };
 
+/* The request and response objects handlers see. They are embedded in the connection for
+ * locality but are not the connection's state: dispatch.c and request.c fill the request,
+ * response.c the response, and both reach the connection only through the conn.c API. */
 struct baton_request {
     struct baton__conn *conn;
+    struct baton__arena *arena; /* the request's memory (the parser's arena) */
     const char *method;
     const char *path;
     const char *query;
@@ -75,9 +79,10 @@ struct baton_response {
     uint64_t file_left;
 };
 
+/* The connection's state: the diagram and the allowed transitions are in conn.c (set_state). */
 enum baton__conn_state {
     CONN_IDLE,       /* between requests: no byte of the next one yet */
-    CONN_READING,    /* a request is arriving */
+    CONN_READING,    /* a request is arriving, or is being answered synchronously */
     CONN_RESPONDING, /* a stream or a file is being sent; further input waits */
     CONN_CLOSING,    /* shut down for writing; reading to EOF before the close */
     CONN_CLOSED,     /* uv_close() called */
@@ -102,6 +107,8 @@ struct baton__conn_link {
     struct baton__conn *prev, *next;
 };
 
+/* One client connection. Every field is written in conn.c only (the embedded req and res
+ * excepted, see above); other files read it or ask through the conn.c API below. */
 struct baton__conn {
     uv_tcp_t tcp; /* initialised only once the connection is promoted (see conn.c) */
     struct baton__server *server;
@@ -177,22 +184,59 @@ struct baton__server {
     size_t date_len;
 };
 
-/* conn.c */
-/* Serves a freshly accepted socket (takes ownership of fd). Returns 0 or -errno (fd closed). */
+/* conn.c: the connection's one owner. */
+
+/* Serves a freshly accepted socket (takes ownership of fd): reads it at once and answers what is
+ * there before libuv knows of it. Returns 0 or -errno (fd closed). */
 int baton__conn_accept(struct baton__server *s, int fd);
-void baton__conn_move(struct baton__conn *c, enum baton__conn_list list);
+/* Opens a connection on a connected socket (takes ownership of fd) and hands it to libuv at once,
+ * without the early read: it is served from the loop. *ret stays valid until the connection
+ * closes (the server frees it then). Returns 0 or -errno (fd closed). */
+int baton__conn_open(struct baton__server *s, int fd, struct baton__conn **ret);
+enum baton__conn_state baton__conn_state(const struct baton__conn *c);
+/* The timeout of the list the connection waits in fired: 408, close, or abort (leaves the list). */
 void baton__conn_timeout(struct baton__conn *c);
+/* The server started draining: an idle connection moves to its drain list. */
 void baton__conn_drain(struct baton__conn *c);
+/* An idle connection gives its buffers back (moves to LIST_IDLE_SHRUNK, keeping its deadline).
+ * Returns the bytes freed. */
+size_t baton__conn_shrink(struct baton__conn *c);
+/* Closes the connection (graceful: after the queued output, lingering when input may follow). */
 void baton__conn_close(struct baton__conn *c, bool graceful);
+/* Queues response bytes (in the server's shared output while nothing waits on this connection). */
 void baton__conn_emit(struct baton__conn *c, const void *p, size_t n);
+/* Writes what baton__conn_emit() queued. Returns 0 or -errno (the connection is aborted). */
 int baton__conn_flush(struct baton__conn *c);
-void baton__conn_response_done(struct baton__conn *c);
+/* The response being written ends the connection ("Connection: close" sent, or a stream cut
+ * short); unread_input: the client may still be sending, so the close lingers. */
+void baton__conn_needs_close(struct baton__conn *c, bool unread_input);
+/* A response that continued asynchronously (a stream) was ended by its handler: the request ends
+ * and the connection goes on with the next one. Inside baton__dispatch() the return value says
+ * it instead, so this does nothing there. */
+void baton__conn_response_end(struct baton__conn *c);
+/* True while the handler runs inside baton__dispatch() (output is flushed after it returns). */
+bool baton__conn_dispatching(const struct baton__conn *c);
+/* The client is gone: a streaming handler's writes fail with -EPIPE. */
+bool baton__conn_lost(const struct baton__conn *c);
+/* Bytes queued behind the write in flight (back pressure for streaming handlers). */
+size_t baton__conn_queued(const struct baton__conn *c);
+/* Sends the file of c->res after its head (sendfile; asynchronously when the socket is full).
+ * On return res.mode is RES_DONE when everything went out (or no body was due). */
 void baton__conn_file_start(struct baton__conn *c);
 size_t baton__conn_memory(const struct baton__conn *c);
 
 /* dispatch.c */
-void baton__dispatch(struct baton__conn *c);
-void baton__request_end(struct baton__conn *c, int complete);
+/* What baton__dispatch() tells the connection. */
+enum baton__dispatch_result {
+    BATON__RESPONSE_DONE,  /* the response is complete in the connection's output */
+    BATON__RESPONSE_ASYNC, /* a stream or a file continues after dispatch returns */
+};
+/* Runs the request just parsed on c (routing, middleware, handler, static files, 500 recovery)
+ * and serialises its response through baton__conn_emit(). */
+enum baton__dispatch_result baton__dispatch(struct baton__conn *c);
+/* The request of c ended (complete 0: its connection was lost): tells the program's hook,
+ * releases the response's file and the module the request pinned. */
+void baton__dispatch_end(struct baton__conn *c, int complete);
 
 /* response.c */
 void baton__response_reset(struct baton_response *res, struct baton__conn *c);

@@ -28,7 +28,7 @@ const char *baton_request_query(const baton_request *req, const char *name)
 {
     if (!req || !name)
         return NULL;
-    return baton__uri_query_get(&req->conn->parser.arena, req->query, name);
+    return baton__uri_query_get(req->arena, req->query, name);
 }
 
 const char *baton_request_header(const baton_request *req, const char *name)
@@ -51,7 +51,7 @@ const char *baton_request_header(const baton_request *req, const char *name)
     if (count <= 1)
         return first ? first->value : NULL;
     /* Repeated fields are one list (RFC 9110 5.3): join them, once, in the request's arena. */
-    char *joined = baton__arena_alloc(&req->conn->parser.arena, total + 1);
+    char *joined = baton__arena_alloc(req->arena, total + 1);
     if (!joined)
         return first->value;
     size_t o = 0;
@@ -132,7 +132,7 @@ const char *baton_request_peer(const baton_request *req)
     char buf[80];
     int n = port ? snprintf(buf, sizeof(buf), "%s:%d", host, port)
                  : snprintf(buf, sizeof(buf), "%s", host);
-    ((baton_request *)req)->peer = baton__arena_strndup(&req->conn->parser.arena, buf, (size_t)n);
+    ((baton_request *)req)->peer = baton__arena_strndup(req->arena, buf, (size_t)n);
     return req->peer ? req->peer : "unknown";
 }
 
@@ -167,7 +167,7 @@ const char *baton_request_id(const baton_request *req)
     struct baton__server *s = req->conn->server;
     int n = snprintf(buf, sizeof(buf), "%x-%u-%llx", (unsigned)getpid(), s->config.generation,
                      (unsigned long long)++s->request_counter);
-    r->id = baton__arena_strndup(&req->conn->parser.arena, buf, (size_t)n);
+    r->id = baton__arena_strndup(req->arena, buf, (size_t)n);
     return r->id ? r->id : "-";
 }
 

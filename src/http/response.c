@@ -188,7 +188,7 @@ void baton__response_write_head(struct baton_response *res, int64_t length)
     if (res->close) {
         memcpy(head + n, "Connection: close\r\n", 19);
         n += 19;
-        c->close_after = true;
+        baton__conn_needs_close(c, false);
     } else if (c->req.http_minor == 0) {
         memcpy(head + n, "Connection: keep-alive\r\n", 24);
         n += 24;
@@ -223,7 +223,7 @@ void baton__response_write_error(struct baton__conn *c, int status)
                      "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
                      status, reason, (int)s->date_len, s->date_line, strlen(reason) + 1, reason);
     baton__conn_emit(c, buf, (size_t)n);
-    c->close_after = true;
+    baton__conn_needs_close(c, false);
     s->stats.responses[status / 100]++;
 }
 
@@ -376,7 +376,7 @@ int baton_response_stream_start(baton_response *res)
     res->touched = true;
     baton__response_write_head(res, -1);
     res->mode = RES_STREAMING;
-    if (!c->dispatching)
+    if (!baton__conn_dispatching(c))
         baton__conn_flush(c);
     return 0;
 }
@@ -388,11 +388,11 @@ int baton_response_stream_write(baton_response *res, const void *data, size_t le
     if (res->mode != RES_STREAMING)
         return -EINVAL;
     struct baton__conn *c = res->conn;
-    if (c->zombie || c->state == CONN_CLOSED)
+    if (baton__conn_lost(c))
         return -EPIPE;
     if (len == 0 || c->req.head)
         return 0;
-    if (c->wq.len > STREAM_QUEUE_MAX)
+    if (baton__conn_queued(c) > STREAM_QUEUE_MAX)
         return -ENOBUFS;
     char size[24];
     int n = snprintf(size, sizeof(size), "%zx\r\n", len);
@@ -400,7 +400,7 @@ int baton_response_stream_write(baton_response *res, const void *data, size_t le
     baton__conn_emit(c, data, len);
     baton__conn_emit(c, "\r\n", 2);
     res->body_bytes += len;
-    if (!c->dispatching)
+    if (!baton__conn_dispatching(c))
         baton__conn_flush(c);
     return 0;
 }
@@ -413,15 +413,11 @@ int baton_response_stream_end(baton_response *res)
         return -EINVAL;
     struct baton__conn *c = res->conn;
     res->mode = RES_DONE;
-    if (c->zombie) {
-        baton__conn_response_done(c);
-        return -EPIPE;
-    }
-    if (!c->req.head)
+    bool lost = c->zombie; /* the end of the stream frees a connection closed under it */
+    if (!lost && !c->req.head)
         baton__conn_emit(c, "0\r\n\r\n", 5);
-    if (!c->dispatching)
-        baton__conn_response_done(c);
-    return 0;
+    baton__conn_response_end(c);
+    return lost ? -EPIPE : 0;
 }
 
 int baton_response_get_status(const baton_response *res)

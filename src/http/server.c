@@ -184,9 +184,8 @@ static void on_listener(uv_poll_t *poll, int status, int events)
             s->out_of_fds = false;
             event(s, BATON__EVENT_INFO, "accepting again");
         }
-        int r = baton__conn_accept(s, fd);
+        int r = baton__conn_accept(s, fd); /* fd is the connection's, even on failure */
         if (r < 0) {
-            close(fd);
             event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
         }
     }
@@ -220,16 +219,8 @@ static void on_sweep(uv_timer_t *t)
     /* Idle connections give their buffers back after a while, keeping their place. */
     struct baton__conn *c;
     size_t freed = 0;
-    while ((c = s->lists[LIST_IDLE].next) && c->since + BATON__SHRINK_AFTER_MS <= now) {
-        uint64_t since = c->since;
-        freed += baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
-        baton__parser_shrink(&c->parser);
-        baton__buf_free(&c->in);
-        baton__buf_free(&c->wq);
-        baton__buf_free(&c->wf);
-        baton__conn_move(c, LIST_IDLE_SHRUNK);
-        c->since = since;
-    }
+    while ((c = s->lists[LIST_IDLE].next) && c->since + BATON__SHRINK_AFTER_MS <= now)
+        freed += baton__conn_shrink(c); /* leaves LIST_IDLE */
     /* free() keeps small chunks in the heap: give a large batch back to the system. */
     if (freed > 256 * 1024)
         malloc_trim(0);

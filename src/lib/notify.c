@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "baton/baton.h"
+#include "common/clock.h"
 #include "internal.h"
 
 /*
@@ -181,12 +182,7 @@ int baton_notify_stopping(void)
 
 int baton_notify_reloading(void)
 {
-    struct timespec ts;
-
     /* systemd's Type=notify-reload wants the CLOCK_MONOTONIC time the reload began. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-        return -errno;
     return baton_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu",
-                         (unsigned long long)ts.tv_sec * 1000000ULL +
-                             (unsigned long long)ts.tv_nsec / 1000ULL);
+                         (unsigned long long)baton__clock_now_us());
 }

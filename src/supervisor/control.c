@@ -163,7 +163,7 @@ static void handle(struct baton_control_client *c, const struct baton_request *r
         }
         c->busy = c->queued = true;
         c->in_place = req->in_place;
-        c->wait_deadline_ms = req->timeout_ms ? baton__sup_now_ms() + req->timeout_ms : 0;
+        c->wait_deadline_ms = req->timeout_ms ? baton__clock_now_ms() + req->timeout_ms : 0;
         break;
     case BATON_REQ_STOP:
         baton__ctl_send(c, "{\"ok\":true}", 11);
@@ -298,7 +298,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
                     baton__log(BATON_LOG_WARNING, "control socket: accept: %s: pausing",
                                strerror(errno));
                 uv_poll_stop(&sup->control_poll);
-                sup->control_retry_ms = baton__sup_now_ms() + CONTROL_ACCEPT_RETRY_MS;
+                sup->control_retry_ms = baton__clock_now_ms() + CONTROL_ACCEPT_RETRY_MS;
             }
             return;
         }

@@ -152,11 +152,13 @@ void baton__gens_init(struct baton_gens *gs, const struct baton_gens_ops *ops, v
 
 static void worker_free(struct baton_gens *gs, struct baton_worker *w)
 {
+    /* Its last counters live on in its generation's and the supervisor's totals. */
+    baton__counters_add(&w->gen->retired, &w->counters, false);
+    baton__counters_add(&gs->retired, &w->counters, false);
     gs->ops->release_worker(gs->ctx, w);
     for (unsigned i = 0; i < BATON_STDERR_TAIL; i++)
         free(w->stderr_tail[i]);
     free(w->status);
-    free(w->stats);
     free(w);
 }
 
@@ -854,4 +856,19 @@ const char *baton__cause_name(enum baton_cause c)
     static const char *const names[] = {"none", "exit",   "signal", "timeout",
                                         "exec", "config", "stop",   "reload"};
     return (unsigned)c < N(names) ? names[c] : "?";
+}
+
+void baton__generation_counters(const struct baton_generation *g, struct baton_counters *ret)
+{
+    *ret = g->retired;
+    for (const struct baton_worker *w = g->workers; w; w = w->next)
+        baton__counters_add(ret, &w->counters, true);
+}
+
+void baton__gens_counters(const struct baton_gens *gs, struct baton_counters *ret)
+{
+    *ret = gs->retired;
+    for (const struct baton_generation *g = gs->list; g; g = g->next)
+        for (const struct baton_worker *w = g->workers; w; w = w->next)
+            baton__counters_add(ret, &w->counters, true);
 }

@@ -24,7 +24,9 @@
 #include <uv.h>
 
 #include "common/buf.h"
-#include "supervisor/config.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "supervisor/stats.h"
 
 /* Lines of a worker's stderr kept for failure verdicts, and the longest kept line. */
 #define BATON_STDERR_TAIL     20
@@ -62,10 +64,10 @@ struct baton_worker {
     uint64_t deadline_ms; /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
     char *status;         /* last STATUS= text, or NULL */
     int notify_errno;     /* last ERRNO=, 0 when none */
-    char *stats;          /* last BATON_STATS= text, or NULL */
-    bool reloading;       /* RELOADING=1 seen, READY=1 not yet */
-    bool reload_pending;  /* asked to reload in place; READY=1 not yet */
-    pid_t foreign_child;  /* a process of this worker's group that sent notify messages */
+    struct baton_counters counters; /* the last BATON_STATS= report (stats.h) */
+    bool reloading;                 /* RELOADING=1 seen, READY=1 not yet */
+    bool reload_pending;            /* asked to reload in place; READY=1 not yet */
+    pid_t foreign_child;            /* a process of this worker's group that sent notify messages */
     /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c), the
      * number of lines ever kept, and that number when an in-place reload began. */
     char *stderr_tail[BATON_STDERR_TAIL];
@@ -107,7 +109,8 @@ struct baton_generation {
     bool killed; /* SIGKILLed beyond max_draining: no longer counted as draining */
     struct baton_slot *slots;
     unsigned n_slots;
-    struct baton_worker *workers; /* every live process, draining ones included */
+    struct baton_worker *workers;  /* every live process, draining ones included */
+    struct baton_counters retired; /* final counters of its workers that exited */
 };
 
 /* Why a reload failed, and what it did. */
@@ -178,7 +181,9 @@ struct baton_gens {
     struct baton_generation *active;
     long last_id;
     bool stopping;
-    unsigned long restarts; /* active workers restarted after dying, in total */
+    unsigned long restarts;        /* active workers restarted after dying, in total */
+    struct baton_counters retired; /* final counters of every worker that exited */
+    unsigned long stats_refused;   /* BATON_STATS= reports ignored: malformed or decreasing */
 
     /* The running transaction. */
     enum baton_transition transition;
@@ -191,6 +196,13 @@ struct baton_gens {
         uint64_t started_ms, deadline_ms;
     } tx;
 };
+
+/* A generation's counters: its exited workers' final ones plus its live workers' last reports
+ * (the gauge `connections` from live workers only). */
+void baton__generation_counters(const struct baton_generation *g, struct baton_counters *ret);
+/* The supervisor's counters over its whole life: every worker that ever reported, across
+ * reloads, crashes and re-execs. Never decreases (but for the gauge). */
+void baton__gens_counters(const struct baton_gens *gs, struct baton_counters *ret);
 
 /* Initialises an empty set of generations. */
 void baton__gens_init(struct baton_gens *gs, const struct baton_gens_ops *ops, void *ctx);
@@ -376,8 +388,6 @@ struct baton_supervisor {
     bool had_terminal; /* a controlling terminal when the loop started */
 };
 
-/* Monotonic milliseconds. */
-uint64_t baton__sup_now_ms(void);
 /* The supervisor's state, derived from the generations' machine (never stored). */
 enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup);
 

@@ -98,7 +98,7 @@ int baton__notify_open(struct baton_supervisor *sup)
     int fd = -1, r;
 
     if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-        uint64_t t = baton__sup_now_ms() ^ ((uint64_t)getpid() << 32);
+        uint64_t t = baton__clock_now_ms() ^ ((uint64_t)getpid() << 32);
         memcpy(rnd, &t, sizeof(rnd));
     }
     snprintf(sup->notify_name, sizeof(sup->notify_name),
@@ -136,7 +136,7 @@ int baton__notify_adopt(struct baton_supervisor *sup, int fd)
 static void apply(struct baton_supervisor *sup, struct baton_worker *w,
                   const struct baton_notify_msg *m)
 {
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     long gen = w->gen->id;
     if (m->has_status) {
         free(w->status);
@@ -144,8 +144,17 @@ static void apply(struct baton_supervisor *sup, struct baton_worker *w,
         baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "STATUS=%s", w->status);
     }
     if (m->has_stats) {
-        free(w->stats);
-        w->stats = baton__xstrndup(m->stats, m->stats_len);
+        /* A report that does not parse or goes backwards is ignored (and counted): totals
+         * stay monotonic whatever a worker sends. */
+        struct baton_counters c;
+        int r = baton__counters_parse(m->stats, m->stats_len, &c);
+        if (r == 0 && baton__counters_monotonic(&w->counters, &c)) {
+            w->counters = c;
+        } else {
+            sup->gens.stats_refused++;
+            baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "BATON_STATS ignored: %s",
+                          r < 0 ? "malformed" : "a counter went down");
+        }
     }
     if (m->stopping)
         baton__log_at(BATON_LOG_DEBUG, gen, w->pid, "worker is stopping");

@@ -438,6 +438,8 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
     baton__json_kv_str(b, "state", baton__generation_state_name(g->state));
     baton__json_kv_int(b, "started_ms", (long long)g->started_ms);
     baton__json_kv_bool(b, "killed", g->killed);
+    baton__json_key(b, "retired");
+    baton__counters_json(b, &g->retired);
     if (g->exec_path)
         baton__json_kv_str(b, "exec_path", g->exec_path);
     if (g->dir)
@@ -471,8 +473,8 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
         baton__json_kv_int(b, "err_fd", err);
         if (w->status)
             baton__json_kv_str(b, "status", w->status);
-        if (w->stats)
-            baton__json_kv_str(b, "stats", w->stats);
+        baton__json_key(b, "counters");
+        baton__counters_json(b, &w->counters);
         baton__buf_puts(b, "}");
     }
     baton__buf_puts(b, "]}");
@@ -487,6 +489,9 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_int(b, "started_ms", (long long)sup->started_ms);
     baton__json_kv_int(b, "last_id", gs->last_id);
     baton__json_kv_int(b, "restarts", (long long)gs->restarts);
+    baton__json_key(b, "retired");
+    baton__counters_json(b, &gs->retired);
+    baton__json_kv_int(b, "stats_refused", (long long)gs->stats_refused);
     baton__json_kv_bool(b, "first_ready", sup->first_ready);
     if (sup->last_reload)
         baton__json_kv_str(b, "last_reload", sup->last_reload);
@@ -516,6 +521,18 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
 
 /* ---- restoring --------------------------------------------------------------------------- */
 
+/* The counters object `key` of map (absent: all zero). */
+static void get_counters(struct fy_node *map, const char *key, struct baton_counters *ret)
+{
+    struct fy_node *c = get(map, key);
+    memset(ret, 0, sizeof(*ret));
+    if (!c)
+        return;
+    for (unsigned k = 0; k < BATON_STAT_COUNT; k++)
+        ret->v[k] = (uint64_t)get_int(c, baton__stat_names[k], 0);
+    ret->connections = (uint64_t)get_int(c, "connections", 0);
+}
+
 static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, int version,
                                struct baton_state_fds *fds)
 {
@@ -531,6 +548,7 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
         config_from(get(m, "config"), version), n_slots);
     g->started_ms = (uint64_t)get_int(m, "started_ms", 0);
     g->killed = get_int(m, "killed", 0);
+    get_counters(m, "retired", &g->retired);
     g->exec_path = get_str(m, "exec_path");
     g->dir = get_str(m, "resolved_dir");
     iter = NULL;
@@ -554,7 +572,7 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
         w->ready_ms = (uint64_t)get_int(item, "ready_ms", 0);
         w->deadline_ms = (uint64_t)get_int(item, "deadline_ms", 0);
         w->status = get_str(item, "status");
-        w->stats = get_str(item, "stats");
+        get_counters(item, "counters", &w->counters);
         int out = (int)get_int(item, "out_fd", -1), err = (int)get_int(item, "err_fd", -1);
         if (out >= 0 && err >= 0 && fds->n_workers < BATON_STATE_MAX_WORKERS) {
             fds->workers[fds->n_workers].pid = w->pid;
@@ -619,6 +637,8 @@ int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t 
     }
     sup->started_ms = (uint64_t)get_int(root, "started_ms", (long long)sup->started_ms);
     sup->gens.restarts = (unsigned long)get_int(root, "restarts", 0);
+    get_counters(root, "retired", &sup->gens.retired);
+    sup->gens.stats_refused = (unsigned long)get_int(root, "stats_refused", 0);
     sup->first_ready = get_int(root, "first_ready", 0);
     sup->last_reload = get_str(root, "last_reload");
     char *name = get_str(root, "notify_name");

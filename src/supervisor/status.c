@@ -50,8 +50,8 @@ static void worker_json(struct baton_buf *b, const struct baton_worker *w,
     if (w->state != BATON_WORKER_STARTING || w->ready_ms)
         baton__json_kv_int(b, "ready_ms", (long long)w->ready_ms);
     baton__json_kv_int(b, "uptime_ms", (long long)(now - w->started_ms));
-    if (w->stats)
-        baton__json_kv_str(b, "stats", w->stats);
+    baton__json_key(b, "stats");
+    baton__counters_json(b, &w->counters);
     baton__buf_puts(b, "}");
 }
 
@@ -65,6 +65,10 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
     baton__json_kv_int(b, "started_ms_ago", (long long)(now - g->started_ms));
     strv(b, "command", c->app.command, c->app.n_command);
     baton__json_kv_str(b, "dir", g->dir ? g->dir : c->app.dir);
+    struct baton_counters counters;
+    baton__generation_counters(g, &counters);
+    baton__json_key(b, "stats");
+    baton__counters_json(b, &counters);
     baton__json_key(b, "workers");
     baton__buf_puts(b, "[");
     /* Slots in order (running or waiting to restart), then the draining processes. */
@@ -102,7 +106,7 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
 {
     static const char *states[] = {"running", "reloading", "stopping"};
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     const struct baton_gens *gs = &sup->gens;
     bool crash_loop = false;
 
@@ -114,6 +118,11 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_str(b, "state", states[baton__sup_state(sup)]);
     baton__json_kv_int(b, "uptime_ms", (long long)(now - sup->started_ms));
     kv_id(b, "generation", gs->active ? gs->active->id : -1);
+    struct baton_counters counters;
+    baton__gens_counters(gs, &counters);
+    baton__json_key(b, "stats");
+    baton__counters_json(b, &counters);
+    baton__json_kv_int(b, "stats_refused", (long long)gs->stats_refused);
     baton__json_key(b, "listeners");
     baton__buf_puts(b, "[");
     for (size_t i = 0; i < sup->n_listeners; i++) {

@@ -22,13 +22,6 @@
 
 extern char **environ;
 
-uint64_t baton__sup_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 enum baton_sup_state baton__sup_state(const struct baton_supervisor *sup)
 {
     if (sup->gens.stopping)
@@ -109,7 +102,7 @@ static void op_progress(void *ctx, long gen, const char *msg)
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "msg", msg);
     baton__json_kv_int(&b, "gen", gen);
-    baton__json_kv_int(&b, "elapsed_ms", (long long)(baton__sup_now_ms() - sup->tx_started_ms));
+    baton__json_kv_int(&b, "elapsed_ms", (long long)(baton__clock_now_ms() - sup->tx_started_ms));
     baton__buf_puts(&b, "}");
     baton__ctl_send(sup->tx_client, b.data, b.len);
     baton__buf_free(&b);
@@ -221,7 +214,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
     struct baton_gens *gs = &sup->gens;
     struct baton_config *config = NULL;
     struct baton_buf err = BATON_BUF_INIT(64 * 1024);
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     char msg[96];
 
     if (gs->stopping)
@@ -268,7 +261,7 @@ void baton__sup_stop(struct baton_supervisor *sup, bool fast)
     baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
-    baton__gens_stop(&sup->gens, fast, baton__sup_now_ms());
+    baton__gens_stop(&sup->gens, fast, baton__clock_now_ms());
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -321,7 +314,7 @@ static void reap(struct baton_supervisor *sup)
             kill(-pid, SIGKILL);
         }
         baton__worker_io_flush(w);
-        baton__gens_worker_exited(&sup->gens, w, st, baton__sup_now_ms());
+        baton__gens_worker_exited(&sup->gens, w, st, baton__clock_now_ms());
     }
 }
 
@@ -398,7 +391,7 @@ static void on_sighup(uv_poll_t *h, int status, int events)
 static void on_timer(uv_timer_t *h)
 {
     struct baton_supervisor *sup = h->data;
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     baton__gens_tick(&sup->gens, now);
     baton__ctl_tick(sup, now);
 }
@@ -424,7 +417,7 @@ static void on_prepare(uv_prepare_t *h)
         uv_timer_stop(&sup->timer);
         return;
     }
-    uint64_t now = baton__sup_now_ms();
+    uint64_t now = baton__clock_now_ms();
     /* +1: libuv's clock may be coarser than ours; firing early would only spin. */
     uv_timer_start(&sup->timer, on_timer, next > now ? next - now + 1 : 0, 0);
 }
@@ -560,7 +553,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     apply_log_config(config);
     sup->loop = &loop;
     sup->options = options;
-    sup->started_ms = baton__sup_now_ms();
+    sup->started_ms = baton__clock_now_ms();
     sup->notify_fd = sup->control_fd = sup->hup_fd = -1;
     sup->name = baton__xstrdup(config->name ? config->name : "baton");
     sup->base_env = baton__worker_base_env(environ);
@@ -591,7 +584,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
                BATON_VERSION);
-    sup->tx_started_ms = baton__sup_now_ms();
+    sup->tx_started_ms = baton__clock_now_ms();
     baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
     config = NULL; /* generation 1 owns it */
     uv_run(&loop, UV_RUN_DEFAULT);

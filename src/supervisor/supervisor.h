@@ -5,7 +5,7 @@
 #ifndef BATON_SUPERVISOR_SUPERVISOR_H
 #define BATON_SUPERVISOR_SUPERVISOR_H
 
-#include "supervisor/config.h"
+#include "config/config.h"
 
 /*
  * Runs the supervisor in the foreground until it is stopped (SIGTERM/SIGINT graceful,

@@ -15,7 +15,7 @@ static struct baton_buf pending = BATON_BUF_INIT(0);
 /* Lines past this are written at once rather than at the end of the iteration. */
 #define FLUSH_AT (32 * 1024)
 
-void web_access_log_flush(void)
+void baton__web_access_log_flush(void)
 {
     if (pending.len) {
         baton__fd_write_all(STDOUT_FILENO, pending.data, pending.len);
@@ -25,8 +25,8 @@ void web_access_log_flush(void)
         baton__buf_free(&pending);
 }
 
-void web_access_log(void *data, const baton_request *req, const baton_response *res,
-                    uint64_t duration_us, int complete)
+void baton__web_access_log(void *data, const baton_request *req, const baton_response *res,
+                           uint64_t duration_us, int complete)
 {
     const unsigned *generation = data;
     struct timeval tv;
@@ -52,5 +52,5 @@ void web_access_log(void *data, const baton_request *req, const baton_response *
         baton__json_kv_bool(&pending, "complete", 0);
     baton__buf_puts(&pending, "}\n");
     if (pending.len > FLUSH_AT)
-        web_access_log_flush();
+        baton__web_access_log_flush();
 }

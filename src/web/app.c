@@ -28,20 +28,20 @@
 
 struct app {
     uv_loop_t *loop;
-    struct web_options *opts;
+    struct baton__web_options *opts;
     int argc;
     char **argv;
     unsigned generation;
     struct baton__server *server;
     struct baton_static *st;
     char *static_root;
-    struct web_module *modules[WEB_MAX_MODULES];
+    struct baton__web_module *modules[BATON__WEB_MAX_MODULES];
     size_t nmodules;
     uv_signal_t sigterm, sigint, sighup, sigquit;
     uv_timer_t stats_timer;
     uv_timer_t dev_timer;
     uv_prepare_t flush;
-    uv_fs_event_t watches[WEB_MAX_MODULES];
+    uv_fs_event_t watches[BATON__WEB_MAX_MODULES];
     size_t nwatches;
     struct baton__server_stats last_stats;
     bool notify;
@@ -75,7 +75,7 @@ static void on_request_done(void *data, const baton_request *req, const baton_re
                             uint64_t duration_us, int complete)
 {
     struct app *a = data;
-    web_access_log(&a->generation, req, res, duration_us, complete);
+    baton__web_access_log(&a->generation, req, res, duration_us, complete);
 }
 
 static void on_drained(void *data, int forced)
@@ -88,15 +88,16 @@ static void on_drained(void *data, int forced)
 
 /* ---- modules ------------------------------------------------------------------------------- */
 
-static void put_modules(struct web_module **mods, size_t n)
+static void put_modules(struct baton__web_module **mods, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        web_module_put(mods[i]);
+        baton__web_module_put(mods[i]);
 }
 
 /* Loads every module of opts and builds their router. Returns 0 or -errno (logged). */
-static int load_modules(struct app *a, const struct web_options *o, struct web_module **mods,
-                        size_t *ret_n, struct baton__router **ret_router)
+static int load_modules(struct app *a, const struct baton__web_options *o,
+                        struct baton__web_module **mods, size_t *ret_n,
+                        struct baton__router **ret_router)
 {
     char err[512];
     size_t n = 0;
@@ -105,8 +106,8 @@ static int load_modules(struct app *a, const struct web_options *o, struct web_m
     if (r < 0)
         goto fail_msg;
     for (size_t i = 0; i < o->nmodules; i++) {
-        r = web_module_load(o->modules[i].path, o->modules[i].config, a->generation, &mods[n], err,
-                            sizeof(err));
+        r = baton__web_module_load(o->modules[i].path, o->modules[i].config, a->generation,
+                                   &mods[n], err, sizeof(err));
         if (r < 0)
             goto fail;
         n++;
@@ -118,7 +119,7 @@ static int load_modules(struct app *a, const struct web_options *o, struct web_m
                 goto fail;
             }
         }
-        r = web_module_register(mods[n - 1], router, err, sizeof(err));
+        r = baton__web_module_register(mods[n - 1], router, err, sizeof(err));
         if (r < 0)
             goto fail;
     }
@@ -135,13 +136,13 @@ fail:
 }
 
 /* Carries each old module's state to the new module of the same name that can take it. */
-static void carry_state(struct app *a, struct web_module **mods, size_t n)
+static void carry_state(struct app *a, struct baton__web_module **mods, size_t n)
 {
     char *buf = NULL;
     for (size_t i = 0; i < n; i++) {
-        struct web_module *nm = mods[i];
+        struct baton__web_module *nm = mods[i];
         for (size_t j = 0; j < a->nmodules; j++) {
-            struct web_module *om = a->modules[j];
+            struct baton__web_module *om = a->modules[j];
             if (strcmp(om->name, nm->name) != 0 || !om->mod->save_state || !nm->mod->restore_state)
                 continue;
             if (!buf && !(buf = malloc(STATE_BUFFER)))
@@ -160,11 +161,11 @@ static void watch_modules(struct app *a);
 
 /* Lets each running module with a `config` hook accept or refuse its new configuration text
  * before anything is loaded. Returns 0 or the first refusal (logged). */
-static int ask_running_modules(struct app *a, const struct web_options *o)
+static int ask_running_modules(struct app *a, const struct baton__web_options *o)
 {
     for (size_t i = 0; i < o->nmodules; i++) {
         for (size_t j = 0; j < a->nmodules; j++) {
-            struct web_module *m = a->modules[j];
+            struct baton__web_module *m = a->modules[j];
             if (strcmp(m->path, o->modules[i].path) != 0 || !m->mod->config)
                 continue;
             char why[256] = "";
@@ -188,10 +189,10 @@ static int ask_running_modules(struct app *a, const struct web_options *o)
  */
 static void reload(struct app *a, const char *why)
 {
-    struct web_options fresh;
-    struct web_options *o = a->opts;
+    struct baton__web_options fresh;
+    struct baton__web_options *o = a->opts;
     bool fresh_opts = false;
-    struct web_module *mods[WEB_MAX_MODULES];
+    struct baton__web_module *mods[BATON__WEB_MAX_MODULES];
     size_t n = 0;
     struct baton__router *router = NULL;
     struct baton_static *st = NULL;
@@ -200,7 +201,7 @@ static void reload(struct app *a, const char *why)
     baton_notify_reloading();
     baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "reloading (%s)", why);
     if (a->opts->config_file) {
-        r = web_options_reload(a->argc, a->argv, &fresh);
+        r = baton__web_options_reload(a->argc, a->argv, &fresh);
         if (r < 0)
             goto refused;
         fresh_opts = true;
@@ -244,7 +245,7 @@ static void reload(struct app *a, const char *why)
         struct baton__server_config cfg = fresh.server;
         cfg.generation = a->generation;
         baton__server_reconfigure(a->server, &cfg);
-        web_options_free(&fresh);
+        baton__web_options_free(&fresh);
     }
     baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "reloaded: %zu modules, %zu routes",
                   a->nmodules, routes);
@@ -253,7 +254,7 @@ static void reload(struct app *a, const char *why)
     return;
 refused:
     if (fresh_opts)
-        web_options_free(&fresh);
+        baton__web_options_free(&fresh);
     baton__log_at(BATON_LOG_ERROR, a->generation, getpid(),
                   "reload refused: still serving the previous modules");
     baton_notifyf("STATUS=reload refused: still serving the previous modules\nERRNO=%d", -r);
@@ -284,7 +285,7 @@ static void on_module_file(uv_fs_event_t *h, const char *filename, int events, i
  * a watch on the file itself would lose). */
 static void watch_modules(struct app *a)
 {
-    for (size_t i = 0; i < a->opts->nmodules && a->nwatches < WEB_MAX_MODULES; i++) {
+    for (size_t i = 0; i < a->opts->nmodules && a->nwatches < BATON__WEB_MAX_MODULES; i++) {
         char *copy = strdup(a->opts->modules[i].path);
         if (!copy)
             return;
@@ -308,7 +309,7 @@ static void watch_modules(struct app *a)
 
 static void on_flush(uv_prepare_t *p)
 {
-    web_access_log_flush();
+    baton__web_access_log_flush();
 }
 
 static void send_stats(struct app *a)
@@ -429,7 +430,7 @@ static int add_listeners(struct app *a)
     return 0;
 }
 
-int web_app_run(struct web_options *opts, int argc, char **argv)
+int baton__web_app_run(struct baton__web_options *opts, int argc, char **argv)
 {
     struct app app = {.opts = opts, .argc = argc, .argv = argv};
     struct app *a = &app;
@@ -518,7 +519,7 @@ out:
         baton__server_close(a->server);
         uv_run(a->loop, UV_RUN_DEFAULT);
     }
-    web_access_log_flush();
+    baton__web_access_log_flush();
     baton__router_free(router);
     baton__server_free(a->server);
     put_modules(a->modules, a->nmodules);

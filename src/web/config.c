@@ -1,5 +1,7 @@
 /*
- * baton-web's configuration file (YAML; JSON is YAML):
+ * baton-web's configuration file (YAML; JSON is YAML), read with the configuration library
+ * (src/config/schema.h) like baton.yaml: the same node tree, FILE:LINE:COLUMN errors, "did you
+ * mean" hints and duration, size and address parsers, over baton-web's own key table:
  *
  *   listen: 127.0.0.1:8080            # or a list
  *   modules:                          # paths, or {path: FILE, config: ANY}
@@ -12,320 +14,213 @@
  *   timeouts: {header: 10s, body: 30s, keepalive: 30s, send: 30s, linger: 2s,
  *              drain_grace: 100ms, drain: 30s}
  *
- * Relative paths are relative to the file's directory. Unknown keys and bad values are errors
- * naming the file, line and column.
+ * Relative paths are relative to the file's directory. Only the keys the file sets change the
+ * options; flags parsed afterwards win.
  */
 #include <errno.h>
-#include <libfyaml.h>
-#include <limits.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/duration.h"
+#include "common/address.h"
+#include "common/xmalloc.h"
+#include "config/schema.h"
 #include "web/web.h"
 
-struct ctx {
-    const char *file;
-    char *dir; /* with trailing '/', or "" */
-    char *err;
-    size_t errlen;
+/* What the file can set, in the loader's field types; copied to and from the options. */
+struct settings {
+    char *static_root;
+    bool access_log, dev;
+    uint64_t header_bytes, uri_bytes, body_bytes;
+    unsigned header_count, connections;
+    uint64_t header_ms, body_ms, keepalive_ms, send_ms, linger_ms, drain_grace_ms, drain_ms;
 };
 
-static int fail(struct ctx *x, struct fy_node *n, const char *fmt, const char *arg)
-    __attribute__((format(printf, 3, 0)));
-
-static int fail(struct ctx *x, struct fy_node *n, const char *fmt, const char *arg)
-{
-    int line = 0, col = 0;
-    struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    if (m) {
-        line = m->line + 1;
-        col = m->column + 1;
+#define OFF(field) offsetof(struct settings, field)
+#define SECTION(path)                                                                              \
+    {                                                                                              \
+        path, KEY_SECTION, 0, 0, 0, false, NULL, false                                             \
     }
-    char msg[256];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    /* Every caller passes a literal with at most one %s. */
-    snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
-#pragma GCC diagnostic pop
-    snprintf(x->err, x->errlen, "%s:%d:%d: %s", x->file, line, col, msg);
-    return -EINVAL;
+#define KEY(path, type, field, min, max)                                                           \
+    {                                                                                              \
+        path, type, OFF(field), min, max, false, NULL, false                                       \
+    }
+
+static const struct config_key keys[] = {
+    SECTION(""),
+    {"listen", KEY_CUSTOM, 0, 0, 0, false, NULL, false},
+    {"modules", KEY_CUSTOM, 0, 0, 0, false, NULL, false},
+    KEY("static", KEY_PATH, static_root, 0, 0),
+    KEY("access_log", KEY_BOOL, access_log, 0, 0),
+    KEY("dev", KEY_BOOL, dev, 0, 0),
+    SECTION("limits"),
+    KEY("limits.header_bytes", KEY_SIZE, header_bytes, 0, 1 << 20),
+    KEY("limits.header_count", KEY_UINT, header_count, 0, 10000),
+    KEY("limits.uri_bytes", KEY_SIZE, uri_bytes, 0, 1 << 20),
+    KEY("limits.body_bytes", KEY_SIZE, body_bytes, 0, 1ULL << 40),
+    KEY("limits.connections", KEY_UINT, connections, 0, 1 << 24),
+    SECTION("timeouts"),
+    KEY("timeouts.header", KEY_DURATION, header_ms, 0, 0),
+    KEY("timeouts.body", KEY_DURATION, body_ms, 0, 0),
+    KEY("timeouts.keepalive", KEY_DURATION, keepalive_ms, 0, 0),
+    KEY("timeouts.send", KEY_DURATION, send_ms, 0, 0),
+    KEY("timeouts.linger", KEY_DURATION, linger_ms, 0, 0),
+    KEY("timeouts.drain_grace", KEY_DURATION, drain_grace_ms, 0, 0),
+    KEY("timeouts.drain", KEY_DURATION, drain_ms, 0, 0),
+};
+
+static const char *kind(const struct config_node *node)
+{
+    return node->type == NODE_MAP ? "a mapping" : node->type == NODE_SEQ ? "a list" : "a value";
 }
 
-static const char *scalar(struct fy_node *n)
+static void add_listen(struct config_loader *l, const struct config_layer *layer,
+                       const struct config_node *item)
 {
-    if (!n || fy_node_get_type(n) != FYNT_SCALAR)
-        return NULL;
-    return fy_node_get_scalar0(n);
+    struct baton__web_options *o = l->data;
+    struct baton_address addr;
+    const char *reason = NULL;
+    char ex[80];
+
+    if (item->type != NODE_SCALAR || baton__config_node_is_null(item) || item->len == 0) {
+        baton__config_error(l, layer, item,
+                            "listen must be an address (127.0.0.1:8080, [::1]:8080, :8080, "
+                            "unix:/path) or a list of them, not %s",
+                            item->type == NODE_SCALAR ? "empty" : kind(item));
+        return;
+    }
+    if (baton__address_parse(item->text, &addr, &reason) < 0) {
+        baton__config_error(l, layer, item, "listen: bad address '%s': %s",
+                            baton__config_excerpt(item->text, ex, sizeof(ex)), reason);
+        return;
+    }
+    if (o->nlisten >= BATON__WEB_MAX_LISTEN) {
+        baton__config_error(l, layer, item, "listen: too many addresses (at most %d)",
+                            BATON__WEB_MAX_LISTEN);
+        return;
+    }
+    o->listen[o->nlisten++] = baton__xstrdup(item->text);
 }
 
-static char *resolve(struct ctx *x, const char *path)
+static void add_module(struct config_loader *l, const struct config_layer *layer,
+                       const struct config_node *item)
 {
-    char *out = NULL;
-    if (path[0] == '/' || !x->dir[0])
-        return strdup(path);
-    if (asprintf(&out, "%s%s", x->dir, path) < 0)
-        return NULL;
-    return out;
-}
+    struct baton__web_options *o = l->data;
+    const struct config_node *path = item, *config = NULL;
+    char ex[80];
 
-static int get_uint(struct ctx *x, struct fy_node *key, struct fy_node *v, uint64_t max,
-                    uint64_t *ret)
-{
-    const char *s = scalar(v);
-    char *end;
-    if (!s || !*s || *s == '-')
-        return fail(x, v ? v : key, "%s: expected a non-negative number", scalar(key));
-    errno = 0;
-    unsigned long long n = strtoull(s, &end, 10);
-    if (errno || *end || n > max)
-        return fail(x, v, "%s: expected a number in range", scalar(key));
-    *ret = n;
-    return 0;
-}
-
-static int get_ms(struct ctx *x, struct fy_node *key, struct fy_node *v, uint32_t *ret)
-{
-    const char *s = scalar(v);
-    uint64_t ms;
-    if (!s || baton__duration_parse(s, &ms) < 0 || ms > UINT32_MAX)
-        return fail(x, v ? v : key, "%s: expected a duration like 250ms, 30s, 5m", scalar(key));
-    *ret = (uint32_t)ms;
-    return 0;
-}
-
-static int get_bool(struct ctx *x, struct fy_node *key, struct fy_node *v, bool *ret)
-{
-    const char *s = scalar(v);
-    if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
-        *ret = true;
-    else if (s && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")))
-        *ret = false;
-    else
-        return fail(x, v ? v : key, "%s: expected true or false", scalar(key));
-    return 0;
-}
-
-static int add_listen(struct ctx *x, struct web_options *o, struct fy_node *v)
-{
-    const char *s = scalar(v);
-    if (!s || !*s)
-        return fail(x, v, "listen: expected an address like 127.0.0.1:8080", NULL);
-    if (o->nlisten >= WEB_MAX_LISTEN)
-        return fail(x, v, "listen: too many addresses", NULL);
-    o->listen[o->nlisten] = strdup(s);
-    if (!o->listen[o->nlisten])
-        return -ENOMEM;
-    o->nlisten++;
-    return 0;
-}
-
-static int add_module(struct ctx *x, struct web_options *o, struct fy_node *v)
-{
-    const char *path = scalar(v);
-    struct fy_node *cfg = NULL;
-    struct fy_node *at = v;
-    if (!path && v && fy_node_get_type(v) == FYNT_MAPPING) {
-        void *it = NULL;
-        struct fy_node_pair *p;
-        while ((p = fy_node_mapping_iterate(v, &it))) {
-            struct fy_node *k = fy_node_pair_key(p);
-            const char *ks = scalar(k);
-            if (ks && !strcmp(ks, "path")) {
-                path = scalar(fy_node_pair_value(p));
-                at = fy_node_pair_value(p);
-            } else if (ks && !strcmp(ks, "config")) {
-                cfg = fy_node_pair_value(p);
+    if (item->type == NODE_MAP) {
+        path = NULL;
+        for (size_t i = 0; i + 1 < item->n_items; i += 2) {
+            const struct config_node *k = item->items[i];
+            if (strcmp(k->text, "path") == 0) {
+                path = item->items[i + 1];
+            } else if (strcmp(k->text, "config") == 0) {
+                config = item->items[i + 1];
             } else {
-                return fail(x, k, "modules: unknown key '%s' (path, config)", ks);
+                const char *hint = baton__config_distance(k->text, "path") <= 2     ? "path"
+                                   : baton__config_distance(k->text, "config") <= 2 ? "config"
+                                                                                    : NULL;
+                baton__config_error(l, layer, k, "unknown key '%s' in modules (%s%s%s)",
+                                    baton__config_excerpt(k->text, ex, sizeof(ex)),
+                                    hint ? "did you mean '" : "path, config", hint ? hint : "",
+                                    hint ? "'?" : "");
+                return;
             }
         }
     }
-    if (!path || !*path)
-        return fail(x, at, "modules: expected a file name or {path: FILE, config: ...}", NULL);
-    if (o->nmodules >= WEB_MAX_MODULES)
-        return fail(x, at, "modules: too many modules", NULL);
-    struct web_module_spec *m = &o->modules[o->nmodules];
-    m->path = resolve(x, path);
-    if (!m->path)
-        return -ENOMEM;
-    if (cfg) {
-        m->config = fy_emit_node_to_string(cfg, FYECF_MODE_JSON_ONELINE);
-        if (!m->config)
-            return -ENOMEM;
+    if (!path || path->type != NODE_SCALAR || baton__config_node_is_null(path) || path->len == 0) {
+        baton__config_error(l, layer, path ? path : item,
+                            "modules: expected a file name or {path: FILE, config: ...}");
+        return;
     }
+    if (o->nmodules >= BATON__WEB_MAX_MODULES) {
+        baton__config_error(l, layer, path, "modules: too many modules (at most %d)",
+                            BATON__WEB_MAX_MODULES);
+        return;
+    }
+    struct baton__web_module_spec *m = &o->modules[o->nmodules];
+    m->config = NULL;
+    if (config) {
+        struct baton_buf json = BATON_BUF_INIT(CONFIG_FILE_MAX);
+        if (baton__config_node_json(config, &json) < 0) {
+            baton__config_error(l, layer, config, "modules: config is too large");
+            baton__buf_free(&json);
+            return;
+        }
+        m->config = baton__xstrndup(json.data, json.len);
+        baton__buf_free(&json);
+    }
+    m->path = baton__config_path_join(l->dir, path->text);
     o->nmodules++;
-    return 0;
 }
 
-static int each(struct ctx *x, struct web_options *o, struct fy_node *v,
-                int (*fn)(struct ctx *, struct web_options *, struct fy_node *))
+/* listen and modules: one value or a list of them, each added after those already given. */
+static void apply_custom(struct config_loader *l, const struct config_layer *layer, int index,
+                         const struct config_node *at, const struct config_node *value)
 {
-    if (v && fy_node_get_type(v) == FYNT_SEQUENCE) {
-        void *it = NULL;
-        struct fy_node *item;
-        while ((item = fy_node_sequence_iterate(v, &it))) {
-            int r = fn(x, o, item);
-            if (r < 0)
-                return r;
-        }
-        return 0;
+    void (*add)(struct config_loader *, const struct config_layer *, const struct config_node *) =
+        strcmp(keys[index].path, "listen") == 0 ? add_listen : add_module;
+
+    if (!value || baton__config_node_is_null(value))
+        return;
+    if (value->type != NODE_SEQ) {
+        add(l, layer, value);
+        return;
     }
-    return fn(x, o, v);
+    for (size_t i = 0; i < value->n_items; i++)
+        add(l, layer, value->items[i]);
 }
 
-static int limits(struct ctx *x, struct web_options *o, struct fy_node *map)
-{
-    if (!map || fy_node_get_type(map) != FYNT_MAPPING)
-        return fail(x, map, "limits: expected a mapping", NULL);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    struct baton__limits *l = &o->server.limits;
-    while ((p = fy_node_mapping_iterate(map, &it))) {
-        struct fy_node *k = fy_node_pair_key(p), *v = fy_node_pair_value(p);
-        const char *ks = scalar(k) ? scalar(k) : "";
-        uint64_t n = 0;
-        int r;
-        if (!strcmp(ks, "header_bytes")) {
-            if ((r = get_uint(x, k, v, 1 << 20, &n)) < 0)
-                return r;
-            l->header_bytes = n;
-        } else if (!strcmp(ks, "header_count")) {
-            if ((r = get_uint(x, k, v, 10000, &n)) < 0)
-                return r;
-            l->header_count = (unsigned)n;
-        } else if (!strcmp(ks, "uri_bytes")) {
-            if ((r = get_uint(x, k, v, 1 << 20, &n)) < 0)
-                return r;
-            l->uri_bytes = n;
-        } else if (!strcmp(ks, "body_bytes")) {
-            if ((r = get_uint(x, k, v, 1ull << 40, &n)) < 0)
-                return r;
-            l->body_bytes = n;
-        } else if (!strcmp(ks, "connections")) {
-            if ((r = get_uint(x, k, v, 1 << 24, &n)) < 0)
-                return r;
-            o->server.max_connections = (unsigned)n;
-        } else {
-            return fail(x, k,
-                        "limits: unknown key '%s' (header_bytes, header_count, uri_bytes, "
-                        "body_bytes, connections)",
-                        ks);
-        }
-    }
-    return 0;
-}
+static const struct config_schema schema = {
+    .keys = keys,
+    .n_keys = sizeof(keys) / sizeof(keys[0]),
+    .apply_custom = apply_custom,
+};
 
-static int timeouts(struct ctx *x, struct web_options *o, struct fy_node *map)
+int baton__web_config_load(const char *file, struct baton__web_options *o, struct baton_buf *err)
 {
-    if (!map || fy_node_get_type(map) != FYNT_MAPPING)
-        return fail(x, map, "timeouts: expected a mapping", NULL);
-    struct {
-        const char *key;
-        uint32_t *field;
-    } keys[] = {
-        {"header", &o->server.header_timeout_ms},
-        {"body", &o->server.body_timeout_ms},
-        {"keepalive", &o->server.keepalive_timeout_ms},
-        {"send", &o->server.send_timeout_ms},
-        {"linger", &o->server.linger_ms},
-        {"drain_grace", &o->server.drain_grace_ms},
-        {"drain", &o->server.drain_timeout_ms},
+    struct baton__server_config *s = &o->server;
+    struct settings f = {
+        .static_root = o->static_root,
+        .access_log = o->access_log,
+        .dev = o->dev,
+        .header_bytes = s->limits.header_bytes,
+        .uri_bytes = s->limits.uri_bytes,
+        .body_bytes = s->limits.body_bytes,
+        .header_count = s->limits.header_count,
+        .connections = s->max_connections,
+        .header_ms = s->header_timeout_ms,
+        .body_ms = s->body_timeout_ms,
+        .keepalive_ms = s->keepalive_timeout_ms,
+        .send_ms = s->send_timeout_ms,
+        .linger_ms = s->linger_ms,
+        .drain_grace_ms = s->drain_grace_ms,
+        .drain_ms = s->drain_timeout_ms,
     };
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(map, &it))) {
-        struct fy_node *k = fy_node_pair_key(p), *v = fy_node_pair_value(p);
-        const char *ks = scalar(k) ? scalar(k) : "";
-        size_t i;
-        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-            if (!strcmp(ks, keys[i].key))
-                break;
-        if (i == sizeof(keys) / sizeof(keys[0]))
-            return fail(x, k,
-                        "timeouts: unknown key '%s' (header, body, keepalive, send, linger, "
-                        "drain_grace, drain)",
-                        ks);
-        int r = get_ms(x, k, v, keys[i].field);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
+    int r = baton__config_load_file(&schema, file, &f, o, err);
 
-int web_config_load(const char *file, struct web_options *o, char *err, size_t errlen)
-{
-    struct ctx x = {.file = file, .err = err, .errlen = errlen};
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = NULL;
-    int r = 0;
-    const char *slash = strrchr(file, '/');
-    x.dir = slash ? strndup(file, (size_t)(slash - file + 1)) : strdup("");
-    if (!x.dir)
-        return -ENOMEM;
-    FILE *probe = fopen(file, "re");
-    if (!probe) {
-        snprintf(err, errlen, "%s: %s", file, strerror(errno));
-        r = -errno;
-        goto out;
-    }
-    fclose(probe);
-    doc = fy_document_build_from_file(&cfg, file);
-    if (!doc) {
-        snprintf(err, errlen, "%s: not valid YAML", file);
-        r = -EINVAL;
-        goto out;
-    }
-    struct fy_node *root = fy_document_root(doc);
-    if (!root)
-        goto out; /* an empty file configures nothing */
-    if (fy_node_get_type(root) != FYNT_MAPPING) {
-        r = fail(&x, root, "expected a mapping at the top", NULL);
-        goto out;
-    }
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while (r == 0 && (p = fy_node_mapping_iterate(root, &it))) {
-        struct fy_node *k = fy_node_pair_key(p), *v = fy_node_pair_value(p);
-        const char *ks = scalar(k) ? scalar(k) : "";
-        if (!strcmp(ks, "listen")) {
-            r = each(&x, o, v, add_listen);
-        } else if (!strcmp(ks, "modules")) {
-            r = each(&x, o, v, add_module);
-        } else if (!strcmp(ks, "static")) {
-            const char *s = scalar(v);
-            if (!s || !*s) {
-                r = fail(&x, v ? v : k, "static: expected a directory", NULL);
-            } else {
-                free(o->static_root);
-                o->static_root = resolve(&x, s);
-                r = o->static_root ? 0 : -ENOMEM;
-            }
-        } else if (!strcmp(ks, "access_log")) {
-            r = get_bool(&x, k, v, &o->access_log);
-        } else if (!strcmp(ks, "dev")) {
-            r = get_bool(&x, k, v, &o->dev);
-        } else if (!strcmp(ks, "limits")) {
-            r = limits(&x, o, v);
-        } else if (!strcmp(ks, "timeouts")) {
-            r = timeouts(&x, o, v);
-        } else {
-            r = fail(&x, k,
-                     "unknown key '%s' (listen, modules, static, access_log, dev, limits, "
-                     "timeouts)",
-                     ks);
-        }
-    }
-out:
-    if (doc)
-        fy_document_destroy(doc);
-    free(x.dir);
+    /* Written back even on failure: the caller frees the options either way. Durations are
+     * at most UINT32_MAX ms (baton__duration_parse), sizes at most their keys' maximum. */
+    o->static_root = f.static_root;
+    o->access_log = f.access_log;
+    o->dev = f.dev;
+    s->limits.header_bytes = (size_t)f.header_bytes;
+    s->limits.uri_bytes = (size_t)f.uri_bytes;
+    s->limits.body_bytes = f.body_bytes;
+    s->limits.header_count = f.header_count;
+    s->max_connections = f.connections;
+    s->header_timeout_ms = (uint32_t)f.header_ms;
+    s->body_timeout_ms = (uint32_t)f.body_ms;
+    s->keepalive_timeout_ms = (uint32_t)f.keepalive_ms;
+    s->send_timeout_ms = (uint32_t)f.send_ms;
+    s->linger_ms = (uint32_t)f.linger_ms;
+    s->drain_grace_ms = (uint32_t)f.drain_grace_ms;
+    s->drain_timeout_ms = (uint32_t)f.drain_ms;
     return r;
 }
 
-void web_options_free(struct web_options *o)
+void baton__web_options_free(struct baton__web_options *o)
 {
     for (size_t i = 0; i < o->nlisten; i++)
         free(o->listen[i]);

@@ -122,7 +122,7 @@ static int parse_ms(const char *opt, const char *s, uint32_t *ret)
 }
 
 /* Parses argv into o (after the config file, so flags win). Returns 0, 1 (exit 0) or -EINVAL. */
-static int parse_args(int argc, char **argv, struct web_options *o, bool config_pass,
+static int parse_args(int argc, char **argv, struct baton__web_options *o, bool config_pass,
                       enum baton_log_format *fmt, enum baton_log_level *level)
 {
     int ch;
@@ -147,12 +147,12 @@ static int parse_args(int argc, char **argv, struct web_options *o, bool config_
         }
         switch (ch) {
         case 'l':
-            if (o->nlisten >= WEB_MAX_LISTEN)
+            if (o->nlisten >= BATON__WEB_MAX_LISTEN)
                 return -EINVAL;
             o->listen[o->nlisten++] = strdup(optarg);
             break;
         case 'm':
-            if (o->nmodules >= WEB_MAX_MODULES)
+            if (o->nmodules >= BATON__WEB_MAX_MODULES)
                 return -EINVAL;
             o->modules[o->nmodules].config = NULL;
             o->modules[o->nmodules++].path = strdup(optarg);
@@ -239,21 +239,37 @@ static int parse_args(int argc, char **argv, struct web_options *o, bool config_
     return 0;
 }
 
-int web_options_reload(int argc, char **argv, struct web_options *o)
+/* Each line of a configuration error, as a log line or on stderr. */
+static void config_errors(const struct baton_buf *err, bool log)
+{
+    const char *p = err->data ? err->data : "";
+
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        if (n > 0 && log)
+            baton__log(BATON_LOG_ERROR, "reload: %.*s", (int)n, p);
+        else if (n > 0)
+            fprintf(stderr, "baton-web: %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
+int baton__web_options_reload(int argc, char **argv, struct baton__web_options *o)
 {
     enum baton_log_format fmt;
     enum baton_log_level level;
-    char err[512];
-    *o = (struct web_options){.server = BATON__SERVER_CONFIG_DEFAULT};
+    struct baton_buf err = BATON_BUF_INIT(64 * 1024);
+    *o = (struct baton__web_options){.server = BATON__SERVER_CONFIG_DEFAULT};
     int r = parse_args(argc, argv, o, true, &fmt, &level);
-    if (r == 0 && o->config_file && web_config_load(o->config_file, o, err, sizeof(err)) < 0) {
-        baton__log(BATON_LOG_ERROR, "reload: %s", err);
+    if (r == 0 && o->config_file && baton__web_config_load(o->config_file, o, &err) < 0) {
+        config_errors(&err, true);
         r = -EINVAL;
     }
+    baton__buf_free(&err);
     if (r == 0)
         r = parse_args(argc, argv, o, false, &fmt, &level);
     if (r != 0) {
-        web_options_free(o);
+        baton__web_options_free(o);
         return -EINVAL;
     }
     return 0;
@@ -273,28 +289,30 @@ static enum baton_log_format default_log_format(void)
 
 int main(int argc, char **argv)
 {
-    struct web_options opts = {.server = BATON__SERVER_CONFIG_DEFAULT};
+    struct baton__web_options opts = {.server = BATON__SERVER_CONFIG_DEFAULT};
     enum baton_log_format fmt = default_log_format();
     enum baton_log_level level = BATON_LOG_INFO;
-    char err[512];
+    struct baton_buf err = BATON_BUF_INIT(64 * 1024);
     int status = 2;
 
     int r = parse_args(argc, argv, &opts, true, &fmt, &level);
     if (r != 0) {
-        web_options_free(&opts);
+        baton__web_options_free(&opts);
         return r > 0 ? 0 : 2;
     }
-    if (opts.config_file && web_config_load(opts.config_file, &opts, err, sizeof(err)) < 0) {
-        fprintf(stderr, "baton-web: %s\n", err);
-        web_options_free(&opts);
+    if (opts.config_file && baton__web_config_load(opts.config_file, &opts, &err) < 0) {
+        config_errors(&err, false);
+        baton__buf_free(&err);
+        baton__web_options_free(&opts);
         return 2;
     }
+    baton__buf_free(&err);
     if (parse_args(argc, argv, &opts, false, &fmt, &level) != 0) {
-        web_options_free(&opts);
+        baton__web_options_free(&opts);
         return 2;
     }
     baton__log_setup("baton-web", fmt, level);
-    status = web_app_run(&opts, argc, argv);
-    web_options_free(&opts);
+    status = baton__web_app_run(&opts, argc, argv);
+    baton__web_options_free(&opts);
     return status;
 }

@@ -21,8 +21,9 @@
 static void module_log(const struct baton_module_context *ctx, int level, const char *message)
 {
     const char *name = "module";
-    const struct web_module *m =
-        (const struct web_module *)((const char *)ctx - offsetof(struct web_module, ctx));
+    const struct baton__web_module *m =
+        (const struct baton__web_module *)((const char *)ctx -
+                                           offsetof(struct baton__web_module, ctx));
     if (m->name)
         name = m->name;
     if (level < BATON_LOG_DEBUG || level > BATON_LOG_ERROR)
@@ -32,7 +33,7 @@ static void module_log(const struct baton_module_context *ctx, int level, const 
 
 static void release(struct baton__owner *owner)
 {
-    struct web_module *m = (struct web_module *)owner;
+    struct baton__web_module *m = (struct baton__web_module *)owner;
     if (m->inited && m->mod->fini)
         m->mod->fini(m->owner.state);
     if (m->dl)
@@ -90,10 +91,10 @@ out:
     return r;
 }
 
-int web_module_load(const char *path, const char *config, unsigned generation,
-                    struct web_module **ret, char *err, size_t errlen)
+int baton__web_module_load(const char *path, const char *config, unsigned generation,
+                           struct baton__web_module **ret, char *err, size_t errlen)
 {
-    struct web_module *m = calloc(1, sizeof(*m));
+    struct baton__web_module *m = calloc(1, sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "module %s: out of memory", path);
         return -ENOMEM;
@@ -174,8 +175,8 @@ fail:
     return r < 0 ? r : -EINVAL;
 }
 
-int web_module_register(struct web_module *m, struct baton__router *router, char *err,
-                        size_t errlen)
+int baton__web_module_register(struct baton__web_module *m, struct baton__router *router, char *err,
+                               size_t errlen)
 {
     char why[256];
     if (m->mod->routes) {
@@ -200,7 +201,7 @@ int web_module_register(struct web_module *m, struct baton__router *router, char
     return 0;
 }
 
-void web_module_put(struct web_module *m)
+void baton__web_module_put(struct baton__web_module *m)
 {
     if (m)
         baton__owner_unref(&m->owner);

@@ -6,21 +6,22 @@
 #include <stddef.h>
 
 #include "baton/module.h"
+#include "common/buf.h"
 #include "http/router.h"
 #include "http/server.h"
 
-#define WEB_MAX_LISTEN  16
-#define WEB_MAX_MODULES 32
+#define BATON__WEB_MAX_LISTEN  16
+#define BATON__WEB_MAX_MODULES 32
 
-struct web_module_spec {
+struct baton__web_module_spec {
     char *path;   /* as given, resolved against the config file's directory */
     char *config; /* the module's configuration as one-line JSON, or NULL */
 };
 
-struct web_options {
-    char *listen[WEB_MAX_LISTEN];
+struct baton__web_options {
+    char *listen[BATON__WEB_MAX_LISTEN];
     size_t nlisten;
-    struct web_module_spec modules[WEB_MAX_MODULES];
+    struct baton__web_module_spec modules[BATON__WEB_MAX_MODULES];
     size_t nmodules;
     char *static_root;
     char *config_file;
@@ -29,15 +30,18 @@ struct web_options {
     struct baton__server_config server;
 };
 
-/* config.c: reads a baton-web YAML file into opts (values already set by flags win: pass
- * `set_by_flag` markers). Returns 0, or -EINVAL with "FILE:LINE:COL: reason" in err. */
-int web_config_load(const char *file, struct web_options *opts, char *err, size_t errlen);
+/* config.c: reads a baton-web YAML file into opts: the keys it sets replace their values, its
+ * listen addresses and modules are added (flags parsed afterwards win). Returns 0; -EINVAL
+ * with one "FILE:LINE:COL: reason" line per problem in err; -errno when the file cannot be
+ * read ("FILE: reason"). */
+int baton__web_config_load(const char *file, struct baton__web_options *opts,
+                           struct baton_buf *err);
 
 /* Frees the strings in opts. */
-void web_options_free(struct web_options *opts);
+void baton__web_options_free(struct baton__web_options *opts);
 
 /* module.c: a loaded module. */
-struct web_module {
+struct baton__web_module {
     struct baton__owner owner; /* first: the router and requests pin it */
     const struct baton_module *mod;
     void *dl;
@@ -53,20 +57,20 @@ struct web_module {
  * Loads `path` from a private in-memory copy, checks it and runs its init. Returns 0 with a
  * module holding one reference, or -errno with "module PATH: reason" in err.
  */
-int web_module_load(const char *path, const char *config, unsigned generation,
-                    struct web_module **ret, char *err, size_t errlen);
+int baton__web_module_load(const char *path, const char *config, unsigned generation,
+                           struct baton__web_module **ret, char *err, size_t errlen);
 
 /* Adds the module's routes and middleware to router. Returns 0 or -errno with err set. */
-int web_module_register(struct web_module *m, struct baton__router *router, char *err,
-                        size_t errlen);
+int baton__web_module_register(struct baton__web_module *m, struct baton__router *router, char *err,
+                               size_t errlen);
 
 /* Drops the caller's reference (fini and unload happen when the last one goes). */
-void web_module_put(struct web_module *m);
+void baton__web_module_put(struct baton__web_module *m);
 
 /* accesslog.c: the request_done hook writing JSON lines to stdout (buffered, flushed each loop
  * iteration and at exit). */
-void web_access_log(void *data, const baton_request *req, const baton_response *res,
-                    uint64_t duration_us, int complete);
-void web_access_log_flush(void);
+void baton__web_access_log(void *data, const baton_request *req, const baton_response *res,
+                           uint64_t duration_us, int complete);
+void baton__web_access_log_flush(void);
 
 #endif

@@ -12,6 +12,10 @@
  *  - an address that parses has the length of its family, formats, and parses back to the very
  *    same bytes; a refusal always gives a reason.
  *
+ * Sizes (size.c: "8192", "8KiB", "1MB") get the same input: a size that parses formats and
+ * parses back to the same value; any value from the input's first bytes does too; a failure
+ * is -EINVAL or -ERANGE and stores nothing.
+ *
  * Host names: getaddrinfo() is replaced below by a resolver that knows "localhost" and
  * "ip6-localhost" only, so that runs are deterministic and never reach the network, while the
  * name branch of baton__address_parse() is still exercised for both families.
@@ -27,6 +31,7 @@
 
 #include "common/address.h"
 #include "common/duration.h"
+#include "common/size.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -225,6 +230,24 @@ static void fuzz_address(const char *text)
     CHECK(baton__address_port(&a) == baton__address_port(&b));
 }
 
+static void fuzz_size(const char *text, const uint8_t *data, size_t size)
+{
+    uint64_t v = 12345, back = 0, any = 0;
+    char buf[32];
+    int r = baton__size_parse(text, &v);
+
+    if (r < 0) {
+        CHECK(r == -EINVAL || r == -ERANGE);
+        CHECK(v == 12345);
+    } else {
+        CHECK(baton__size_parse(baton__size_format(v, buf, sizeof(buf)), &back) == 0);
+        CHECK(back == v);
+    }
+    memcpy(&any, data, size < sizeof(any) ? size : sizeof(any));
+    CHECK(baton__size_parse(baton__size_format(any, buf, sizeof(buf)), &back) == 0);
+    CHECK(back == any);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
@@ -234,6 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = strndup((const char *)data, size);
     CHECK(text != NULL);
     fuzz_duration(text, data, size);
+    fuzz_size(text, data, size);
     fuzz_address(text);
     free(text);
     return 0;

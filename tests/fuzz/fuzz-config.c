@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the supervisor's configuration loader (src/supervisor/config*.c): YAML and
+ * Fuzz target for the supervisor's configuration loader (src/config/): YAML and
  * JSON files, the env-file overlay and --set values are all outside input.
  *
  * The input is split at NUL bytes: part 1 is baton.yaml, part 2 (if present) is
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "supervisor/config.h"
+#include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -510,6 +510,16 @@ class RawConn:
             self.sock.settimeout(self.timeout)
 
 
+def refused(port, raw, status):
+    """Sends raw on a new connection: the answer must be `status`, then a clean close."""
+    with RawConn(port) as s:
+        s.send(raw)
+        st, h, _ = s.read_response()
+        assert st == status, (raw[:80], st)
+        assert h["connection"] == "close"
+        s.expect_eof()
+
+
 def request(method="GET", target="/", headers=(("Host", "test"),), body=b"", version="HTTP/1.1"):
     """Builds a well-formed request; headers is a sequence of (name, value)."""
     head = f"{method} {target} {version}\r\n".encode()

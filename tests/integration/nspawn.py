@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import wait_for
+from harness import wait_for
 
 
 def build_deb(build, out):

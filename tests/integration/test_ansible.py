@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import nspawn
-from conftest import BUILD, SOURCE, TIME_SCALE, free_port, http_get, wait_for
+from harness import BUILD, SOURCE, TIME_SCALE, free_port, http_get, wait_for
 
 why_not = nspawn.available() or (None if shutil.which("ansible-playbook") else
                                  "ansible-playbook is missing (scripts/install-deps test)")

@@ -143,13 +143,19 @@ def test_socket_from_config_file(procs, tmp_path):
     assert f"{sub}/run/ctl.sock" in r.stderr
 
 
-def test_invalid_config_exit_2(procs, tmp_path):
+def test_invalid_config_still_names_its_socket(procs, tmp_path):
+    """A broken file still names the supervisor's socket; with nobody there the exit code is 3,
+    as with -s, after the file's errors (what a reload would fail on)."""
     (tmp_path / "baton.yaml").write_text("listen:\n  http: 127.0.0.1:8080\napp:\n  workers: many\n")
     for argv in (["status"], ["reload"], ["stop"], ["status", "-c", tmp_path / "baton.yaml"]):
         r = baton(procs, *argv, cwd=tmp_path)
-        assert r.returncode == 2, (argv, r.stderr)
-        assert r.stderr.startswith("baton: ")
-        assert "baton.yaml:4:" in r.stderr, r.stderr
+        assert r.returncode == 3, (argv, r.stderr)
+        assert r.stderr.startswith("baton: warning: the configuration has errors; a reload "
+                                   "would fail on:\nbaton: "), r.stderr
+        assert "baton.yaml:4:12: app.workers must be a positive integer" in r.stderr
+        assert r.stderr.endswith(f"baton: no supervisor at {tmp_path}/baton.sock "
+                                 "(connect: No such file or directory)\n"), r.stderr
+    # A file that cannot be read names nothing: a usage error.
     r = baton(procs, "status", "-c", tmp_path / "nothere.yaml")
     assert r.returncode == 2
     assert "nothere.yaml" in r.stderr
@@ -526,6 +532,61 @@ def test_socket_option_and_environment_with_a_real_supervisor(procs, tmp_path):
     r = baton(procs, "stop", "--fast", cwd=elsewhere, env={"BATON_SOCKET": str(sock)})
     assert r.returncode == 0, r.stderr
     assert sup.proc.popen.poll() is not None
+
+
+@pytest.mark.parametrize("breakage", ["value", "syntax"])
+def test_broken_config_on_disk_still_reaches_the_supervisor(procs, tmp_path, breakage):
+    """status, stop and reload need only the control socket: a broken file on disk does not
+    cut the supervisor off. A bad value leaves control.socket readable from the file; a file
+    that is not YAML any more leaves the default beside it."""
+    port = free_port()
+    write_app(tmp_path)
+    socket_path = "ctl/baton.sock" if breakage == "value" else "baton.sock"
+    (tmp_path / "ctl").mkdir()
+    write_cli_config(tmp_path, port, socket=socket_path)
+    good = (tmp_path / "baton.yaml").read_text()
+    sup = Supervisor(procs, tmp_path / "baton.yaml", cwd=tmp_path)
+    sock = tmp_path / socket_path
+    gen = wait_for(lambda: serving(procs, cwd=tmp_path), timeout=20, interval=0.1,
+                   what="generation 1 serving")["generation"]
+
+    if breakage == "value":
+        (tmp_path / "baton.yaml").write_text(good.replace("  workers: 2\n", "  workers: many\n"))
+    else:
+        (tmp_path / "baton.yaml").write_text(good + "oops: [unterminated\n")
+    for target in ([], ["-c", tmp_path / "baton.yaml"], ["-s", sock]):
+        r = baton(procs, "status", *target, cwd=tmp_path)
+        assert r.returncode == 0, (target, r.stderr)
+        assert r.stdout.startswith(f"clitest: running, supervisor pid {sup.pid}")
+        if target and target[0] == "-s":
+            assert r.stderr == ""
+        else:
+            assert r.stderr.startswith("baton: warning: the configuration has errors; a reload "
+                                       "would fail on:\nbaton: "), r.stderr
+            lines = good.splitlines()
+            where = (f"baton.yaml:{lines.index('  workers: 2') + 1}:12: app.workers"
+                     if breakage == "value" else
+                     f"baton.yaml:{len(lines) + 2}:1: flow sequence without a closing bracket")
+            assert where in r.stderr, r.stderr
+        st = status_json(procs, *target, cwd=tmp_path)
+        assert st["pid"] == sup.pid and st["generation"] == gen
+
+    # A reload fails on exactly that, with exit 1 whichever way the supervisor is named, and
+    # the generation keeps serving.
+    for target in ([], ["-c", tmp_path / "baton.yaml"], ["-s", sock]):
+        r = baton(procs, "reload", *target, cwd=tmp_path)
+        assert r.returncode == 1, (target, r.stdout, r.stderr)
+        assert "baton.yaml:" in r.stderr, r.stderr
+        assert "warning: the configuration has errors" not in r.stderr  # said once, by the reply
+    assert status_json(procs, "-s", sock)["generation"] == gen
+    assert http_get(port)[0] == 200
+
+    # Stop works too, and returns once the supervisor is gone.
+    r = baton(procs, "stop", "-c", tmp_path / "baton.yaml", cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"stopped (supervisor pid {sup.pid})\n"
+    assert "a reload would fail on" in r.stderr
+    assert sup.proc.wait() == 0
 
 
 def test_run_without_a_config_file(procs, tmp_path):

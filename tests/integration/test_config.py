@@ -24,15 +24,8 @@ GOOD = textwrap.dedent("""\
       restart: {initial: 100ms, max: 30s}
     control:
       socket: baton.sock
-    metrics:
-      listen: 127.0.0.1:9100
     log:
       format: json
-    release:
-      root: /srv/hello
-      keep: 5
-    canary:
-      max_error_rate: 0.01
     """)
 
 
@@ -83,6 +76,34 @@ def test_prints_merged_config_with_origins(procs):
     again = config(procs, "-c", "printed.yaml", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["config"] == doc["config"]
+
+
+def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
+    """metrics.*, release.*, canary.*, app.probe and app.probation are documented for features
+    not built yet: setting one is an error at its place, never a silent no-op."""
+    (procs.tmp / "baton.yaml").write_text(GOOD + "metrics:\n  listen: 127.0.0.1:9100\n")
+    r = config(procs)
+    assert r.returncode == 2
+    assert r.stderr == "baton.yaml:19:3: metrics.listen: not supported yet\n"
+
+    (procs.tmp / "baton.yaml").write_text(GOOD)
+    r = config(procs, env={"BATON_METRICS_LISTEN": ":9100"})
+    assert r.returncode == 2
+    assert r.stderr == "environment BATON_METRICS_LISTEN: metrics.listen: not supported yet\n"
+    r = config(procs, "--set", "release.root=/srv/hello", "--set", "app.probation=5s")
+    assert r.returncode == 2
+    assert r.stderr == ("--set release.root=/srv/hello: release.root: not supported yet\n"
+                        "--set app.probation=5s: app.probation: not supported yet\n")
+    # `baton run` refuses the same file before it binds anything.
+    (procs.tmp / "baton.yaml").write_text(GOOD + "canary: {workers: 1}\n")
+    r = procs.run([BATON, "run"], timeout=20)
+    assert r.returncode == 2
+    assert "baton.yaml:18:10: canary.workers: not supported yet" in r.stderr
+    # Unset (empty) is not a setting: accepted, and not printed.
+    (procs.tmp / "baton.yaml").write_text(GOOD)
+    r = config(procs, env={"BATON_METRICS_LISTEN": ""})
+    assert r.returncode == 0, r.stderr
+    assert "metrics" not in r.stdout and "release" not in r.stdout
 
 
 def test_environment_and_set_override(procs):

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILD, SANITIZE, SOURCE, wait_for, http_get, port_answers
+from harness import BUILD, SANITIZE, SOURCE, wait_for, http_get, port_answers
 
 PREFIX = "/usr/local"
 

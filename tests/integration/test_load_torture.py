@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from baton_helpers import Supervisor, pid_alive, write_config
-from conftest import (BATON, BATON_WEB, HELLO_MODULE, LOADGEN, TIME_SCALE, http_get, open_sockets,
+from harness import Supervisor, pid_alive, write_config
+from harness import (BATON, BATON_WEB, HELLO_MODULE, LOADGEN, TIME_SCALE, http_get, open_sockets,
                       read_report, wait_for)
 
 SOAK = os.environ.get("BATON_SOAK") == "1"
@@ -256,8 +256,7 @@ def test_full_log_destination_supervision_goes_on(procs, port):
         log = logfs / "baton.log"
         sup_proc = procs.start(["sh", "-c", f'exec "$0" run -c "$1" >> "{log}" 2>&1', str(BATON),
                                 config], name="baton")
-        sup = Supervisor.__new__(Supervisor)
-        sup.procs, sup.config, sup.proc = procs, config, sup_proc
+        sup = Supervisor(procs, config, proc=sup_proc)
         gen = sup.wait_ready(workers=2)
         # Fill what is left of the file system.
         subprocess.run(["dd", "if=/dev/zero", f"of={logfs}/filler", "bs=4k"], capture_output=True)

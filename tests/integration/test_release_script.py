@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from conftest import BUILD, SOURCE
+from harness import BUILD, SOURCE
 
 RELEASE = SOURCE / "scripts" / "release"
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 import nspawn
-from conftest import BUILD, LOADGEN, SANITIZE, TIME_SCALE, free_port, http_get, port_answers, read_report, wait_for
+from harness import BUILD, LOADGEN, SANITIZE, TIME_SCALE, free_port, http_get, port_answers, read_report, wait_for
 
 pytestmark = pytest.mark.skipif(nspawn.available() is not None, reason=str(nspawn.available()))
 

@@ -4,8 +4,8 @@ limits and framing errors, routing (404, 405), handler errors, streaming, middle
 import os
 import time
 
-from harness import (HELLO_MODULE, PUBLIC, TEST_MODULES, TIME_SCALE, RawConn, exchange, get, start_web,
-                     wait_for)
+from harness import (HELLO_MODULE, PUBLIC, TEST_MODULES, TIME_SCALE, RawConn, exchange, get, refused,
+                     start_web, wait_for)
 
 # ---- protocol ------------------------------------------------------------------------------
 
@@ -128,15 +128,6 @@ def test_404_405_and_allow(procs):
 
 
 # ---- limits and framing --------------------------------------------------------------------
-
-
-def refused(port, raw, status):
-    with RawConn(port) as s:
-        s.send(raw)
-        st, h, _ = s.read_response()
-        assert st == status, (raw[:80], st)
-        assert h["connection"] == "close"
-        s.expect_eof()
 
 
 def test_limits_answer_with_their_status_and_close(procs, tmp_path):

@@ -76,10 +76,10 @@ static void connect_to_live_socket(void **state)
     assert_string_equal(got, "{\"cmd\":\"ping\"}\n");
 
     assert_int_equal(write(sfd, "{\"ok\":true}\n", 12), 12);
-    assert_int_equal(baton__control_read_line(&c, baton__now_ms() + 5000, &line, &len), 1);
+    assert_int_equal(baton__control_read_line(&c, baton__clock_now_ms() + 5000, &line, &len), 1);
     assert_string_equal(line, "{\"ok\":true}");
     close(sfd);
-    assert_int_equal(baton__control_read_line(&c, baton__now_ms() + 5000, &line, &len), 0);
+    assert_int_equal(baton__control_read_line(&c, baton__clock_now_ms() + 5000, &line, &len), 0);
     baton__control_close(&c);
     baton__control_close(&c); /* twice is fine */
     close(lfd);
@@ -137,9 +137,9 @@ static void reads_lines_as_they_come(void **state)
     assert_int_equal(baton__control_read_line(&c, 0, &line, &len), 1);
     assert_string_equal(line, "{\"b\":2}");
     /* Nothing complete yet: the deadline ends the wait. */
-    uint64_t before = baton__now_ms();
+    uint64_t before = baton__clock_now_ms();
     assert_int_equal(baton__control_read_line(&c, before + 50, &line, &len), -ETIMEDOUT);
-    assert_true(baton__now_ms() - before >= 50);
+    assert_true(baton__clock_now_ms() - before >= 50);
     assert_int_equal(write(peer, ":3}\n{\"d\":4}", 11), 11);
     assert_int_equal(baton__control_read_line(&c, 0, &line, &len), 1);
     assert_string_equal(line, "{\"c\":3}");
@@ -175,7 +175,8 @@ static void refuses_endless_lines(void **state)
         _exit(0);
     }
     close(peer);
-    assert_int_equal(baton__control_read_line(&c, baton__now_ms() + 20000, &line, &len), -EMSGSIZE);
+    assert_int_equal(baton__control_read_line(&c, baton__clock_now_ms() + 20000, &line, &len),
+                     -EMSGSIZE);
     baton__control_close(&c); /* the writer sees EPIPE and ends */
     assert_int_equal(waitpid(child, &status, 0), child);
 }

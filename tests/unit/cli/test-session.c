@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
+
 #include "cli/control-client.h"
 #include "cli/internal.h"
 #include "fake-supervisor.h"
@@ -209,7 +211,7 @@ static void supervisor_side_failures(void **state)
                "baton: unreadable reply from the supervisor at /run/test.sock: not json\n");
     fails_with("[1,2]\n", false, 0,
                "baton: unreadable reply from the supervisor at /run/test.sock: [1,2]\n");
-    fails_with("", false, baton__now_ms() + 50,
+    fails_with("", false, baton__clock_now_ms() + 50,
                "baton: timed out waiting for the supervisor at /run/test.sock\n");
 
     /* A reply line longer than 200 bytes is shortened in the message. */

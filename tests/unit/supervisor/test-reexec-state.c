@@ -20,46 +20,34 @@
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
 
-/* Every key set to a value that is neither its default nor a zeroed field's. */
-static const char full_yaml[] =
-    "name: roundtrip\n"
-    "listen:\n"
-    "  http: 127.0.0.1:18080\n"
-    "  admin: unix:admin.sock\n"
-    "app:\n"
-    "  command: [bin/app, --flag, \"two words\"]\n"
-    "  dir: sub\n"
-    "  env: {APP_ENV: test, OTHER: \"x=y\"}\n"
-    "  workers: 3\n"
-    "  strategy: blue-green\n"
-    "  max_surge: 2\n"
-    "  ready: delay:1500ms\n"
-    "  ready_timeout: 7s\n"
-    "  stop_signal: USR1\n"
-    "  reload_signal: USR2\n"
-    "  drain_timeout: 9s\n"
-    "  max_draining: 4\n"
-    "  user: nobody\n"
-    "  restart: {initial: 250ms, max: 9s}\n"
-    "control:\n"
-    "  socket: ctl.sock\n"
-    "  group: adm\n"
-    "metrics:\n"
-    "  listen: 127.0.0.1:19100\n"
-    "log:\n"
-    "  format: text\n"
-    "  level: warning\n"
-    "release:\n"
-    "  root: rel\n"
-    "  keep: 7\n"
-    "  trust: key.pub\n"
-    "  probation: 11s\n"
-    "  source: {url: \"https://example.com/latest.json\", interval: 90s}\n"
-    "canary:\n"
-    "  workers: 2\n"
-    "  duration: 70s\n"
-    "  max_error_rate: 0.25\n"
-    "  min_requests: 300\n";
+/* Every key set to a value that is neither its default nor a zeroed field's. (The keys of
+ * features not built yet - metrics.*, release.*, canary.* - are refused by the loader and not
+ * printed; each comes back here when its feature does.) */
+static const char full_yaml[] = "name: roundtrip\n"
+                                "listen:\n"
+                                "  http: 127.0.0.1:18080\n"
+                                "  admin: unix:admin.sock\n"
+                                "app:\n"
+                                "  command: [bin/app, --flag, \"two words\"]\n"
+                                "  dir: sub\n"
+                                "  env: {APP_ENV: test, OTHER: \"x=y\"}\n"
+                                "  workers: 3\n"
+                                "  strategy: blue-green\n"
+                                "  max_surge: 2\n"
+                                "  ready: delay:1500ms\n"
+                                "  ready_timeout: 7s\n"
+                                "  stop_signal: USR1\n"
+                                "  reload_signal: USR2\n"
+                                "  drain_timeout: 9s\n"
+                                "  max_draining: 4\n"
+                                "  user: nobody\n"
+                                "  restart: {initial: 250ms, max: 9s}\n"
+                                "control:\n"
+                                "  socket: ctl.sock\n"
+                                "  group: adm\n"
+                                "log:\n"
+                                "  format: text\n"
+                                "  level: warning\n";
 
 static const char default_yaml[] = "listen:\n"
                                    "  http: 127.0.0.1:18081\n"
@@ -174,7 +162,7 @@ static void test_fixture_covers_every_key(void **state)
         free(z);
         n++;
     }
-    assert_true(n >= 30);
+    assert_true(n >= 20); /* every key baton config prints, less features not built yet */
     free(lf);
     free(ld);
     free(lz);

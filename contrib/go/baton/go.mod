@@ -1,0 +1,3 @@
+module baton.dev/contrib/go/baton
+
+go 1.19
