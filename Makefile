@@ -45,13 +45,17 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 test-asan: deps-test build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# libFuzzer builds (clang) of every target in tests/fuzz; FUZZ_SECONDS each.
+# libFuzzer builds (clang) of every target in tests/fuzz; FUZZ_SECONDS each; then DIFF_CASES.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# The differential parser test (tests/integration/http_differential.py) against h11: `make test`
+# runs 100,000 cases, `make fuzz` this many (sanitizer build of the parse-frame tool).
+DIFF_CASES   ?= 1000000
 fuzz: deps-fuzz
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBATON_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	BATON_BUILD_DIR=$(FUZZ_BUILD) /usr/bin/python3 tests/integration/http_differential.py --cases $(DIFF_CASES)
 
 # The long torture runs (tests/integration/test_load_torture.py with BATON_SOAK=1): 1,000 reloads
 # under load (~3 min), 5 minutes of chaos, resource exhaustion; each prints its figures.

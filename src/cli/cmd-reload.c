@@ -1,7 +1,6 @@
 /* `baton reload [--in-place] [--wait] [--timeout DUR] [--json]`: one synchronous transaction. */
 #include "cli/internal.h"
 
-#include <libfyaml.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -10,10 +9,10 @@
  * (with its reason) arrives before the client gives up on it. */
 #define CLIENT_GRACE_MS 1000
 
-static void on_progress(void *ctx, const char *line, size_t len, struct fy_node *event)
+static void on_progress(void *ctx, const char *line, size_t len, const struct baton_doc_node *event)
 {
     const struct baton_cli_args *args = ctx;
-    const char *msg = baton__json_get_text(event, "msg");
+    const char *msg = baton__cli_text(event, "msg", NULL);
     long long elapsed;
     char t[32];
 
@@ -21,7 +20,7 @@ static void on_progress(void *ctx, const char *line, size_t len, struct fy_node 
         fwrite(line, 1, len, stdout);
         fputc('\n', stdout);
     } else if (msg) {
-        if (baton__json_get_int(event, "elapsed_ms", &elapsed))
+        if (baton__cli_int(event, "elapsed_ms", &elapsed))
             printf("[+%s] %s\n", baton__cli_format_ms(elapsed, t, sizeof(t)), msg);
         else
             printf("%s\n", msg);
@@ -44,9 +43,9 @@ static void build_request(const struct baton_cli_args *args, struct baton_buf *r
 int baton__cmd_reload(const struct baton_cli_args *args)
 {
     struct baton_control c = {.fd = -1};
-    struct baton_buf req = BATON_BUF_INIT(0);
-    struct fy_document *doc = NULL;
-    struct fy_node *result;
+    struct baton_buf req = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *result;
     const char *line, *error;
     uint64_t deadline = 0;
     int code;
@@ -62,20 +61,20 @@ int baton__cmd_reload(const struct baton_cli_args *args)
     if (code != BATON_EXIT_OK)
         goto out;
 
-    code = baton__json_get_bool(result, "ok") == 1 ? BATON_EXIT_OK : BATON_EXIT_FAILED;
+    code = baton__cli_true(result, "ok") ? BATON_EXIT_OK : BATON_EXIT_FAILED;
     if (args->json) {
         printf("%s\n", line);
     } else if (code == BATON_EXIT_OK) {
         baton__cli_print_success(stdout, result);
     } else {
-        error = baton__json_get_text(result, "error");
-        fprintf(stderr, "baton: %s\n", error && *error ? error : "reload failed");
-        if (baton__json_get_bool(result, "busy") == 1 && !args->wait)
+        error = baton__cli_text(result, "error", "");
+        fprintf(stderr, "baton: %s\n", *error ? error : "reload failed");
+        if (baton__cli_true(result, "busy") && !args->wait)
             fprintf(stderr, "  (baton reload --wait queues behind the running transition)\n");
         baton__cli_print_failure(stderr, result, "  ");
     }
 out:
-    baton__reply_free(doc);
+    baton__doc_free(doc);
     baton__buf_free(&req);
     baton__cli_disconnect(&c);
     return code;

@@ -12,7 +12,7 @@ static struct baton_config_options options;
 int baton__cmd_run(const struct baton_cli_args *args)
 {
     struct baton_config *config = NULL;
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(64 * 1024);
     int r;
 
     options = (struct baton_config_options){

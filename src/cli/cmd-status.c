@@ -1,29 +1,36 @@
 /* `baton status [--json]`: the supervisor's generations and workers, for people or programs. */
 #include "cli/internal.h"
 
-#include <libfyaml.h>
 #include <string.h>
 
 /* How long status waits for its answer: the supervisor replies from its event loop at once. */
 #define STATUS_TIMEOUT_MS 10000
 
-static const char *text_or(struct fy_node *obj, const char *key, const char *fallback)
+static const char *text_or(const struct baton_doc_node *obj, const char *key, const char *fallback)
 {
-    const char *text = baton__json_get_text(obj, key);
+    const char *text = baton__cli_text(obj, key, NULL);
     return text && *text ? text : fallback;
 }
 
-/* Writes argv as a shell would need it, so it can be copied and run. */
-static void print_command(FILE *f, struct fy_node *command)
+/* The items of member `key` when it is an array: the next after prev (NULL: the first). */
+static const struct baton_doc_node *next_item(const struct baton_doc_node *obj, const char *key,
+                                              const struct baton_doc_node *prev)
 {
-    struct fy_node *item;
-    void *iter = NULL;
+    const struct baton_doc_node *array;
+    if (baton__doc_get_array(obj, key, &array, NULL, 0) < 0)
+        return NULL;
+    return baton__doc_next(array, prev);
+}
+
+/* Writes argv as a shell would need it, so it can be copied and run. */
+static void print_command(FILE *f, const struct baton_doc_node *generation)
+{
+    const struct baton_doc_node *item = NULL;
     const char *sep = "";
 
-    while ((item = baton__json_next(command, &iter))) {
-        const char *arg = baton__json_text(item);
-        if (!arg)
-            arg = "";
+    while ((item = next_item(generation, "command", item))) {
+        const char *arg = "";
+        (void)baton__doc_str(item, &arg, NULL);
         if (*arg && strcspn(arg, " \t\n'\"\\$`*?;&|<>()#~") == strlen(arg))
             fprintf(f, "%s%s", sep, arg);
         else {
@@ -40,13 +47,12 @@ static void print_command(FILE *f, struct fy_node *command)
     }
 }
 
-static void print_workers(struct fy_node *workers)
+static void print_workers(const struct baton_doc_node *generation)
 {
-    struct fy_node *w;
-    void *iter = NULL;
+    const struct baton_doc_node *w = NULL;
     bool header = false;
 
-    while ((w = baton__json_next(workers, &iter))) {
+    while ((w = next_item(generation, "workers", w))) {
         long long pid = 0, slot = -1, restarts = 0, ready_ms = -1;
         char pid_text[24], slot_text[24], ready[32];
 
@@ -55,11 +61,10 @@ static void print_workers(struct fy_node *workers)
                    "READY IN", "STATUS");
             header = true;
         }
-        baton__json_get_int(w, "pid", &pid);
-        baton__json_get_int(w, "slot", &slot);
-        baton__json_get_int(w, "restarts", &restarts);
-        if (!baton__json_get_int(w, "ready_ms", &ready_ms))
-            ready_ms = -1;
+        baton__cli_int(w, "pid", &pid);
+        baton__cli_int(w, "slot", &slot);
+        baton__cli_int(w, "restarts", &restarts);
+        baton__cli_int(w, "ready_ms", &ready_ms);
         snprintf(pid_text, sizeof(pid_text), pid > 0 ? "%lld" : "-", pid);
         snprintf(slot_text, sizeof(slot_text), slot >= 0 ? "%lld" : "-", slot);
         printf("  %-8s %-5s %-9s %-9lld %-9s %s\n", pid_text, slot_text, text_or(w, "state", "?"),
@@ -70,54 +75,53 @@ static void print_workers(struct fy_node *workers)
         printf("  (no workers)\n");
 }
 
-static void print_generations(struct fy_node *generations)
+static void print_generations(const struct baton_doc_node *status)
 {
-    struct fy_node *g;
-    void *iter = NULL;
+    const struct baton_doc_node *g = NULL;
 
-    while ((g = baton__json_next(generations, &iter))) {
+    while ((g = next_item(status, "generations", g))) {
         long long id = 0, ago;
         char t[32];
 
-        baton__json_get_int(g, "id", &id);
+        baton__cli_int(g, "id", &id);
         printf("\ngeneration %lld: %s", id, text_or(g, "state", "?"));
-        if (baton__json_get_int(g, "started_ms_ago", &ago))
+        if (baton__cli_int(g, "started_ms_ago", &ago))
             printf(", started %s ago", baton__cli_format_ms(ago, t, sizeof(t)));
         putchar('\n');
-        if (baton__json_get(g, "command")) {
+        if (baton__doc_get(g, "command")) {
             printf("  command: ");
-            print_command(stdout, baton__json_get(g, "command"));
+            print_command(stdout, g);
             putchar('\n');
         }
-        if (baton__json_get_text(g, "dir"))
-            printf("  dir: %s\n", baton__json_get_text(g, "dir"));
-        print_workers(baton__json_get(g, "workers"));
+        if (baton__cli_text(g, "dir", NULL))
+            printf("  dir: %s\n", baton__cli_text(g, "dir", NULL));
+        print_workers(g);
     }
 }
 
-static void print_health(struct fy_node *status)
+static void print_health(const struct baton_doc_node *status)
 {
-    struct fy_node *slots = baton__json_get(status, "crash_loop_slots"), *slot;
-    struct fy_node *last = baton__json_get(status, "last_reload");
+    const struct baton_doc_node *slot = NULL, *last = NULL;
     long long restarts;
-    void *iter = NULL;
     const char *sep = " (slots ";
 
     putchar('\n');
-    if (baton__json_get_int(status, "restarts", &restarts))
+    if (baton__cli_int(status, "restarts", &restarts))
         printf("restarts: %lld\n", restarts);
-    if (baton__json_get_bool(status, "crash_loop") == 1) {
+    if (baton__cli_true(status, "crash_loop")) {
         printf("warning: crash loop: workers keep exiting and being restarted");
-        while ((slot = baton__json_next(slots, &iter))) {
-            const char *text = baton__json_text(slot);
-            printf("%s%s", sep, text ? text : "?");
+        while ((slot = next_item(status, "crash_loop_slots", slot))) {
+            const char *text = baton__doc_number_text(slot);
+            if (!text && baton__doc_str(slot, &text, NULL) < 0)
+                text = "?";
+            printf("%s%s", sep, text);
             sep = ", ";
         }
         printf("%s\n", sep[1] == '(' ? "" : ")");
     }
-    if (!last || fy_node_get_type(last) != FYNT_MAPPING) {
+    if (baton__doc_get_object(status, "last_reload", &last, NULL, 0) < 0) {
         printf("last reload: none\n");
-    } else if (baton__json_get_bool(last, "ok") == 1) {
+    } else if (baton__cli_true(last, "ok")) {
         printf("last reload: ok: ");
         baton__cli_print_success(stdout, last);
     } else {
@@ -126,31 +130,30 @@ static void print_health(struct fy_node *status)
     }
 }
 
-static void print_status(struct fy_node *status)
+static void print_status(const struct baton_doc_node *status)
 {
-    struct fy_node *listeners = baton__json_get(status, "listeners"), *l;
+    const struct baton_doc_node *l = NULL;
     long long pid, uptime, gen;
-    void *iter = NULL;
     char t[32];
 
     printf("%s: %s", text_or(status, "name", "baton"), text_or(status, "state", "?"));
-    if (baton__json_get_int(status, "pid", &pid))
+    if (baton__cli_int(status, "pid", &pid))
         printf(", supervisor pid %lld", pid);
-    if (baton__json_get_int(status, "uptime_ms", &uptime))
+    if (baton__cli_int(status, "uptime_ms", &uptime))
         printf(", up %s", baton__cli_format_ms(uptime, t, sizeof(t)));
-    if (baton__json_get_int(status, "generation", &gen))
+    if (baton__cli_int(status, "generation", &gen))
         printf(", serving generation %lld", gen);
-    if (baton__json_get_text(status, "version"))
-        printf(", baton %s", baton__json_get_text(status, "version"));
+    if (baton__cli_text(status, "version", NULL))
+        printf(", baton %s", baton__cli_text(status, "version", NULL));
     putchar('\n');
-    while ((l = baton__json_next(listeners, &iter))) {
+    while ((l = next_item(status, "listeners", l))) {
         long long fd;
         printf("listen: %s %s", text_or(l, "name", "?"), text_or(l, "address", "?"));
-        if (baton__json_get_int(l, "fd", &fd))
+        if (baton__cli_int(l, "fd", &fd))
             printf(" (fd %lld)", fd);
         putchar('\n');
     }
-    print_generations(baton__json_get(status, "generations"));
+    print_generations(status);
     print_health(status);
 }
 
@@ -158,8 +161,8 @@ int baton__cmd_status(const struct baton_cli_args *args)
 {
     static const char request[] = "{\"cmd\":\"status\"}";
     struct baton_control c = {.fd = -1};
-    struct fy_document *doc = NULL;
-    struct fy_node *status;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *status;
     const char *line;
     int code;
 
@@ -171,7 +174,7 @@ int baton__cmd_status(const struct baton_cli_args *args)
                               &line);
     if (code != BATON_EXIT_OK)
         goto out;
-    if (baton__json_get_bool(status, "ok") != 1)
+    if (!baton__cli_true(status, "ok"))
         code = BATON_EXIT_FAILED;
     if (args->json) {
         printf("%s\n", line);
@@ -181,7 +184,7 @@ int baton__cmd_status(const struct baton_cli_args *args)
         print_status(status);
     }
 out:
-    baton__reply_free(doc);
+    baton__doc_free(doc);
     baton__cli_disconnect(&c);
     return code;
 }

@@ -79,8 +79,8 @@ static int wait_exit(int pidfd, uint64_t deadline)
 int baton__cmd_stop(const struct baton_cli_args *args)
 {
     struct baton_control c = {.fd = -1};
-    struct fy_document *doc = NULL;
-    struct fy_node *result;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *result;
     const char *line, *error;
     const char *request =
         args->fast ? "{\"cmd\":\"stop\",\"fast\":true}" : "{\"cmd\":\"stop\",\"fast\":false}";
@@ -96,9 +96,9 @@ int baton__cmd_stop(const struct baton_cli_args *args)
                               &line);
     if (code != BATON_EXIT_OK)
         goto out;
-    if (baton__json_get_bool(result, "ok") != 1) {
-        error = baton__json_get_text(result, "error");
-        fprintf(stderr, "baton: %s\n", error && *error ? error : "stop refused");
+    if (!baton__cli_true(result, "ok")) {
+        error = baton__cli_text(result, "error", "");
+        fprintf(stderr, "baton: %s\n", *error ? error : "stop refused");
         code = BATON_EXIT_FAILED;
         goto out;
     }
@@ -117,7 +117,7 @@ int baton__cmd_stop(const struct baton_cli_args *args)
     }
 out:
     baton__fd_closep(&pidfd);
-    baton__reply_free(doc);
+    baton__doc_free(doc);
     baton__cli_disconnect(&c);
     return code;
 }

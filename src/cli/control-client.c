@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,126 +183,22 @@ void baton__control_close(struct baton_control *c)
     c->taken = 0;
 }
 
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
+int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, struct baton_buf *err)
 {
-}
-
-/* One silent diagnostic object for the process: libfyaml prints parse errors on stderr even
- * with FYPCF_QUIET, and a reply that is not JSON is reported by the caller instead. It stays
- * referenced by the documents built with it, so it lives as long as the process. */
-static struct fy_diag *quiet_diag(void)
-{
-    static struct fy_diag *diag;
-    struct fy_diag_cfg diag_cfg;
-
-    if (!diag) {
-        fy_diag_cfg_default(&diag_cfg);
-        diag_cfg.fp = NULL;
-        diag_cfg.output_fn = diag_discard;
-        diag = fy_diag_create(&diag_cfg);
+    struct baton_doc *doc = NULL;
+    char msg[256];
+    int r = baton__doc_parse(line, len, BATON_CONTROL_MAX_REPLY, BATON_CONTROL_MAX_REPLY_DEPTH,
+                             &doc, msg, sizeof(msg));
+    if (r == 0 && baton__doc_type(baton__doc_root(doc)) != BATON_DOC_OBJECT) {
+        snprintf(msg, sizeof(msg), "a reply must be a JSON object");
+        r = -EINVAL;
     }
-    return diag;
-}
-
-struct fy_document *baton__reply_parse(const char *line, size_t len, struct fy_node **ret_root)
-{
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_FORCE, .diag = quiet_diag()};
-    struct fy_parser *parser = NULL;
-    struct fy_document *doc = NULL, *extra = NULL;
-    struct fy_node *root;
-    bool ok = false;
-
-    if (!cfg.diag || !(parser = fy_parser_create(&cfg)))
-        goto out;
-    if (fy_parser_set_string(parser, line, len) < 0)
-        goto out;
-    doc = fy_parse_load_document(parser);
-    /* fy_document_build_from_string() would stop after the first document: `{"a":1}{"b":2}`
-     * must be refused, so the rest of the line has to be empty too. */
-    extra = doc ? fy_parse_load_document(parser) : NULL;
-    root = doc ? fy_document_root(doc) : NULL;
-    ok = root && !extra && !fy_parser_get_stream_error(parser) &&
-         fy_node_get_type(root) == FYNT_MAPPING;
-out:
-    fy_document_destroy(extra);
-    /* A document keeps its own references to the input: it outlives the parser. */
-    fy_parser_destroy(parser);
-    if (!ok) {
-        fy_document_destroy(doc);
-        return NULL;
+    if (r < 0) {
+        if (err)
+            (void)baton__buf_puts(err, msg);
+        baton__doc_free(doc);
+        return r;
     }
-    *ret_root = root;
-    return doc;
-}
-
-void baton__reply_free(struct fy_document *doc)
-{
-    fy_document_destroy(doc);
-}
-
-struct fy_node *baton__json_get(struct fy_node *obj, const char *key)
-{
-    if (!obj || fy_node_get_type(obj) != FYNT_MAPPING)
-        return NULL;
-    return fy_node_mapping_lookup_by_string(obj, key, strlen(key));
-}
-
-/* True for the JSON literals null, true, false and numbers (plain YAML scalars). */
-static bool is_plain(struct fy_node *n)
-{
-    return fy_node_get_style(n) == FYNS_PLAIN;
-}
-
-const char *baton__json_text(struct fy_node *n)
-{
-    const char *text;
-    if (!n || fy_node_get_type(n) != FYNT_SCALAR)
-        return NULL;
-    text = fy_node_get_scalar0(n);
-    if (text && is_plain(n) && strcmp(text, "null") == 0)
-        return NULL;
-    return text;
-}
-
-const char *baton__json_get_text(struct fy_node *obj, const char *key)
-{
-    return baton__json_text(baton__json_get(obj, key));
-}
-
-bool baton__json_get_int(struct fy_node *obj, const char *key, long long *ret)
-{
-    struct fy_node *n = baton__json_get(obj, key);
-    const char *text = baton__json_text(n);
-    char *end;
-    long long v;
-
-    if (!text || !is_plain(n) || !*text)
-        return false;
-    errno = 0;
-    v = strtoll(text, &end, 10);
-    if (*end || errno)
-        return false;
-    *ret = v;
-    return true;
-}
-
-int baton__json_get_bool(struct fy_node *obj, const char *key)
-{
-    struct fy_node *n = baton__json_get(obj, key);
-    const char *text = baton__json_text(n);
-
-    if (!text || !is_plain(n))
-        return -1;
-    if (strcmp(text, "true") == 0)
-        return 1;
-    if (strcmp(text, "false") == 0)
-        return 0;
-    return -1;
-}
-
-struct fy_node *baton__json_next(struct fy_node *array, void **iter)
-{
-    if (!array || fy_node_get_type(array) != FYNT_SEQUENCE)
-        return NULL;
-    return fy_node_sequence_iterate(array, iter);
+    *ret = doc;
+    return 0;
 }

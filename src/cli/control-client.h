@@ -1,7 +1,7 @@
 /*
  * The client side of the control socket (/work/control-protocol.md, DESIGN.md "Control
  * socket"): a UNIX stream connection carrying one JSON object per line each way, and the
- * parsing of the replies (libfyaml: JSON is YAML).
+ * parsing of the replies (with the common JSON reader, common/doc.h).
  */
 #ifndef BATON_CLI_CONTROL_CLIENT_H
 #define BATON_CLI_CONTROL_CLIENT_H
@@ -13,12 +13,12 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
-
-struct fy_document;
-struct fy_node;
+#include "common/doc.h"
 
 /* Replies can be long (status of many workers, stderr lines) but never unbounded. */
 #define BATON_CONTROL_MAX_REPLY (4u << 20)
+/* Nor deep: a status reply nests four levels. */
+#define BATON_CONTROL_MAX_REPLY_DEPTH 32
 
 struct baton_control {
     int fd;
@@ -50,23 +50,10 @@ int baton__control_read_line(struct baton_control *c, uint64_t deadline_ms, char
 void baton__control_close(struct baton_control *c);
 
 /*
- * Parses one reply line, which must be a JSON object. Returns the document (free it with
- * baton__reply_free) and its root in *ret_root, or NULL when the line is not a JSON object.
+ * Parses one reply line, which must be a JSON object of at most BATON_CONTROL_MAX_REPLY bytes.
+ * Returns 0 with the document in *ret (free it with baton__doc_free), or -errno with the reason
+ * appended to err when not NULL (baton__doc_parse's, or "a reply must be a JSON object").
  */
-struct fy_document *baton__reply_parse(const char *line, size_t len, struct fy_node **ret_root);
-void baton__reply_free(struct fy_document *doc);
-
-/* Member `key` of an object node; NULL when obj is not an object or has no such key. */
-struct fy_node *baton__json_get(struct fy_node *obj, const char *key);
-/* The text of a string or number; NULL for null, objects, arrays or a missing node. */
-const char *baton__json_text(struct fy_node *n);
-/* A string member's text, or NULL. */
-const char *baton__json_get_text(struct fy_node *obj, const char *key);
-/* An integer member: true and *ret set when present and integral. */
-bool baton__json_get_int(struct fy_node *obj, const char *key, long long *ret);
-/* A boolean member: 1 true, 0 false, -1 missing or not a boolean. */
-int baton__json_get_bool(struct fy_node *obj, const char *key);
-/* Array iteration: the next item after *iter (start with NULL), or NULL at the end. */
-struct fy_node *baton__json_next(struct fy_node *array, void **iter);
+int baton__reply_parse(const char *line, size_t len, struct baton_doc **ret, struct baton_buf *err);
 
 #endif

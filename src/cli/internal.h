@@ -49,27 +49,36 @@ int baton__cli_connect(const struct baton_cli_args *args, struct baton_control *
 void baton__cli_disconnect(struct baton_control *c);
 
 /* Called for each progress event line before the result, with the raw line and its parse. */
-typedef void (*baton_cli_event_fn)(void *ctx, const char *line, size_t len, struct fy_node *event);
+typedef void (*baton_cli_event_fn)(void *ctx, const char *line, size_t len,
+                                   const struct baton_doc_node *event);
 
 /*
  * Sends one request line and reads until the result object (the first line with an "ok"
  * member), handing progress events to on_event (NULL: ignored). deadline_ms as in
- * baton__control_read_line(). On success returns 0 with the result's document, root and raw
- * line (valid until the next read on c). On failure prints why and returns the exit code.
+ * baton__control_read_line(). On success returns 0 with the result's document (the caller
+ * frees it with baton__doc_free), its root object and the raw line (valid until the next read
+ * on c). On failure prints why and returns the exit code.
  */
 int baton__cli_request(struct baton_control *c, const char *request, size_t len,
                        uint64_t deadline_ms, baton_cli_event_fn on_event, void *ctx,
-                       struct fy_document **ret_doc, struct fy_node **ret_root,
+                       struct baton_doc **ret_doc, const struct baton_doc_node **ret_root,
                        const char **ret_line);
+
+/* Lenient readers for printing a reply: a member that is missing or of another type reads as
+ * `fallback` (text), or leaves *ret alone and returns false (numbers, booleans). */
+const char *baton__cli_text(const struct baton_doc_node *obj, const char *key,
+                            const char *fallback);
+bool baton__cli_int(const struct baton_doc_node *obj, const char *key, long long *ret);
+bool baton__cli_true(const struct baton_doc_node *obj, const char *key);
 
 /* Writes a duration for people: "35ms", "1.2s", "5m3s", "2h10m". Returns buf. */
 char *baton__cli_format_ms(long long ms, char *buf, size_t size);
 
 /* Writes the details of a failed reload result (error, reason, stderr lines, rollback message)
  * to f, each line starting with `indent`. */
-void baton__cli_print_failure(FILE *f, struct fy_node *result, const char *indent);
+void baton__cli_print_failure(FILE *f, const struct baton_doc_node *result, const char *indent);
 
 /* One line summing up a successful reload result: "generation 4 is serving (ready in 35ms)". */
-void baton__cli_print_success(FILE *f, struct fy_node *result);
+void baton__cli_print_success(FILE *f, const struct baton_doc_node *result);
 
 #endif

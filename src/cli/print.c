@@ -2,6 +2,27 @@
 
 #include <string.h>
 
+const char *baton__cli_text(const struct baton_doc_node *obj, const char *key, const char *fallback)
+{
+    const char *text;
+    return baton__doc_get_str(obj, key, &text, NULL, 0) == 0 ? text : fallback;
+}
+
+bool baton__cli_int(const struct baton_doc_node *obj, const char *key, long long *ret)
+{
+    int64_t v;
+    if (baton__doc_get_int(obj, key, INT64_MIN, INT64_MAX, &v, NULL, 0) < 0)
+        return false;
+    *ret = (long long)v;
+    return true;
+}
+
+bool baton__cli_true(const struct baton_doc_node *obj, const char *key)
+{
+    bool v = false;
+    return baton__doc_get_bool(obj, key, &v, NULL, 0) == 0 && v;
+}
+
 char *baton__cli_format_ms(long long ms, char *buf, size_t size)
 {
     if (ms < 0)
@@ -20,17 +41,17 @@ char *baton__cli_format_ms(long long ms, char *buf, size_t size)
 }
 
 /* "cause: exit, status 3" and the like, from the reason object of a failed reload. */
-static void print_cause(FILE *f, struct fy_node *reason, const char *indent)
+static void print_cause(FILE *f, const struct baton_doc_node *reason, const char *indent)
 {
-    const char *cause = baton__json_get_text(reason, "cause");
-    const char *sig = baton__json_get_text(reason, "signal");
-    const char *err = baton__json_get_text(reason, "errno");
+    const char *cause = baton__cli_text(reason, "cause", NULL);
+    const char *sig = baton__cli_text(reason, "signal", NULL);
+    const char *err = baton__cli_text(reason, "errno", NULL);
     long long status;
 
     if (!cause)
         return;
     fprintf(f, "%scause: %s", indent, cause);
-    if (baton__json_get_int(reason, "exit_status", &status))
+    if (baton__cli_int(reason, "exit_status", &status))
         fprintf(f, ", exit status %lld", status);
     if (sig)
         fprintf(f, ", signal %s%s", strncmp(sig, "SIG", 3) == 0 ? "" : "SIG", sig);
@@ -41,54 +62,55 @@ static void print_cause(FILE *f, struct fy_node *reason, const char *indent)
     fputc('\n', f);
 }
 
-void baton__cli_print_failure(FILE *f, struct fy_node *result, const char *indent)
+void baton__cli_print_failure(FILE *f, const struct baton_doc_node *result, const char *indent)
 {
-    struct fy_node *reason = baton__json_get(result, "reason");
-    struct fy_node *lines = baton__json_get(reason, "stderr"), *line;
-    const char *status = baton__json_get_text(reason, "status");
-    const char *msg = baton__json_get_text(result, "msg");
-    void *iter = NULL;
+    const struct baton_doc_node *reason = baton__doc_get(result, "reason");
+    const struct baton_doc_node *lines = baton__doc_get(reason, "stderr"), *line = NULL;
+    const char *status = baton__cli_text(reason, "status", NULL);
+    const char *msg = baton__cli_text(result, "msg", NULL);
     bool header = false;
 
     print_cause(f, reason, indent);
     if (status && *status)
         fprintf(f, "%slast STATUS=%s\n", indent, status);
-    while ((line = baton__json_next(lines, &iter))) {
-        const char *text = baton__json_text(line);
+    while (
+        (line = baton__doc_next(baton__doc_type(lines) == BATON_DOC_ARRAY ? lines : NULL, line))) {
+        const char *text = "";
+        (void)baton__doc_str(line, &text, NULL);
         if (!header) {
             fprintf(f, "%sstderr (last lines):\n", indent);
             header = true;
         }
-        fprintf(f, "%s  | %s\n", indent, text ? text : "");
+        fprintf(f, "%s  | %s\n", indent, text);
     }
     if (msg && *msg)
         fprintf(f, "%s%s\n", indent, msg);
 }
 
-void baton__cli_print_success(FILE *f, struct fy_node *result)
+void baton__cli_print_success(FILE *f, const struct baton_doc_node *result)
 {
-    struct fy_node *timings = baton__json_get(result, "timings");
-    const char *msg = baton__json_get_text(result, "msg");
+    const struct baton_doc_node *timings = baton__doc_get(result, "timings");
+    const char *msg = baton__cli_text(result, "msg", NULL);
     long long gen, prev, ready_ms, total_ms;
     char a[32], b[32];
     const char *sep = " (";
 
     if (msg && *msg)
         fputs(msg, f);
-    else if (baton__json_get_int(result, "generation", &gen))
+    else if (baton__cli_int(result, "generation", &gen))
         fprintf(f, "generation %lld is serving", gen);
     else
         fputs("done", f);
     /* The supervisor's own message already tells what happened to the previous generation. */
-    if (!(msg && *msg) && baton__json_get_int(result, "previous", &prev) && prev > 0) {
+    if (!(msg && *msg) && baton__cli_int(result, "previous", &prev) && prev > 0) {
         fprintf(f, "%sreplaced generation %lld", sep, prev);
         sep = "; ";
     }
-    if (baton__json_get_int(timings, "ready_ms", &ready_ms)) {
+    if (baton__cli_int(timings, "ready_ms", &ready_ms)) {
         fprintf(f, "%sready in %s", sep, baton__cli_format_ms(ready_ms, a, sizeof(a)));
         sep = ", ";
     }
-    if (baton__json_get_int(timings, "total_ms", &total_ms)) {
+    if (baton__cli_int(timings, "total_ms", &total_ms)) {
         fprintf(f, "%s%s in all", sep, baton__cli_format_ms(total_ms, b, sizeof(b)));
         sep = ", ";
     }

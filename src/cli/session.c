@@ -146,7 +146,7 @@ static void bad_reply(const struct baton_control *c, const char *line, size_t le
 
 int baton__cli_request(struct baton_control *c, const char *request, size_t len,
                        uint64_t deadline_ms, baton_cli_event_fn on_event, void *ctx,
-                       struct fy_document **ret_doc, struct fy_node **ret_root,
+                       struct baton_doc **ret_doc, const struct baton_doc_node **ret_root,
                        const char **ret_line)
 {
     int r = baton__control_send(c, request, len);
@@ -158,8 +158,8 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
         return BATON_EXIT_FAILED;
     }
     for (;;) {
-        struct fy_document *doc;
-        struct fy_node *root;
+        struct baton_doc *doc = NULL;
+        const struct baton_doc_node *root;
         char *line;
         size_t n;
 
@@ -185,12 +185,12 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
         }
         if (n == 0)
             continue;
-        doc = baton__reply_parse(line, n, &root);
-        if (!doc) {
+        if (baton__reply_parse(line, n, &doc, NULL) < 0) {
             bad_reply(c, line, n);
             return BATON_EXIT_FAILED;
         }
-        if (baton__json_get(root, "ok")) {
+        root = baton__doc_root(doc);
+        if (baton__doc_get(root, "ok")) {
             *ret_doc = doc;
             *ret_root = root;
             *ret_line = line;
@@ -198,6 +198,6 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
         }
         if (on_event)
             on_event(ctx, line, n, root);
-        baton__reply_free(doc);
+        baton__doc_free(doc);
     }
 }

@@ -1,20 +1,21 @@
 #include "common/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int reserve(struct baton_buf *b, size_t extra)
 {
-    if (b->max && (extra > b->max || b->len > b->max - extra))
+    if (extra > b->max || b->len > b->max - extra || b->len + extra == SIZE_MAX)
         return -ENOBUFS;
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
-        cap *= 2;
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(b->data, cap);
     if (!p)
         return -ENOMEM;

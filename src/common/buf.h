@@ -1,16 +1,28 @@
-/* A growable byte buffer with a hard maximum: every buffer a peer can grow has one. */
+/*
+ * A growable byte buffer with a mandatory maximum: every buffer a peer can grow has one.
+ *
+ * The maximum is given when the buffer is made, BATON_BUF_INIT(max). There is no "0 means no
+ * limit": a buffer left zeroed holds nothing (every append fails with -ENOBUFS), so a forgotten
+ * maximum shows at the first append instead of letting a peer grow the buffer forever. A buffer
+ * that only the program itself fills (its own JSON, its own messages) says so with
+ * BATON_BUF_UNBOUNDED, which grep finds: each use is a claim that no peer decides its size.
+ */
 #ifndef BATON_COMMON_BUF_H
 #define BATON_COMMON_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct baton_buf {
     char *data; /* always NUL-terminated when non-NULL */
     size_t len;
     size_t cap;
-    size_t max; /* appends past this many bytes fail with -ENOBUFS; 0 means no limit */
+    size_t max; /* appends past this many bytes fail with -ENOBUFS */
 };
+
+/* The maximum of a buffer no peer can grow (see above). */
+#define BATON_BUF_UNBOUNDED SIZE_MAX
 
 #define BATON_BUF_INIT(max_)                                                                       \
     {                                                                                              \

@@ -1,4 +1,4 @@
-/* Writing JSON text into a baton_buf. (Parsing uses libfyaml: JSON is YAML.) */
+/* Writing JSON text into a baton_buf. Reading JSON is common/doc.h. */
 #ifndef BATON_COMMON_JSON_H
 #define BATON_COMMON_JSON_H
 

@@ -318,8 +318,8 @@ int baton__config_print(const struct baton_config *config, struct baton_buf *out
     struct printer p = {
         .config = config,
         .out = out,
-        .origins = BATON_BUF_INIT(0),
-        .line = BATON_BUF_INIT(0),
+        .origins = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+        .line = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
         .json = json,
     };
 

@@ -233,9 +233,12 @@ static struct baton__conn *conn_new(struct baton__server *s, int fd)
     c->raw = true;
     c->file_poll_fd = -1;
     c->res.file_fd = -1;
-    c->in = (struct baton_buf)BATON_BUF_INIT(0);
-    c->wq = (struct baton_buf)BATON_BUF_INIT(0);
-    c->wf = (struct baton_buf)BATON_BUF_INIT(0);
+    /* One read's leftover: reading stops while it holds data (process()). */
+    c->in = (struct baton_buf)BATON_BUF_INIT(BATON__READ_BUFFER);
+    /* Our own responses; a client that does not read them stops being read past
+     * BATON__OUTPUT_HIGH (process()), so it cannot make them grow. */
+    c->wq = (struct baton_buf)BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    c->wf = (struct baton_buf)BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     baton__parser_init(&c->parser, &s->config.limits);
     c->state = CONN_IDLE;
     s->stats.connections++;

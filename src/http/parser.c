@@ -64,6 +64,12 @@ static int on_url(llhttp_t *h, const char *at, size_t n)
 static int on_url_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
+    /* request-target is made of VCHARs (RFC 9112 3.2, RFC 3986); llhttp lets obs-text in. */
+    for (size_t i = 0; i < p->token.len; i++) {
+        unsigned char ch = (unsigned char)p->token.data[i];
+        if (ch < 0x21 || ch > 0x7e)
+            return fail(p, 400, "invalid request target");
+    }
     char *t = baton__arena_strndup(&p->arena, p->token.data ? p->token.data : "", p->token.len);
     if (!t)
         return fail(p, 431, "request header section too large");
@@ -124,10 +130,10 @@ static int on_header_field_complete(llhttp_t *h)
 static int on_header_value(llhttp_t *h, const char *at, size_t n)
 {
     struct baton__parser *p = parser_of(h);
-    /* Folding in the header section is caught on the raw bytes (head_raw()). In the trailer
-     * section, whose fields are dropped and never frame anything, llhttp's report of a folded
-     * line as a second piece of the same value is enough: a value legitimately comes in
-     * pieces only when the input ended inside it and the next piece starts the next input. */
+    /* Folding is caught on the raw bytes (raw_scan()). In the trailer section llhttp's report
+     * of a folded line as a second piece of the same value catches it too: a value legitimately
+     * comes in pieces only when the input ended inside it and the next piece starts the next
+     * input. */
     if (p->in_trailers && p->token_kind == TOKEN_VALUE && !(p->value_at_end && at == p->exec_start))
         return fail(p, 400, "obsolete line folding");
     p->value_at_end = at + n == p->exec_end;
@@ -166,10 +172,17 @@ static bool valid_host(const char *v, size_t len)
     return true;
 }
 
-/* Transfer-Encoding may only be "chunked" (once, last): other codings are not implemented
- * (RFC 9112 6.1: 501). llhttp has already refused a list that does not end in chunked. */
-static bool only_chunked(const struct baton__parser *p)
+/*
+ * The transfer codings of every Transfer-Encoding field, as one list (RFC 9110 5.3, 5.6.1:
+ * elements split on commas, OWS around them and empty elements ignored): how many are
+ * "chunked", whether the last one is, and whether there is any other.
+ */
+static void te_codings(const struct baton__parser *p, unsigned *chunked, bool *last_chunked,
+                       bool *other)
 {
+    *chunked = 0;
+    *last_chunked = false;
+    *other = false;
     for (unsigned i = 0; i < p->nheaders; i++) {
         const struct baton__header *hd = &p->headers[i];
         if (hd->name_len != 17 || strncasecmp(hd->name, "transfer-encoding", 17) != 0)
@@ -179,14 +192,20 @@ static bool only_chunked(const struct baton__parser *p)
             while (*s == ' ' || *s == '\t' || *s == ',')
                 s++;
             const char *e = s;
-            while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            while (*e && *e != ',')
                 e++;
-            if (e > s && !((size_t)(e - s) == 7 && strncasecmp(s, "chunked", 7) == 0))
-                return false;
+            const char *t = e;
+            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (t > s) {
+                bool is_chunked = t - s == 7 && strncasecmp(s, "chunked", 7) == 0;
+                *chunked += is_chunked;
+                *other |= !is_chunked;
+                *last_chunked = is_chunked;
+            }
             s = e;
         }
     }
-    return true;
 }
 
 static int on_header_value_complete(llhttp_t *h)
@@ -215,6 +234,32 @@ static int on_header_value_complete(llhttp_t *h)
     return add_header(p, value, len);
 }
 
+/* True when a Connection field lists "close" (RFC 9110 7.6.1: a list of tokens, OWS around
+ * them, case-insensitive). llhttp misses "close" followed by HTAB. */
+static bool connection_close(const struct baton__parser *p)
+{
+    for (unsigned i = 0; i < p->nheaders; i++) {
+        const struct baton__header *hd = &p->headers[i];
+        if (hd->name_len != 10 || strncasecmp(hd->name, "connection", 10) != 0)
+            continue;
+        const char *s = hd->value;
+        while (*s) {
+            while (*s == ' ' || *s == '\t' || *s == ',')
+                s++;
+            const char *e = s;
+            while (*e && *e != ',')
+                e++;
+            const char *t = e;
+            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (t - s == 5 && strncasecmp(s, "close", 5) == 0)
+                return true;
+            s = e;
+        }
+    }
+    return false;
+}
+
 static int on_headers_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
@@ -230,12 +275,21 @@ static int on_headers_complete(llhttp_t *h)
         return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if (h->method == HTTP_CONNECT)
         return fail(p, 501, "CONNECT is not supported");
-    /* chunked not last: the length cannot be known (RFC 9112 6.3): 400. chunked after other
-     * codings: those are not implemented: 501. */
-    if ((h->flags & F_TRANSFER_ENCODING) && !(h->flags & F_CHUNKED))
-        return fail(p, 400, "Transfer-Encoding does not end in chunked");
-    if ((h->flags & F_TRANSFER_ENCODING) && !only_chunked(p))
-        return fail(p, 501, "transfer coding not implemented");
+    /* chunked not last: the length cannot be known (RFC 9112 6.3): 400. chunked twice: not
+     * a valid sender's (RFC 9112 6.1), and llhttp misses it when one of them is not its exact
+     * token ("chunked\t" then "chunked"): 400 rather than guess. Both llhttp and the list
+     * read here must see chunked last. Other codings are not implemented: 501. */
+    if (h->flags & F_TRANSFER_ENCODING) {
+        unsigned chunked;
+        bool last_chunked, other;
+        te_codings(p, &chunked, &last_chunked, &other);
+        if (!(h->flags & F_CHUNKED) || !last_chunked)
+            return fail(p, 400, "Transfer-Encoding does not end in chunked");
+        if (chunked > 1)
+            return fail(p, 400, "chunked more than once");
+        if (other)
+            return fail(p, 501, "transfer coding not implemented");
+    }
     if ((h->flags & F_CONTENT_LENGTH) && h->content_length > p->limits->body_bytes)
         return fail(p, 413, "request body too large");
     bool has_body = (h->flags & F_CHUNKED) || h->content_length > 0;
@@ -258,6 +312,13 @@ static int on_headers_complete(llhttp_t *h)
     p->method = llhttp_method_name((llhttp_method_t)h->method);
     if (p->path[0] == '*' && h->method != HTTP_OPTIONS)
         return fail(p, 400, "asterisk-form target outside OPTIONS");
+    p->chunked = (h->flags & F_CHUNKED) != 0;
+    /* Decided by the header section alone: llhttp would also let a Connection trailer field
+     * close the connection, and a trailer controls nothing (RFC 9110 6.5.1). llhttp ignores
+     * "close" in an HTTP/1.0 request that also says keep-alive, and "close" followed by HTAB:
+     * close wins (RFC 9112 9.6), or the server would read on where the client has stopped. */
+    p->keep_alive =
+        llhttp_should_keep_alive(h) && !(h->flags & F_CONNECTION_CLOSE) && !connection_close(p);
     p->paused_at_headers = true;
     return HPE_PAUSED;
 }
@@ -283,7 +344,10 @@ static int on_chunk_header(llhttp_t *h)
     /* The size line of the last chunk starts the trailer section. */
     if (h->content_length == 0)
         p->in_trailers = true;
-    return 0;
+    /* Pause, so that baton__parser_execute() learns where the chunk's data starts: the bytes
+     * around chunk data are checked on the wire (raw_scan()), the data itself is not. */
+    p->paused_at_chunk = true;
+    return HPE_PAUSED;
 }
 
 static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
@@ -295,10 +359,83 @@ static int on_chunk_extension(llhttp_t *h, const char *at, size_t n)
     return 0;
 }
 
+static int on_chunk_extension_name(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    p->ext_name |= n > 0;
+    return on_chunk_extension(h, at, n);
+}
+
+/* ext-name is a token (RFC 9112 7.1.1); llhttp takes an empty one (";=v"). */
+static int on_chunk_extension_name_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    bool ok = p->ext_name;
+    p->ext_name = false;
+    return ok ? 0 : fail(p, 400, "empty chunk extension name");
+}
+
+/* Where a chunk extension value is: ext-val = token / quoted-string (RFC 9112 7.1.1). */
+enum {
+    EXT_VAL_START,
+    EXT_VAL_TOKEN,
+    EXT_VAL_QUOTED,
+    EXT_VAL_ESCAPE,
+    EXT_VAL_END, /* after the closing quote */
+};
+
+/* llhttp takes a token and a quoted string run together ("a\"q\""); refuse what is not the
+ * grammar, as for every other part of chunked framing. */
+static int on_chunk_extension_value(llhttp_t *h, const char *at, size_t n)
+{
+    struct baton__parser *p = parser_of(h);
+    int r = on_chunk_extension(h, at, n);
+    if (r)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)at[i];
+        switch (p->ext_val) {
+        case EXT_VAL_START:
+            p->ext_val = ch == '"'      ? EXT_VAL_QUOTED
+                         : is_tchar(ch) ? EXT_VAL_TOKEN
+                                        : EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_TOKEN:
+            if (!is_tchar(ch))
+                p->ext_val = EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_QUOTED:
+            if (ch == '"')
+                p->ext_val = EXT_VAL_END;
+            else if (ch == '\\')
+                p->ext_val = EXT_VAL_ESCAPE;
+            else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+                p->ext_val = EXT_VAL_END + 1;
+            break;
+        case EXT_VAL_ESCAPE:
+            p->ext_val = ch != '\t' && (ch < 0x20 || ch == 0x7f) ? EXT_VAL_END + 1 : EXT_VAL_QUOTED;
+            break;
+        default:
+            p->ext_val = EXT_VAL_END + 1;
+            break;
+        }
+        if (p->ext_val > EXT_VAL_END)
+            return fail(p, 400, "invalid chunk extension value");
+    }
+    return 0;
+}
+
+static int on_chunk_extension_value_complete(llhttp_t *h)
+{
+    struct baton__parser *p = parser_of(h);
+    bool ok = p->ext_val == EXT_VAL_TOKEN || p->ext_val == EXT_VAL_END;
+    p->ext_val = EXT_VAL_START;
+    return ok ? 0 : fail(p, 400, "invalid chunk extension value");
+}
+
 static int on_message_complete(llhttp_t *h)
 {
     struct baton__parser *p = parser_of(h);
-    p->keep_alive = llhttp_should_keep_alive(h);
     p->paused_at_headers = false;
     return HPE_PAUSED;
 }
@@ -314,8 +451,10 @@ static const llhttp_settings_t settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
-    .on_chunk_extension_name = on_chunk_extension,
-    .on_chunk_extension_value = on_chunk_extension,
+    .on_chunk_extension_name = on_chunk_extension_name,
+    .on_chunk_extension_name_complete = on_chunk_extension_name_complete,
+    .on_chunk_extension_value = on_chunk_extension_value,
+    .on_chunk_extension_value_complete = on_chunk_extension_value_complete,
     .on_message_complete = on_message_complete,
 };
 
@@ -330,17 +469,26 @@ void baton__parser_init(struct baton__parser *p, const struct baton__limits *lim
     p->query = "";
 }
 
-/* True when the input of the failed call starts with a token followed by a space. */
+/*
+ * True when the request line starts with a token followed by a space, or with a token the
+ * input ends in: its bytes from earlier inputs (line_start), then the failed call's. The
+ * answer does not depend on where the input was split before the method went wrong.
+ */
 static bool method_token(const struct baton__parser *p)
 {
     const char *s = p->exec_start;
-    size_t n = 0;
-    while (s + n < p->exec_end && s[n] != ' ') {
-        if (!is_tchar((unsigned char)s[n]))
+    if (p->line_start_len == 0)
+        while (s < p->exec_end && (*s == '\r' || *s == '\n'))
+            s++;
+    size_t total = p->line_start_len + (size_t)(p->exec_end - s);
+    for (size_t i = 0; i < total; i++) {
+        char ch = i < p->line_start_len ? p->line_start[i] : s[i - p->line_start_len];
+        if (ch == ' ')
+            return i > 0;
+        if (!is_tchar((unsigned char)ch))
             return false;
-        n++;
     }
-    return n > 0 && s + n < p->exec_end;
+    return total > 0;
 }
 
 /* Maps an llhttp error to the status to answer (framing errors are all 400). */
@@ -390,35 +538,87 @@ static int error_from_llhttp(struct baton__parser *p, llhttp_errno_t err)
 }
 
 /*
- * Adds the raw bytes [s, s + n) of the header section: fails with 431 past the limit, and with
- * 400 on obsolete line folding (RFC 9112 5.2: a line end followed by SP or HT).
+ * Checks the bytes [s, s + n) that llhttp has just consumed, on the wire: every line end of the
+ * header section, of chunked framing (size lines and the CRLF after chunk data) and of the
+ * trailer section must be CRLF; in the header and trailer sections a line end followed by SP
+ * or HT is obsolete line folding (RFC 9112 5.2). The header and trailer sections also count
+ * towards the head limit (431). Returns true when the input is refused (fail() recorded why).
  *
- * Why on the raw bytes: llhttp joins a folded line to the value before it and skips the
- * whitespace and line ends between a colon and the value without a callback, so
- * "Content-Length:\r\n 5" reaches the callbacks as the plain value "5" and llhttp frames
- * the body by it. Only the bytes on the wire show the fold, in every shape (empty or not,
- * SP or HT, CRLF or a bare LF, split across reads), and folding is a smuggling vector:
- * refuse it before the request is dispatched. The head's bytes are scanned once, as llhttp
- * consumes them; head_last carries the last one over to the next input.
+ * Why on the raw bytes: the llhttp build does not see all of it. It joins a folded line to
+ * the value before it and skips the whitespace and line ends between a colon and the value
+ * without a callback, so "Content-Length:\r\n 5" reaches the callbacks as the plain value "5"
+ * and llhttp frames the body by it. And unless it was compiled with LLHTTP_STRICT_MODE (Debian
+ * ships the sources, built here as they come, and a system library may be built either way),
+ * it takes any byte after a CR for the LF of the line end: "\r\n\rX" ends a header section,
+ * "5\rX" a chunk-size line and "data\rX" a chunk, where every other parser reads on; and it
+ * does not look at the two bytes after chunk data at all ("1\r\nAxy0\r\n\r\n" is the chunk
+ * "A" and the last chunk). All of these are request smuggling vectors. Only the bytes on the
+ * wire show them, in every shape and split across reads; the scan is one pass over bytes
+ * llhttp consumes anyway, and raw_last carries the last byte over to the next input.
  */
-static bool head_raw(struct baton__parser *p, const char *s, size_t n)
+static bool raw_scan(struct baton__parser *p, bool head, const char *s, size_t n)
 {
-    p->head_raw += n;
-    if (p->head_raw > p->limits->header_bytes) {
-        fail(p, 431, "request header section too large");
-        return true;
+    if (head) {
+        p->head_raw += n;
+        if (p->head_raw > p->limits->header_bytes) {
+            fail(p, 431, "request header section too large");
+            return true;
+        }
     }
-    char last = p->head_last;
+    char last = p->raw_last;
     for (size_t i = 0; i < n; i++) {
-        if (last == '\n' && (s[i] == ' ' || s[i] == '\t')) {
+        if (p->raw_skip) {
+            size_t k = n - i < p->raw_skip ? n - i : (size_t)p->raw_skip;
+            p->raw_skip -= k;
+            i += k - 1;
+            last = 0;
+            p->raw_need_crlf = p->raw_skip == 0;
+            continue;
+        }
+        char ch = s[i];
+        if (p->raw_need_crlf && ch != '\r') {
+            fail(p, 400, "chunk data not followed by CRLF");
+            return true;
+        }
+        p->raw_need_crlf = false;
+        if (last == '\r' && ch != '\n') {
+            fail(p, 400, "line end not CRLF (bare CR)");
+            return true;
+        }
+        if (ch == '\n' && last != '\r') {
+            fail(p, 400, "line end not CRLF (bare LF)");
+            return true;
+        }
+        if (head && last == '\n' && (ch == ' ' || ch == '\t')) {
             fail(p, 400, "obsolete line folding");
             return true;
         }
-        last = s[i];
+        /* One SP between the parts of the request line (RFC 9112 3): llhttp takes several,
+         * and parsing on whitespace is the leniency RFC 9112 3 warns leads to smuggling. */
+        if (p->raw_line < 2 && !p->in_trailers) {
+            if (p->raw_line == 0 && ch != '\r' && ch != '\n')
+                p->raw_line = 1;
+            else if (p->raw_line == 1 && ch == '\n')
+                p->raw_line = 2;
+            if (p->raw_line == 1 && ch == ' ' && last == ' ') {
+                fail(p, 400, "request line not single-spaced");
+                return true;
+            }
+            if (p->raw_line == 1 && p->line_start_len < sizeof(p->line_start))
+                p->line_start[p->line_start_len++] = ch;
+        }
+        last = ch;
     }
-    p->head_last = last;
+    p->raw_last = last;
     return false;
 }
+
+/* What raw_scan() checks of the bytes the next llhttp_execute() consumes. */
+enum raw_part {
+    RAW_HEAD,    /* the header or trailer section: line ends, folding, the head limit */
+    RAW_CHUNKED, /* chunked framing: line ends, chunk data passed over */
+    RAW_NONE,    /* a body framed by Content-Length: nothing */
+};
 
 int baton__parser_execute(struct baton__parser *p, const char *data, size_t len, size_t *ret_used)
 {
@@ -427,16 +627,19 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
     if (p->error_status)
         return BATON__PARSE_ERROR;
     /* After a pause at the end of the header section, llhttp must run again even without
-     * input: a request without a body completes in that call. */
+     * input: a request without a body completes in that call. Every pause ends a part of the
+     * message (header section, chunk-size line, trailer section), so one call's bytes are all
+     * of one part. */
     while (used < len || resumed) {
         resumed = false;
-        bool in_head = !p->headers_done;
+        enum raw_part part = !p->headers_done || p->in_trailers ? RAW_HEAD
+                             : p->chunked                       ? RAW_CHUNKED
+                                                                : RAW_NONE;
         p->exec_start = data + used;
         p->exec_end = data + len;
         llhttp_errno_t err = llhttp_execute(&p->http, data + used, len - used);
         if (err == HPE_OK) {
-            /* Whitespace and line ends of the head reach no callback but still count. */
-            if (in_head && p->started && head_raw(p, data + used, len - used))
+            if (part != RAW_NONE && raw_scan(p, part == RAW_HEAD, data + used, len - used))
                 return BATON__PARSE_ERROR;
             used = len;
             break;
@@ -444,14 +647,21 @@ int baton__parser_execute(struct baton__parser *p, const char *data, size_t len,
         if (err != HPE_PAUSED)
             return error_from_llhttp(p, err);
         const char *pos = llhttp_get_error_pos(&p->http);
-        if (in_head && p->paused_at_headers &&
-            head_raw(p, data + used, (size_t)(pos - (data + used))))
+        if (part != RAW_NONE &&
+            raw_scan(p, part == RAW_HEAD, data + used, (size_t)(pos - (data + used))))
             return BATON__PARSE_ERROR;
         used = (size_t)(pos - data);
         llhttp_resume(&p->http);
         if (p->paused_at_headers) {
             p->paused_at_headers = false;
             resumed = true;
+            continue;
+        }
+        if (p->paused_at_chunk) {
+            /* Right after a chunk-size line: its data is passed over, the trailer section
+             * (after the last chunk) starts a line. */
+            p->paused_at_chunk = false;
+            p->raw_skip = p->in_trailers ? 0 : p->http.content_length;
             continue;
         }
         *ret_used = used;
@@ -484,9 +694,17 @@ void baton__parser_next(struct baton__parser *p)
     p->nheaders = 0;
     p->head_bytes = 0;
     p->head_raw = 0;
-    p->head_last = 0;
+    p->raw_last = 0;
+    p->raw_line = 0;
+    p->line_start_len = 0;
+    p->raw_skip = 0;
+    p->raw_need_crlf = false;
+    p->chunked = false;
+    p->paused_at_chunk = false;
     p->value_at_end = false;
     p->chunk_ext_bytes = 0;
+    p->ext_val = EXT_VAL_START;
+    p->ext_name = false;
     p->host_count = 0;
     p->started = false;
     p->headers_done = false;

@@ -3,7 +3,9 @@
  * and framing check of RFC 9112 applied on the way. It owns no I/O, so unit tests and fuzz
  * targets drive it directly; the connection code feeds it what it reads.
  *
- * Built on llhttp in strict mode (no lenient flag is ever set). The parser copies what it keeps
+ * Built on llhttp with no lenient flag ever set; what llhttp lets through whether or not it was
+ * compiled with LLHTTP_STRICT_MODE (folding, line ends that are not CRLF) is refused on the raw
+ * bytes (parser.c, raw_scan()). The parser copies what it keeps
  * (target, header names and values, body) into its own arena and buffers, so the caller may
  * reuse its input buffer as soon as baton__parser_execute() returns.
  */
@@ -68,8 +70,17 @@ struct baton__parser {
     const char *exec_end;
     bool value_at_end;        /* the last piece of a trailer value ended the input */
     char tail[2];             /* the last two bytes of the previous input */
-    char head_last;           /* the last raw byte of the header section scanned for folding */
+    char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
+    uint8_t raw_line;         /* 0 before the request line, 1 in it, 2 after it */
+    uint8_t line_start_len;   /* bytes of the request line kept in line_start */
+    char line_start[24];      /* its first bytes, as scanned (what the method is) */
+    uint64_t raw_skip;        /* chunk data bytes the scan passes over */
+    bool raw_need_crlf;       /* chunk data ended: CRLF must follow */
+    bool chunked;             /* the body is chunked (after the header section) */
+    bool paused_at_chunk;     /* the last pause came from on_chunk_header */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
+    uint8_t ext_val;          /* where a chunk extension value is (on_chunk_extension_value()) */
+    bool ext_name;            /* the chunk extension name has a byte */
     struct baton_buf body;    /* decoded body, max = limits->body_bytes */
     unsigned host_count;      /* Host fields seen */
     bool started;             /* a byte of the current request has arrived */
@@ -77,7 +88,7 @@ struct baton__parser {
     bool paused_at_headers;   /* the last pause came from on_headers_complete */
     bool in_trailers;         /* fields after the last chunk */
     bool expect_continue;     /* Expect: 100-continue with a body still to come */
-    bool keep_alive;          /* after REQUEST: the client keeps the connection */
+    bool keep_alive;          /* after the header section: the client keeps the connection */
     int error_status;         /* after ERROR: 400, 408, 413, 414, 431, 501, 505 */
     const char *error_reason; /* after ERROR: static text */
 

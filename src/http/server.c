@@ -46,9 +46,10 @@ int baton__server_new(uv_loop_t *loop, const struct baton__server_config *config
     s->config = *config;
     if (hooks)
         s->hooks = *hooks;
-    s->out = (struct baton_buf)BATON_BUF_INIT(0);
+    /* Responses and response bodies are ours (handlers and modules), not the client's. */
+    s->out = (struct baton_buf)BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     s->res_headers = (struct baton_buf)BATON_BUF_INIT(64 * 1024);
-    s->res_body = (struct baton_buf)BATON_BUF_INIT(0);
+    s->res_body = (struct baton_buf)BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     uv_timer_init(loop, &s->sweep);
     uv_timer_init(loop, &s->accept_retry);
     uv_timer_init(loop, &s->drain_deadline);

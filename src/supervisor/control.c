@@ -22,8 +22,8 @@
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
 
-#define REQUEST_MAX (64 * 1024)
-#define REPLY_MAX   (4 * 1024 * 1024)
+#define REQUEST_MAX BATON_CONTROL_REQUEST_MAX
+#define REPLY_MAX   BATON_CONTROL_REPLY_MAX
 #define CLIENTS_MAX 64
 
 struct baton_control_client {
@@ -112,7 +112,7 @@ void baton__ctl_send(struct baton_control_client *c, const char *json, size_t le
 
 static void reply_error(struct baton_control_client *c, const char *error, bool busy)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 0);
     if (busy)
@@ -137,23 +137,23 @@ static bool try_reload(struct baton_control_client *c, bool in_place)
     return true;
 }
 
-static void handle(struct baton_control_client *c, const struct baton_request *req)
+static void handle(struct baton_control_client *c, const struct baton_control_request *req)
 {
     struct baton_supervisor *sup = c->sup;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(REPLY_MAX);
     char busy[128];
 
     switch (req->cmd) {
-    case BATON_REQ_PING:
+    case BATON_CONTROL_PING:
         baton__buf_printf(&b, "{\"ok\":true,\"pid\":%ld,\"version\":\"%s\"}", (long)getpid(),
                           BATON_VERSION);
         baton__ctl_send(c, b.data, b.len);
         break;
-    case BATON_REQ_STATUS:
+    case BATON_CONTROL_STATUS:
         baton__status_json(sup, &b);
         baton__ctl_send(c, b.data, b.len);
         break;
-    case BATON_REQ_RELOAD:
+    case BATON_CONTROL_RELOAD:
         if (try_reload(c, req->in_place))
             break;
         if (!req->wait) {
@@ -165,7 +165,7 @@ static void handle(struct baton_control_client *c, const struct baton_request *r
         c->in_place = req->in_place;
         c->wait_deadline_ms = req->timeout_ms ? baton__clock_now_ms() + req->timeout_ms : 0;
         break;
-    case BATON_REQ_STOP:
+    case BATON_CONTROL_STOP:
         baton__ctl_send(c, "{\"ok\":true}", 11);
         baton__sup_stop(sup, req->fast);
         break;
@@ -198,13 +198,13 @@ static void process(struct baton_control_client *c)
             return;
         }
         size_t len = (size_t)(nl - c->in.data);
-        struct baton_request req;
+        struct baton_control_request req;
         struct baton_buf err = BATON_BUF_INIT(1024);
         if (len > REQUEST_MAX) {
             too_long(c);
             return;
         }
-        if (baton__request_parse(c->in.data, len, &req, &err) < 0) {
+        if (baton__control_request_parse(c->in.data, len, &req, &err) < 0) {
             reply_error(c, err.data ? err.data : "malformed request", false);
             baton__buf_consume(&c->in, len + 1);
         } else {

@@ -99,6 +99,7 @@ static void worker_set_state(struct baton_gens *gs, struct baton_worker *w,
     struct baton_generation *g = w->gen;
     assert(w->state != to);
     check_edge("worker", worker_edges, w->state, to);
+    gs->changes++;
     w->state = to;
     w->deadline_ms = deadline_ms;
     if (to != BATON_WORKER_DRAINING && to != BATON_WORKER_KILLED)
@@ -113,6 +114,7 @@ static void worker_set_state(struct baton_gens *gs, struct baton_worker *w,
 static void generation_enter(struct baton_gens *gs, struct baton_generation *g,
                              enum baton_generation_state to)
 {
+    gs->changes++;
     g->state = to;
     if (to == BATON_GEN_ACTIVE)
         gs->active = g;
@@ -132,6 +134,7 @@ static void transition_set(struct baton_gens *gs, enum baton_transition to,
                            struct baton_generation *gen, struct baton_generation *old, uint64_t now)
 {
     check_edge("transaction", transition_edges, gs->transition, to);
+    gs->changes++;
     gs->transition = to;
     memset(&gs->tx, 0, sizeof(gs->tx));
     if (to == BATON_TRANSITION_NONE)
@@ -155,6 +158,7 @@ static void worker_free(struct baton_gens *gs, struct baton_worker *w)
     /* Its last counters live on in its generation's and the supervisor's totals. */
     baton__counters_add(&w->gen->retired, &w->counters, false);
     baton__counters_add(&gs->retired, &w->counters, false);
+    gs->changes++;
     gs->ops->release_worker(gs->ctx, w);
     for (unsigned i = 0; i < BATON_STDERR_TAIL; i++)
         free(w->stderr_tail[i]);
@@ -272,6 +276,7 @@ static struct baton_worker *start_worker(struct baton_gens *gs, struct baton_gen
         return NULL;
     }
     free(what);
+    gs->changes++; /* a new process */
     w->next = g->workers;
     g->workers = w;
     slot_set_state(g, slot, BATON_SLOT_RUNNING, w);
@@ -783,6 +788,7 @@ struct baton_worker *baton__gens_restore_worker(struct baton_gens *gs, struct ba
                                                 enum baton_worker_state state)
 {
     struct baton_worker *w = baton__xcalloc(1, sizeof(*w));
+    gs->changes++;
     w->gen = g;
     w->pid = pid;
     w->slot = slot;

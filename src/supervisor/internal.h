@@ -7,11 +7,14 @@
  *   spawn.c       fork/exec of one worker with its environment and listeners
  *   worker.c      a worker's stdout/stderr capture
  *   notify.c      the notify socket (READY=1, STATUS=...) and its message parser
- *   control.c     the control socket server; request.c parses its requests
+ *   control.c     the control socket server; control-request.c parses its requests
  *   status.c      status and verdict objects as JSON
  *   listener.c    the listening sockets (bound, or adopted from systemd)
  *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
  *   reexec-state.c  the versioned format of that state (save, restore)
+ *   state-file.c  the state file beside the control socket (pids, start times, listeners)
+ *   recover.c     after a supervisor crash: the dead one's workers found, their listening
+ *                 sockets taken over (pidfd_getfd), and drained
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -184,6 +187,9 @@ struct baton_gens {
     unsigned long restarts;        /* active workers restarted after dying, in total */
     struct baton_counters retired; /* final counters of every worker that exited */
     unsigned long stats_refused;   /* BATON_STATS= reports ignored: malformed or decreasing */
+    /* Bumped by the funnels and whenever a worker process starts or is freed: the state
+     * file (recover.c) is written again, once per loop turn, when it changed. */
+    unsigned long changes;
 
     /* The running transaction. */
     enum baton_transition transition;
@@ -306,25 +312,33 @@ struct baton_notify_msg {
  * are ignored, as systemd does). Returns 0, or -EINVAL for a message holding a NUL byte. */
 int baton__notify_parse(const char *data, size_t len, struct baton_notify_msg *ret);
 
-/* ---- control requests (request.c) ------------------------------------------------------ */
+/* ---- control requests (control-request.c) ---------------------------------------------- */
 
-enum baton_request_cmd {
-    BATON_REQ_PING,
-    BATON_REQ_STATUS,
-    BATON_REQ_RELOAD,
-    BATON_REQ_STOP,
+/* The longest request line: a longer one is refused ("request too long") before parsing. */
+#define BATON_CONTROL_REQUEST_MAX (64 * 1024)
+/* The most reply bytes queued for one client (a reply, a progress event or a verdict is built
+ * within it too): a client that does not read them is closed. */
+#define BATON_CONTROL_REPLY_MAX (4 * 1024 * 1024)
+
+enum baton_control_cmd {
+    BATON_CONTROL_PING,
+    BATON_CONTROL_STATUS,
+    BATON_CONTROL_RELOAD,
+    BATON_CONTROL_STOP,
 };
 
-struct baton_request {
-    enum baton_request_cmd cmd;
+/* One request read from the control socket (not an HTTP request: that is baton_request). */
+struct baton_control_request {
+    enum baton_control_cmd cmd;
     bool wait, fast, in_place;
     uint64_t timeout_ms;
 };
 
-/* Parses one request line (without its newline). Returns 0, or -EINVAL with a reason (one
- * line, for the error reply) in err. Bounded in time and stack for any input. */
-int baton__request_parse(const char *line, size_t len, struct baton_request *ret,
-                         struct baton_buf *err);
+/* Parses one request line (without its newline) with the common JSON reader, at most
+ * BATON_CONTROL_REQUEST_MAX bytes. Returns 0, or -EINVAL (-EMSGSIZE for a longer line) with a
+ * reason (one line of printable ASCII, for the error reply) in err; -ENOMEM. */
+int baton__control_request_parse(const char *line, size_t len, struct baton_control_request *ret,
+                                 struct baton_buf *err);
 
 /* ---- the running supervisor (supervisor.c and the I/O files) ------------------------------ */
 
@@ -386,6 +400,8 @@ struct baton_supervisor {
     int hup_fd; /* signalfd of SIGHUP (its si_code tells a hang-up from a reload) */
     uv_poll_t hup_poll;
     bool had_terminal; /* a controlling terminal when the loop started */
+
+    struct baton_recovery *recovery; /* the state file and a dead supervisor's orphans */
 };
 
 /* The supervisor's state, derived from the generations' machine (never stored). */
@@ -398,6 +414,12 @@ int baton__listeners_inherit(struct baton_supervisor *sup);
 /* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
  * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* listener.c, for recover.c: a listening socket taken from a dead supervisor's worker, offered
+ * to baton__listeners_open() under its listener's name like one of systemd's (its UNIX socket
+ * file stays ours to remove). fd passes to the supervisor. */
+void baton__listeners_offer(struct baton_supervisor *sup, const char *name, int fd);
+/* True when fd is a listening socket (SO_ACCEPTCONN) bound to addr. */
+bool baton__listener_is(int fd, const struct baton_address *addr);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
 /* True when config's `listen:` differs from the listeners held. */
@@ -484,6 +506,85 @@ int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t 
 /* One generation's configuration alone: written as a JSON object, and read back (0 or -EINVAL). */
 void baton__state_config_json(struct baton_buf *b, const struct baton_config *c);
 int baton__state_config_parse(const char *text, size_t len, struct baton_config **ret);
+
+/* ---- the state file (state-file.c) and crash recovery (recover.c) ---------------------- */
+
+#define BATON_STATE_FILE_VERSION 1
+/* More listeners or workers than this: not a state file of ours. */
+#define BATON_STATE_FILE_MAX_ITEMS 65536
+
+struct baton_state_listener {
+    char *name;
+    char *address; /* as baton__address_format() writes it */
+};
+
+struct baton_state_worker {
+    pid_t pid;
+    unsigned long long start_time; /* /proc/PID/stat field 22 */
+    long gen;
+    int stop_signal;
+    uint64_t drain_timeout_ms;
+    bool draining; /* the stop signal was sent: a second one may mean "stop now" */
+};
+
+/* What a supervisor leaves beside its control socket (`<control.socket>.state`). */
+struct baton_state_file {
+    pid_t pid; /* the supervisor */
+    unsigned long long start_time;
+    char *config;  /* its configuration file, or NULL */
+    char *control; /* its control socket */
+    long last_id;  /* the last generation id it used */
+    struct baton_state_listener *listeners;
+    size_t n_listeners;
+    struct baton_state_worker *workers;
+    size_t n_workers;
+};
+
+/* Writes sf as one JSON object (with its "version"), newline-terminated. */
+void baton__state_file_format(const struct baton_state_file *sf, struct baton_buf *b);
+/* Reads one: 0 (*ret filled, free with baton__state_file_free()), -EINVAL when malformed,
+ * -EPROTONOSUPPORT when written by a newer format (or missing its version: -EINVAL). */
+int baton__state_file_parse(const char *text, size_t len, struct baton_state_file *ret);
+/* Replaces the file at path atomically (temporary file, fsync, rename, fsync of the
+ * directory). Returns 0 or -errno. */
+int baton__state_file_write(const char *path, const struct baton_state_file *sf);
+/* Reads and parses the file at path: as above, or -errno (-ENOENT: none). */
+int baton__state_file_read(const char *path, struct baton_state_file *ret);
+void baton__state_file_free(struct baton_state_file *sf);
+/* A live process's start time (and process group) from /proc/PID/stat. -ESRCH when it is gone
+ * or a zombie. */
+int baton__proc_stat(pid_t pid, unsigned long long *ret_start, pid_t *ret_pgrp);
+
+struct baton_recovery; /* recover.c */
+
+/* Before the listeners are opened: reads the state file beside config's control socket. A
+ * previous supervisor still alive: -EEXIST (never touched). A dead one whose workers of the
+ * same listeners still run (each checked: start time, LISTEN_PID, BATON_GENERATION): their
+ * listening sockets are taken (pidfd_getfd, the same open sockets) and offered to
+ * baton__listeners_open(), and the workers are watched through pidfds as orphans. -EPERM when
+ * the kernel does not allow it, -errno otherwise; every failure is logged with what to do. */
+int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config *config);
+/* This supervisor holds the control socket at control_path now: the state file beside it is
+ * its own from here on (written by baton__recover_save()). */
+void baton__recover_own(struct baton_supervisor *sup, const char *control_path);
+/* Once per loop turn: writes the state file when the machine or the orphans changed. */
+void baton__recover_save(struct baton_supervisor *sup);
+/* Drains the orphans: the stop signal (their generation's), SIGKILL to their process group
+ * after its drain_timeout; fast: SIGKILL now. */
+void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now);
+uint64_t baton__recover_next_deadline(const struct baton_supervisor *sup);
+void baton__recover_tick(struct baton_supervisor *sup, uint64_t now);
+/* True when no orphan is left. */
+bool baton__recover_idle(const struct baton_supervisor *sup);
+/* At exit, before the generations, listeners and loop handles are released: the state file
+ * is removed when ours (or rewritten when orphans outlive us); the orphans' pidfds close. */
+void baton__recover_end(struct baton_supervisor *sup);
+/* The message for a takeover the kernel refused (err: -EPERM/-EACCES), naming the dead
+ * supervisor, the listener and the orphans' pids, and what to do. */
+void baton__recover_denied_message(char *buf, size_t size, pid_t old_pid, const char *listener,
+                                   const pid_t *pids, size_t n, int err);
+/* status.c: the orphans still running, as a JSON array (nothing written when none). */
+void baton__recover_status_json(const struct baton_supervisor *sup, struct baton_buf *b);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -6,6 +6,7 @@
  * handed to systemd's fd store, so even a restart of the supervisor loses no queued connection.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@ struct baton_inherited {
     char name[256];
     int fd;
     bool used;
+    bool taken; /* from a dead supervisor's worker (recover.c), not from systemd */
 };
 
 /* The listeners passed by LISTEN_FDS/LISTEN_FDNAMES when LISTEN_PID is ours, read by libbaton
@@ -53,8 +55,7 @@ static int inherited_fds(struct baton_inherited **ret)
     return n;
 }
 
-/* True when fd is a listening socket bound to addr. */
-static bool listens_on(int fd, const struct baton_address *addr)
+bool baton__listener_is(int fd, const struct baton_address *addr)
 {
     struct baton_address got = {.len = sizeof(got.u)};
     int on = 0;
@@ -76,17 +77,29 @@ static bool listens_on(int fd, const struct baton_address *addr)
     }
 }
 
-/* An inherited listener named `name` on addr (made close-on-exec), or -1. */
-static int adopt(struct baton_inherited *inh, size_t n, const char *name,
-                 const struct baton_address *addr)
+/* The inherited listener named `name` on addr (made close-on-exec), or NULL. */
+static struct baton_inherited *adopt(struct baton_inherited *inh, size_t n, const char *name,
+                                     const struct baton_address *addr)
 {
     for (size_t i = 0; i < n; i++) {
-        if (inh[i].used || strcmp(inh[i].name, name) != 0 || !listens_on(inh[i].fd, addr))
+        if (inh[i].used || strcmp(inh[i].name, name) != 0 || !baton__listener_is(inh[i].fd, addr))
             continue;
         inh[i].used = true;
-        return inh[i].fd;
+        return &inh[i];
     }
-    return -1;
+    return NULL;
+}
+
+void baton__listeners_offer(struct baton_supervisor *sup, const char *name, int fd)
+{
+    size_t n = sup->n_inherited;
+    sup->inherited = baton__xrealloc(sup->inherited, (n + 1) * sizeof(*sup->inherited));
+    struct baton_inherited *inh = &sup->inherited[n];
+    memset(inh, 0, sizeof(*inh));
+    snprintf(inh->name, sizeof(inh->name), "%s", name);
+    inh->fd = fd;
+    inh->taken = true;
+    sup->n_inherited = n + 1;
 }
 
 int baton__listeners_inherit(struct baton_supervisor *sup)
@@ -101,7 +114,7 @@ int baton__listeners_inherit(struct baton_supervisor *sup)
 
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
-    struct baton_buf names = BATON_BUF_INIT(0);
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_inherited *inh = sup->inherited;
     size_t n_inh = sup->n_inherited;
     int r = 0;
@@ -111,8 +124,9 @@ int baton__listeners_open(struct baton_supervisor *sup, const struct baton_confi
     for (size_t i = 0; i < config->n_listen; i++) {
         const struct baton_listen_config *lc = &config->listen[i];
         struct baton_listener *l = &sup->listeners[i];
-        int fd = adopt(inh, n_inh, lc->name, &lc->address);
-        l->adopted = fd >= 0;
+        struct baton_inherited *from = adopt(inh, n_inh, lc->name, &lc->address);
+        int fd = from ? from->fd : -1;
+        l->adopted = from && !from->taken;
         if (fd < 0)
             fd = baton__address_listen(&lc->address, LISTEN_BACKLOG);
         if (fd < 0) {
@@ -127,8 +141,10 @@ int baton__listeners_open(struct baton_supervisor *sup, const struct baton_confi
         sup->n_listeners++;
         baton__buf_printf(&names, "%s%s", i ? ":" : "", lc->name);
         baton__log(BATON_LOG_INFO, "%s %s (%s, fd %zu in workers)",
-                   l->adopted ? "inherited the listener on" : "listening on", lc->text, lc->name,
-                   3 + i);
+                   !from         ? "listening on"
+                   : from->taken ? "took over the listener of the previous supervisor on"
+                                 : "inherited the listener on",
+                   lc->text, lc->name, 3 + i);
     }
     sup->fdnames = names.data ? baton__buf_steal(&names) : baton__xstrdup("");
 out:

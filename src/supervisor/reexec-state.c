@@ -585,7 +585,7 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
 
 static int restore_listeners(struct baton_supervisor *sup, struct fy_node *root)
 {
-    struct baton_buf names = BATON_BUF_INIT(0);
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct fy_node *item;
     void *iter = NULL;
     size_t n = 0;

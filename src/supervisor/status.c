@@ -141,6 +141,7 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
         generation_json(b, g, now);
     }
     baton__buf_puts(b, "]");
+    baton__recover_status_json(sup, b); /* a dead supervisor's workers still draining */
     baton__json_kv_int(b, "restarts", (long long)gs->restarts);
     baton__json_key(b, "crash_loop_slots");
     baton__buf_puts(b, "[");

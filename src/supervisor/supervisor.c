@@ -97,7 +97,7 @@ static void op_progress(void *ctx, long gen, const char *msg)
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
     if (!sup->tx_client)
         return;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "msg", msg);
@@ -130,6 +130,8 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
             return;
         }
         sup->first_ready = true;
+        /* A dead supervisor's workers served until now: they drain like an old generation. */
+        baton__recover_drain(sup, false, baton__clock_now_ms());
         sd_notify(sup, "READY=1\nSTATUS=serving");
         return;
     }
@@ -140,7 +142,7 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
 static void op_done(void *ctx, const struct baton_verdict *v)
 {
     struct baton_supervisor *sup = ctx;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__verdict_json(v, &b);
     if (v->ok) {
         /* The log settings of the configuration now serving (not of one that failed). */
@@ -192,7 +194,7 @@ void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size
 
 static void config_failed(struct baton_supervisor *sup, const char *error)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     size_t n = strlen(error);
     while (n && error[n - 1] == '\n')
         n--;
@@ -262,6 +264,7 @@ void baton__sup_stop(struct baton_supervisor *sup, bool fast)
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
     baton__gens_stop(&sup->gens, fast, baton__clock_now_ms());
+    baton__recover_drain(sup, fast, baton__clock_now_ms());
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -337,6 +340,12 @@ static void on_signal(uv_signal_t *h, int signo)
         baton__sup_stop(sup, true);
         break;
     case SIGUSR2: {
+        if (!baton__recover_idle(sup)) {
+            /* The orphans' pidfds and deadlines are not part of the re-exec state. */
+            baton__log(BATON_LOG_WARNING,
+                       "SIGUSR2 ignored: the previous supervisor's workers are still draining");
+            break;
+        }
         int r = baton__reexec(sup); /* returns only when it did not happen */
         if (r == -EBUSY) {
             baton__sup_busy_message(sup, busy, sizeof(busy));
@@ -393,6 +402,7 @@ static void on_timer(uv_timer_t *h)
     struct baton_supervisor *sup = h->data;
     uint64_t now = baton__clock_now_ms();
     baton__gens_tick(&sup->gens, now);
+    baton__recover_tick(sup, now);
     baton__ctl_tick(sup, now);
 }
 
@@ -405,12 +415,16 @@ static void on_prepare(uv_prepare_t *h)
         sup->stop_requested = false;
         baton__sup_stop(sup, false);
     }
-    if (sup->gens.stopping && baton__gens_idle(&sup->gens)) {
+    if (sup->gens.stopping && baton__gens_idle(&sup->gens) && baton__recover_idle(sup)) {
         uv_stop(sup->loop);
         return;
     }
+    baton__recover_save(sup); /* the state file, when this turn changed the machine */
     uint64_t next = baton__gens_next_deadline(&sup->gens);
     uint64_t c = baton__ctl_next_deadline(sup);
+    if (c < next)
+        next = c;
+    c = baton__recover_next_deadline(sup);
     if (c < next)
         next = c;
     if (next == UINT64_MAX) {
@@ -485,6 +499,7 @@ static void ensure_stdio(void)
 static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
                         int code)
 {
+    baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
     baton__gens_free(&sup->gens);
     baton__ctl_close(sup);
     baton__notify_close(sup);
@@ -522,6 +537,8 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         return shutdown_all(sup, loop, config, 2);
     }
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
+    if (sup->control_path)
+        baton__recover_own(sup, sup->control_path);
     if (sup->gens.active)
         apply_log_config(sup->gens.active->config);
     if ((r = loop_setup(sup)) < 0) {
@@ -570,9 +587,11 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     if (state_fd >= 0)
         return resume(sup, &loop, config, state_fd);
-    if (inherit < 0 || sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
-        baton__ctl_open(sup, config) < 0)
+    /* A dead supervisor's workers first: they may hold our listeners (recover.c). */
+    if (inherit < 0 || sup->devnull < 0 || baton__recover_begin(sup, config) < 0 ||
+        baton__listeners_open(sup, config) < 0 || baton__ctl_open(sup, config) < 0)
         goto out;
+    baton__recover_own(sup, config->control.socket);
     sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
         baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));

@@ -10,7 +10,9 @@
 #include "common/json.h"
 #include "web/web.h"
 
-static struct baton_buf pending = BATON_BUF_INIT(0);
+/* Flushed past FLUSH_AT, so it holds at most one line more, whose fields the HTTP parser's
+ * limits bound. */
+static struct baton_buf pending = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
 /* Lines past this are written at once rather than at the end of the iteration. */
 #define FLUSH_AT (32 * 1024)

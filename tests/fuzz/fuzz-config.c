@@ -156,8 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .environ = empty_environ,
     };
     struct baton_buf err = BATON_BUF_INIT(1 << 20);
-    struct baton_buf yaml = BATON_BUF_INIT(0), json = BATON_BUF_INIT(0);
-    struct baton_buf again = BATON_BUF_INIT(0);
+    struct baton_buf yaml = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+                     json = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    struct baton_buf again = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_config *config = NULL, *back = NULL;
 
     int r = baton__config_load(&o, &config, &err);

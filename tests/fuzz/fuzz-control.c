@@ -1,9 +1,11 @@
 /*
  * Fuzz target for both ends of the control protocol (one JSON object per line each way):
- *  - the supervisor's request parser, baton__request_parse (src/supervisor/request.c), which
- *    reads whatever a local client writes to the control socket;
- *  - the CLI's reply parser, baton__reply_parse and its accessors (src/cli/control-client.c),
- *    and the failure/success printers of src/cli/print.c that read a reload result.
+ *  - the supervisor's request parser, baton__control_request_parse
+ *    (src/supervisor/control-request.c), which reads whatever a local client writes to the
+ *    control socket;
+ *  - the CLI's reply parser, baton__reply_parse (src/cli/control-client.c), its lenient
+ *    readers and the failure/success printers of src/cli/print.c that read a reload result.
+ * Both read JSON with src/common/doc.c, which has its own target (fuzz-doc.c).
  * The whole input is one line for each.
  *
  * Besides the sanitizers, oracles:
@@ -13,11 +15,10 @@
  *    is refused;
  *  - an accepted request, written back as canonical JSON, parses to the same request, and the
  *    CLI's parser reads the same values from it (both ends agree on what a request says);
- *  - a reply the CLI accepts is an object; every accessor answers within its contract on every
+ *  - a reply the CLI accepts is an object; every reader answers within its contract on every
  *    member, nested ones included.
  */
 #include <errno.h>
-#include <libfyaml.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,16 +52,16 @@ static bool is_space(char c)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-static int parse_request(const char *line, size_t len, struct baton_request *req)
+static int parse_request(const char *line, size_t len, struct baton_control_request *req)
 {
     struct baton_buf err = BATON_BUF_INIT(4096);
     int r;
 
     memset(req, 0, sizeof(*req));
-    r = baton__request_parse(line, len, req, &err);
+    r = baton__control_request_parse(line, len, req, &err);
     if (r == 0) {
         CHECK(err.len == 0);
-        CHECK(req->cmd >= BATON_REQ_PING && req->cmd <= BATON_REQ_STOP);
+        CHECK(req->cmd >= BATON_CONTROL_PING && req->cmd <= BATON_CONTROL_STOP);
         CHECK(req->timeout_ms <= (UINT64_C(1) << 53));
     } else {
         CHECK(r == -EINVAL);
@@ -75,19 +76,20 @@ static int parse_request(const char *line, size_t len, struct baton_request *req
     return r;
 }
 
-static bool same_request(const struct baton_request *a, const struct baton_request *b)
+static bool same_request(const struct baton_control_request *a,
+                         const struct baton_control_request *b)
 {
     return a->cmd == b->cmd && a->wait == b->wait && a->fast == b->fast &&
            a->in_place == b->in_place && a->timeout_ms == b->timeout_ms;
 }
 
 /* The accepted request as canonical JSON: both parsers must read it back the same. */
-static void check_canonical(const struct baton_request *req)
+static void check_canonical(const struct baton_control_request *req)
 {
     char line[256];
-    struct baton_request back;
-    struct fy_document *doc;
-    struct fy_node *root = NULL;
+    struct baton_control_request back;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root;
     long long timeout;
 
     int n =
@@ -99,23 +101,23 @@ static void check_canonical(const struct baton_request *req)
     CHECK(parse_request(line, (size_t)n, &back) == 0);
     CHECK(same_request(req, &back));
 
-    doc = baton__reply_parse(line, (size_t)n, &root);
-    if (!doc) {
+    if (baton__reply_parse(line, (size_t)n, &doc, NULL) < 0) {
         fprintf(stderr, "fuzz-control: the CLI's parser refuses %s\n", line);
         abort();
     }
-    CHECK(strcmp(baton__json_get_text(root, "cmd"), cmd_names[req->cmd]) == 0);
-    CHECK(baton__json_get_bool(root, "wait") == req->wait);
-    CHECK(baton__json_get_bool(root, "fast") == req->fast);
-    CHECK(baton__json_get_bool(root, "in_place") == req->in_place);
-    CHECK(baton__json_get_int(root, "timeout_ms", &timeout));
+    root = baton__doc_root(doc);
+    CHECK(strcmp(baton__cli_text(root, "cmd", ""), cmd_names[req->cmd]) == 0);
+    CHECK(baton__cli_true(root, "wait") == req->wait);
+    CHECK(baton__cli_true(root, "fast") == req->fast);
+    CHECK(baton__cli_true(root, "in_place") == req->in_place);
+    CHECK(baton__cli_int(root, "timeout_ms", &timeout));
     CHECK((unsigned long long)timeout == req->timeout_ms);
-    baton__reply_free(doc);
+    baton__doc_free(doc);
 }
 
 static void fuzz_request(const char *line, size_t len)
 {
-    struct baton_request req, again;
+    struct baton_control_request req, again;
     int r = parse_request(line, len, &req);
 
     /* Trailing whitespace is not part of the object. */
@@ -144,95 +146,62 @@ static void fuzz_request(const char *line, size_t len)
 
 static FILE *devnull;
 
-static void walk(struct fy_node *obj, int depth);
-
-static void walk_value(struct fy_node *n, int depth)
+/* Every reader on every member of n, and the printers on every object. */
+static void walk(const struct baton_doc_node *n, int depth)
 {
-    void *iter = NULL;
-    struct fy_node *item;
+    const struct baton_doc_node *item = NULL;
     size_t count = 0;
 
-    if (!n || depth > MAX_WALK_DEPTH)
+    if (depth > MAX_WALK_DEPTH)
         return;
-    switch (fy_node_get_type(n)) {
-    case FYNT_MAPPING:
-        walk(n, depth + 1);
-        break;
-    case FYNT_SEQUENCE:
-        while ((item = baton__json_next(n, &iter))) {
-            walk_value(item, depth + 1);
-            count++;
-        }
-        CHECK(count == (size_t)fy_node_sequence_item_count(n));
-        break;
-    default:
-        /* A scalar is not an array. */
-        CHECK(baton__json_next(n, &iter) == NULL);
-        break;
+    if (baton__doc_type(n) == BATON_DOC_OBJECT) {
+        baton__cli_print_failure(devnull, n, "  ");
+        baton__cli_print_success(devnull, n);
     }
-}
-
-/* Every accessor on every member of obj. */
-static void walk(struct fy_node *obj, int depth)
-{
-    void *iter = NULL;
-    struct fy_node_pair *pair;
-
-    CHECK(fy_node_get_type(obj) == FYNT_MAPPING);
-    while ((pair = fy_node_mapping_iterate(obj, &iter))) {
-        const char *key = baton__json_text(fy_node_pair_key(pair));
-        struct fy_node *value = fy_node_pair_value(pair);
-        long long v;
-
-        if (!key)
-            continue; /* JSON keys are strings; "null" reads as no text */
-        /* baton__json_get() looks keys up through libfyaml, which reads a key that is not a
-         * plain word as YAML ("{md" is a broken flow mapping, reported on stderr): the CLI only
-         * asks for the protocol's own keys, so only that alphabet is looked up here. */
-        if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(key)) {
-            walk_value(value, depth);
-            continue;
+    while ((item = baton__doc_next(n, item))) {
+        const char *key = baton__doc_key(item);
+        count++;
+        CHECK((key != NULL) == (baton__doc_type(n) == BATON_DOC_OBJECT));
+        if (key) {
+            const struct baton_doc_node *found = baton__doc_get(n, key);
+            const char *text = baton__cli_text(n, key, NULL), *s;
+            size_t slen;
+            long long v;
+            /* Duplicates are refused, so a key finds its own member, unless it holds a NUL
+             * (a C string stops there): then it finds the member named by its first part. */
+            CHECK(found == item || !found || strcmp(baton__doc_key(found), key) == 0);
+            if (found == item) {
+                bool plain_string = baton__doc_str(item, &s, &slen) == 0 && strlen(s) == slen;
+                CHECK((text != NULL) == plain_string);
+                if (baton__cli_int(n, key, &v)) {
+                    char *end;
+                    CHECK(baton__doc_type(item) == BATON_DOC_NUMBER);
+                    CHECK(strtoll(baton__doc_number_text(item), &end, 10) == v && *end == '\0');
+                }
+                if (baton__cli_true(n, key))
+                    CHECK(baton__doc_type(item) == BATON_DOC_BOOL);
+            }
         }
-        char *k = strdup(key);
-        CHECK(k != NULL);
-        struct fy_node *found = baton__json_get(obj, k);
-        CHECK(found != NULL);
-        const char *text = baton__json_get_text(obj, k);
-        CHECK(text == baton__json_text(found));
-        if (baton__json_get_int(obj, k, &v)) {
-            char *end;
-            CHECK(text != NULL);
-            CHECK(strtoll(text, &end, 10) == v && *end == '\0');
-        }
-        int b = baton__json_get_bool(obj, k);
-        CHECK(b == -1 || b == 0 || b == 1);
-        if (b == 1)
-            CHECK(strcmp(text, "true") == 0);
-        if (b == 0)
-            CHECK(strcmp(text, "false") == 0);
-        /* Members that are objects are what the printers look into (reason, timings). */
-        if (fy_node_get_type(found) == FYNT_MAPPING) {
-            baton__cli_print_failure(devnull, found, "  ");
-            baton__cli_print_success(devnull, found);
-        }
-        free(k);
-        walk_value(value, depth);
+        walk(item, depth + 1);
     }
-    CHECK(baton__json_get(obj, "no-such-member-in-any-reply") == NULL);
+    CHECK(count == baton__doc_count(n));
+    CHECK(baton__doc_get(n, "no-such-member-in-any-reply") == NULL);
 }
 
 static void fuzz_reply(const char *line, size_t len)
 {
-    struct fy_node *root = NULL;
-    struct fy_document *doc = baton__reply_parse(line, len, &root);
+    struct baton_doc *doc = NULL;
+    struct baton_buf err = BATON_BUF_INIT(4096);
 
-    if (!doc)
+    if (baton__reply_parse(line, len, &doc, &err) < 0) {
+        CHECK(doc == NULL && err.len > 0);
+        baton__buf_free(&err);
         return;
-    CHECK(root != NULL && fy_node_get_type(root) == FYNT_MAPPING);
-    walk(root, 0);
-    baton__cli_print_failure(devnull, root, "");
-    baton__cli_print_success(devnull, root);
-    baton__reply_free(doc);
+    }
+    CHECK(err.len == 0);
+    CHECK(baton__doc_type(baton__doc_root(doc)) == BATON_DOC_OBJECT);
+    walk(baton__doc_root(doc), 0);
+    baton__doc_free(doc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -135,9 +135,9 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 
 static void check_travels(const char *key, const char *value, size_t len)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
-    struct fy_document *doc;
-    struct fy_node *root = NULL;
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    struct baton_doc *doc = NULL;
+    const char *text = NULL;
     /* The worker field holds what baton__xstrndup() kept: up to the first NUL (there is none). */
     char *field = strndup(value, len);
 
@@ -145,13 +145,11 @@ static void check_travels(const char *key, const char *value, size_t len)
     CHECK(baton__buf_puts(&b, "{") == 0);
     CHECK(baton__json_kv_str(&b, key, field) == 0);
     CHECK(baton__buf_puts(&b, "}") == 0);
-    doc = baton__reply_parse(b.data, b.len, &root);
-    if (!doc) {
+    if (baton__reply_parse(b.data, b.len, &doc, NULL) < 0) {
         fprintf(stderr, "fuzz-notify: the CLI cannot read the reply %s\n", b.data);
         abort();
     }
-    const char *text = baton__json_get_text(root, key);
-    CHECK(text != NULL);
+    CHECK(baton__doc_get_str(baton__doc_root(doc), key, &text, NULL, 0) == 0);
     if (!valid_utf8((const unsigned char *)text, strlen(text))) {
         fprintf(stderr, "fuzz-notify: %s comes out as invalid UTF-8 from %s\n", key, b.data);
         abort();
@@ -161,7 +159,7 @@ static void check_travels(const char *key, const char *value, size_t len)
                 key, field, text, b.data);
         abort();
     }
-    baton__reply_free(doc);
+    baton__doc_free(doc);
     baton__buf_free(&b);
     free(field);
 }

@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(o.modules[i].path[0] == '/');
             if (o.modules[i].config) {
                 struct config_node *root = NULL;
-                struct baton_buf perr = BATON_BUF_INIT(0);
+                struct baton_buf perr = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
                 const char *json = o.modules[i].config;
                 CHECK(baton__config_yaml_parse("json", json, strlen(json), &root, &perr) == 0);
                 CHECK(root != NULL);

@@ -5,4 +5,4 @@
 baton_fuzz_target(notify
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz-notify.c
             ${PROJECT_SOURCE_DIR}/src/cli/control-client.c
-    LIBS baton_supervisor baton_common PkgConfig::LIBFYAML)
+    LIBS baton_supervisor baton_common)

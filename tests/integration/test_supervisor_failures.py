@@ -265,12 +265,19 @@ def test_malformed_control_requests(procs, port):
         for line, needle in [(b"garbage", "malformed JSON"), (b"[1,2]", "JSON object"),
                              (b'{"cmd":"launch"}', "unknown command"), (b"{}", "missing"),
                              (b'{"cmd":"reload","wait":"yes"}', "true or false"),
-                             (b"\xff\xfe\x00", "malformed")]:
+                             (b"\xff\xfe\x00", "malformed"),
+                             # YAML is not JSON: a plain word, a duplicate key.
+                             (b'{"cmd": reload}', "malformed JSON at byte 8"),
+                             (b'{"cmd":"ping","cmd":"stop"}', "duplicate key")]:
             s.sendall(line + b"\n")
             reply = json.loads(f.readline())
             assert reply["ok"] is False and needle in reply["error"], (line, reply)
         # Still the same connection, still answering.
         s.sendall(b'{"cmd":"ping"}\n')
+        assert json.loads(f.readline())["ok"] is True
+        # Blank runs cost the reader one pass (libfyaml alone takes seconds over these), so the
+        # answer comes within the socket timeout.
+        s.sendall(b'{"cmd":"ping","x":[[1]' + b" " * 60000 + b"]}" + b" " * 4000 + b"\n")
         assert json.loads(f.readline())["ok"] is True
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)

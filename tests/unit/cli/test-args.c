@@ -16,7 +16,7 @@
 /* argv storage outlives each parse: the parsed args point into it. */
 static char *argv_store[MAX_ARGS + 1];
 static struct baton_cli_args args;
-static struct baton_buf err = BATON_BUF_INIT(0);
+static struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
 /* Parses "baton" followed by the NULL-terminated arguments. */
 static int parse(const char *first, ...)

@@ -1,5 +1,5 @@
 /* The control-socket client: connecting (missing, stale, live and over-long socket paths),
- * reading JSON lines from a real socket, and reading values out of replies. */
+ * reading JSON lines from a real socket, reading values out of replies, printing results. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -199,49 +199,87 @@ static const char reply[] =
 
 static void reads_reply_values(void **state)
 {
-    struct fy_node *root, *reason, *item;
-    struct fy_document *doc = baton__reply_parse(reply, strlen(reply), &root);
-    long long v;
-    void *iter = NULL;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root, *reason, *item = NULL;
     const char *want[] = {"one", "two", ""};
+    long long v = 7;
     size_t n = 0;
-
-    assert_non_null(doc);
-    assert_int_equal(baton__json_get_bool(root, "ok"), 0);
-    assert_int_equal(baton__json_get_bool(root, "t"), 1);
-    assert_int_equal(baton__json_get_bool(root, "f"), 0);
-    assert_int_equal(baton__json_get_bool(root, "quoted_true"), -1); /* a string, not a boolean */
-    assert_int_equal(baton__json_get_bool(root, "missing"), -1);
-    assert_int_equal(baton__json_get_bool(root, "busy"), -1);
-    assert_null(baton__json_get_text(root, "busy"));                 /* null */
-    assert_string_equal(baton__json_get_text(root, "name"), "null"); /* the string "null" */
-    assert_string_equal(baton__json_get_text(root, "error"), "worker \"a\" \xc3\xa9/x\n");
-    assert_true(baton__json_get_int(root, "generation", &v));
+    assert_int_equal(baton__reply_parse(reply, strlen(reply), &doc, NULL), 0);
+    root = baton__doc_root(doc);
+    assert_false(baton__cli_true(root, "ok"));
+    assert_true(baton__cli_true(root, "t"));
+    assert_false(baton__cli_true(root, "f"));
+    assert_false(baton__cli_true(root, "quoted_true")); /* a string, not a boolean */
+    assert_false(baton__cli_true(root, "missing"));
+    assert_false(baton__cli_true(root, "busy"));
+    assert_null(baton__cli_text(root, "busy", NULL));                 /* null */
+    assert_string_equal(baton__cli_text(root, "busy", "-"), "-");     /* null: the fallback */
+    assert_string_equal(baton__cli_text(root, "name", NULL), "null"); /* the string "null" */
+    assert_string_equal(baton__cli_text(root, "error", NULL), "worker \"a\" \xc3\xa9/x\n");
+    assert_true(baton__cli_int(root, "generation", &v));
     assert_int_equal(v, 5);
-    assert_true(baton__json_get_int(root, "neg", &v));
+    assert_true(baton__cli_int(root, "neg", &v));
     assert_int_equal(v, -12);
-    assert_false(baton__json_get_int(root, "big", &v));
-    assert_false(baton__json_get_int(root, "frac", &v));
-    assert_false(baton__json_get_int(root, "num_text", &v)); /* a string, not a number */
-    assert_false(baton__json_get_int(root, "missing", &v));
-    assert_false(baton__json_get_int(root, "reason", &v));
-    assert_null(baton__json_get_text(root, "reason")); /* an object has no text */
+    assert_false(baton__cli_int(root, "big", &v));
+    assert_false(baton__cli_int(root, "frac", &v));
+    assert_false(baton__cli_int(root, "num_text", &v)); /* a string, not a number */
+    assert_false(baton__cli_int(root, "missing", &v));
+    assert_false(baton__cli_int(root, "reason", &v));
+    assert_int_equal(v, -12);                           /* untouched when false */
+    assert_null(baton__cli_text(root, "reason", NULL)); /* an object has no text */
 
-    reason = baton__json_get(root, "reason");
+    reason = baton__doc_get(root, "reason");
     assert_non_null(reason);
-    assert_string_equal(baton__json_get_text(reason, "cause"), "exit");
-    while ((item = baton__json_next(baton__json_get(reason, "stderr"), &iter))) {
+    assert_string_equal(baton__cli_text(reason, "cause", NULL), "exit");
+    while ((item = baton__doc_next(baton__doc_get(reason, "stderr"), item))) {
+        const char *text;
         assert_true(n < 3);
-        assert_string_equal(baton__json_text(item), want[n++]);
+        assert_int_equal(baton__doc_str(item, &text, NULL), 0);
+        assert_string_equal(text, want[n++]);
     }
     assert_int_equal(n, 3);
-    iter = NULL;
-    assert_null(baton__json_next(baton__json_get(root, "list"), &iter));
-    iter = NULL;
-    assert_null(baton__json_next(reason, &iter)); /* an object is not an array */
-    assert_null(baton__json_get(baton__json_get(root, "generation"), "x"));
-    assert_null(baton__json_get(NULL, "x"));
-    baton__reply_free(doc);
+    assert_null(baton__doc_next(baton__doc_get(root, "list"), NULL));
+    assert_null(baton__doc_get(baton__doc_get(root, "generation"), "x"));
+    assert_null(baton__doc_get(NULL, "x"));
+    baton__doc_free(doc);
+}
+
+/* The printers read a failed and a successful reload result. */
+static void prints_results(void **state)
+{
+    static const char failed[] =
+        "{\"ok\":false,\"error\":\"generation 2 failed\",\"msg\":\"generation 1 keeps serving\","
+        "\"reason\":{\"cause\":\"exit\",\"exit_status\":3,\"status\":\"starting\","
+        "\"stderr\":[\"boom\",\"\"]}}";
+    static const char done[] =
+        "{\"ok\":true,\"generation\":4,\"previous\":3,\"timings\":{\"ready_ms\":35,"
+        "\"total_ms\":1200}}";
+    struct baton_doc *doc = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f;
+
+    assert_int_equal(baton__reply_parse(failed, strlen(failed), &doc, NULL), 0);
+    f = open_memstream(&text, &size);
+    baton__cli_print_failure(f, baton__doc_root(doc), "  ");
+    fclose(f);
+    assert_string_equal(text, "  cause: exit, exit status 3\n"
+                              "  last STATUS=starting\n"
+                              "  stderr (last lines):\n"
+                              "    | boom\n"
+                              "    | \n"
+                              "  generation 1 keeps serving\n");
+    free(text);
+    baton__doc_free(doc);
+
+    assert_int_equal(baton__reply_parse(done, strlen(done), &doc, NULL), 0);
+    f = open_memstream(&text, &size);
+    baton__cli_print_success(f, baton__doc_root(doc));
+    fclose(f);
+    assert_string_equal(text, "generation 4 is serving (replaced generation 3; ready in 35ms, "
+                              "1.2s in all)\n");
+    free(text);
+    baton__doc_free(doc);
 }
 
 static void refuses_what_is_not_an_object(void **state)
@@ -261,12 +299,17 @@ static void refuses_what_is_not_an_object(void **state)
         "\x01\x02",
         "{\"a\":\"\\q\"}",
         "{\"a\":1,\"a\":2}",
+        "{\"ok\": true}  # YAML comment",
+        "{\"ok\": yes}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct fy_node *root = NULL;
-        struct fy_document *doc = baton__reply_parse(bad[i], strlen(bad[i]), &root);
-        if (doc)
+        struct baton_doc *doc = NULL;
+        struct baton_buf err = BATON_BUF_INIT(1024);
+        if (baton__reply_parse(bad[i], strlen(bad[i]), &doc, &err) == 0)
             fail_msg("accepted as a JSON object: '%s'", bad[i]);
+        assert_null(doc);
+        assert_true(err.len > 0);
+        baton__buf_free(&err);
     }
 }
 
@@ -307,6 +350,7 @@ int main(void)
         cmocka_unit_test(refuses_endless_lines),
         cmocka_unit_test(send_to_closed_peer_fails_without_sigpipe),
         cmocka_unit_test(reads_reply_values),
+        cmocka_unit_test(prints_results),
         cmocka_unit_test(refuses_what_is_not_an_object),
         cmocka_unit_test(formats_durations_for_people),
     };

@@ -17,13 +17,15 @@ enum { SUCCESS, FAILURE };
 /* Prints `reply` one way or the other and compares the output with `want`. */
 static void prints(int how, const char *reply, const char *indent, const char *want)
 {
-    struct fy_node *root;
-    struct fy_document *doc = baton__reply_parse(reply, strlen(reply), &root);
+    struct baton_doc *doc = NULL;
+    struct baton_buf err = BATON_BUF_INIT(1024);
     char *text = NULL;
     size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
 
-    assert_non_null(doc);
+    assert_int_equal(baton__reply_parse(reply, strlen(reply), &doc, &err), 0);
+    baton__buf_free(&err);
+    const struct baton_doc_node *root = baton__doc_root(doc);
+    FILE *f = open_memstream(&text, &size);
     assert_non_null(f);
     if (how == SUCCESS)
         baton__cli_print_success(f, root);
@@ -32,7 +34,7 @@ static void prints(int how, const char *reply, const char *indent, const char *w
     assert_int_equal(fclose(f), 0);
     assert_string_equal(text, want);
     free(text);
-    baton__reply_free(doc);
+    baton__doc_free(doc);
 }
 
 static void success_lines(void **state)

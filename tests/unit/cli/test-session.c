@@ -135,7 +135,7 @@ struct events {
     char lines[4][64];
 };
 
-static void on_event(void *ctx, const char *line, size_t len, struct fy_node *event)
+static void on_event(void *ctx, const char *line, size_t len, const struct baton_doc_node *event)
 {
     struct events *e = ctx;
     assert_non_null(event);
@@ -146,8 +146,8 @@ static void on_event(void *ctx, const char *line, size_t len, struct fy_node *ev
 static void events_then_the_result(void **state)
 {
     struct baton_control c;
-    struct fy_document *doc = NULL;
-    struct fy_node *root = NULL;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root = NULL;
     const char *line = NULL;
     struct events e = {0};
     char got[64] = "";
@@ -164,9 +164,9 @@ static void events_then_the_result(void **state)
     assert_string_equal(e.lines[1], "{\"event\":\"ready\"}");
     assert_string_equal(line, "{\"ok\":true,\"generation\":2}");
     long long gen = 0;
-    assert_true(baton__json_get_int(root, "generation", &gen));
+    assert_true(baton__cli_int(root, "generation", &gen));
     assert_int_equal(gen, 2);
-    baton__reply_free(doc);
+    baton__doc_free(doc);
     /* The request went out as one line. */
     assert_int_equal(read(peer, got, sizeof(got) - 1), 17);
     assert_string_equal(got, "{\"cmd\":\"reload\"}\n");
@@ -179,8 +179,8 @@ static void events_then_the_result(void **state)
 static void fails_with(const char *script, bool hang_up, uint64_t deadline_ms, const char *want)
 {
     struct baton_control c;
-    struct fy_document *doc = NULL;
-    struct fy_node *root = NULL;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root = NULL;
     const char *line = NULL;
     char *err;
     struct capture cap;
@@ -228,8 +228,8 @@ static void supervisor_side_failures(void **state)
 static void a_refusal_is_read_even_when_the_send_fails(void **state)
 {
     struct baton_control c;
-    struct fy_document *doc = NULL;
-    struct fy_node *root = NULL;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root = NULL;
     const char *line = NULL;
     int peer;
 
@@ -240,8 +240,8 @@ static void a_refusal_is_read_even_when_the_send_fails(void **state)
     assert_int_equal(
         baton__cli_request(&c, "{\"cmd\":\"stop\"}", 14, 0, NULL, NULL, &doc, &root, &line),
         BATON_EXIT_OK);
-    assert_string_equal(baton__json_get_text(root, "error"), "forbidden");
-    baton__reply_free(doc);
+    assert_string_equal(baton__cli_text(root, "error", NULL), "forbidden");
+    baton__doc_free(doc);
     baton__control_close(&c);
 }
 

@@ -12,7 +12,7 @@
 
 static void appends_and_consumes(void **state)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(baton__buf_printf(&b, "%d,", i % 10), 0);
     assert_int_equal(b.len, 2000);
@@ -40,9 +40,29 @@ static void enforces_maximum(void **state)
     baton__buf_free(&c);
 }
 
+/* No "0 means unlimited": a buffer whose maximum was forgotten holds nothing. */
+static void maximum_is_mandatory(void **state)
+{
+    struct baton_buf zero = BATON_BUF_INIT(0), zeroed;
+    memset(&zeroed, 0, sizeof(zeroed));
+    assert_int_equal(baton__buf_append(&zero, "x", 1), -ENOBUFS);
+    assert_int_equal(baton__buf_puts(&zeroed, "x"), -ENOBUFS);
+    assert_int_equal(baton__buf_printf(&zeroed, "%d", 1), -ENOBUFS);
+    assert_int_equal(zeroed.len, 0);
+    baton__buf_free(&zero);
+    baton__buf_free(&zeroed);
+    /* Unbounded is spelled out, and still refuses what cannot be allocated. */
+    struct baton_buf big = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    assert_int_equal(baton__buf_append(&big, "a", 1), 0);
+    assert_int_equal(baton__buf_append(&big, "b", SIZE_MAX), -ENOBUFS);
+    assert_int_equal(baton__buf_append(&big, "b", SIZE_MAX - 1), -ENOBUFS);
+    assert_string_equal(big.data, "a");
+    baton__buf_free(&big);
+}
+
 static void steals(void **state)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     char *empty = baton__buf_steal(&b);
     assert_string_equal(empty, "");
     free(empty);
@@ -58,6 +78,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_and_consumes),
         cmocka_unit_test(enforces_maximum),
+        cmocka_unit_test(maximum_is_mandatory),
         cmocka_unit_test(steals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,7 @@
 
 static void escapes_strings(void **state)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     assert_int_equal(baton__json_string(&b, "a\"b\\c\n\t\x01\x7f", (size_t)-1), 0);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"");
     baton__buf_free(&b);
@@ -17,7 +17,7 @@ static void escapes_strings(void **state)
 
 static void replaces_invalid_utf8(void **state)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     /* valid 2-byte é, a lone continuation byte, an overlong '/' and a surrogate */
     assert_int_equal(baton__json_string(&b, "\xc3\xa9\x80\xc0\xaf\xed\xa0\x80", (size_t)-1), 0);
     assert_string_equal(b.data, "\"\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef"
@@ -27,7 +27,7 @@ static void replaces_invalid_utf8(void **state)
 
 static void builds_objects(void **state)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "cmd", "status");
     baton__json_kv_int(&b, "gen", -3);

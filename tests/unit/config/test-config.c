@@ -96,7 +96,7 @@ static void no_config_form(void **state)
     char *listen[] = {"127.0.0.1:8080", "unix:app.sock", "[::1]:0"};
     char *command[] = {"/usr/bin/python3", "-m", "http.server"};
     char *sets[] = {"app.workers=3", "app.ready=delay:1s", NULL};
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_config_options o = {.listen = listen,
                                      .n_listen = 3,
                                      .command = command,
@@ -144,7 +144,7 @@ static void no_config_form(void **state)
 static void control_socket_of_a_broken_file(void **state)
 {
     struct baton_config_options o = {.path = "baton.yaml", .environ = no_environ};
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     char *socket = NULL;
 
     write_file("baton.yaml", "app: {command: [x]}\ncontrol: {socket: run/ctl.sock}\n");
@@ -223,7 +223,7 @@ static const struct config_schema other_schema = {other_keys, 8, count_custom};
 static void loads_another_schema(void **state)
 {
     struct other o = {0};
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
     assert_int_equal(mkdir("etc", 0700), 0);
     write_file("etc/other.yaml", "size: 8KiB\non: yes\ndir: www\nitems: [a, b, c]\n"

@@ -37,7 +37,7 @@ static void prints_and_round_trips(void **state)
     char *sets[] = {"app.env.EMPTY=\"\"", "app.env.ODD='yes'", "name=\"1e3\"", NULL};
     struct result res = load("baton.yaml", NULL, env, sets);
     assert_string_equal(res.err, "");
-    struct baton_buf out = BATON_BUF_INIT(0), again = BATON_BUF_INIT(0), json = BATON_BUF_INIT(0);
+    struct baton_buf out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), again = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), json = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     assert_int_equal(baton__config_print(res.config, &out, false), 0);
 
     assert_non_null(strstr(out.data, line("name: \"1e3\"", "--set")));
@@ -92,7 +92,7 @@ static void prints_and_round_trips(void **state)
     assert_non_null(strstr(json.data, "\"app.user\":\"baton.yaml:18:3\""));
     /* The JSON is well-formed: it loads as YAML into one mapping of two mappings. */
     struct config_node *root = NULL;
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     assert_int_equal(baton__config_yaml_parse("json", json.data, json.len, &root, &err), 0);
     assert_int_equal(root->type, NODE_MAP);
     assert_int_equal(root->n_items, 4);

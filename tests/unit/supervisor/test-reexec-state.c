@@ -77,7 +77,7 @@ static struct baton_config *load(const char *name, const char *yaml)
 /* The "config" member of `baton config --json`'s printing. */
 static char *printed(const struct baton_config *c)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     assert_int_equal(baton__config_print(c, &b, true), 0);
     char *origins = strstr(b.data, ",\"origins\":");
     assert_non_null(origins);
@@ -120,7 +120,7 @@ static char *leaf_lines(const char *json)
     struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
     struct fy_document *doc = fy_document_build_from_string(&cfg, json, strlen(json));
     assert_non_null(doc);
-    struct baton_buf out = BATON_BUF_INIT(0);
+    struct baton_buf out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     leaves(fy_document_root(doc), "", &out);
     fy_document_destroy(doc);
     return baton__buf_steal(&out);
@@ -177,7 +177,7 @@ static void test_fixture_covers_every_key(void **state)
 static void test_config_round_trip(void **state)
 {
     struct baton_config *full = load("full.yaml", full_yaml);
-    struct baton_buf saved = BATON_BUF_INIT(0);
+    struct baton_buf saved = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_config *back = NULL;
     baton__state_config_json(&saved, full);
     assert_int_equal(baton__state_config_parse(saved.data, saved.len, &back), 0);
@@ -265,7 +265,7 @@ static void test_state_round_trip(void **state)
 {
     struct baton_supervisor *sup = sup_new(), *back = sup_new();
     struct baton_state_fds *fds = calloc(1, sizeof(*fds));
-    struct baton_buf a = BATON_BUF_INIT(0), b = BATON_BUF_INIT(0);
+    struct baton_buf a = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
     sup->listeners = calloc(1, sizeof(*sup->listeners));
     sup->listeners[0].name = strdup("http");

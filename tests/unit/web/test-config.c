@@ -49,7 +49,7 @@ static void write_file(const char *name, const char *text)
 static void reads_every_key(void **state)
 {
     struct baton__web_options o = {.server = BATON__SERVER_CONFIG_DEFAULT};
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     char want[PATH_MAX + 32];
 
     o.listen[o.nlisten++] = strdup("127.0.0.1:1"); /* given before: kept, the file's added */
@@ -94,7 +94,7 @@ static void keeps_what_the_file_does_not_set(void **state)
 {
     struct baton__web_options o = {.server = BATON__SERVER_CONFIG_DEFAULT};
     struct baton__server_config defaults = BATON__SERVER_CONFIG_DEFAULT;
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
     o.static_root = strdup("/srv/www");
     o.server.max_connections = 7;
@@ -116,7 +116,7 @@ static void keeps_what_the_file_does_not_set(void **state)
 static void errors_have_places_and_hints(void **state)
 {
     struct baton__web_options o = {.server = BATON__SERVER_CONFIG_DEFAULT};
-    struct baton_buf err = BATON_BUF_INIT(0);
+    struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
     write_file("web.yaml", "listen: nowhere\nacces_log: true\nlimits:\n  header_count: 10001\n"
                            "  body_bytes: 2TiB\ntimeouts: {drain: 1200h}\nmodules: [{path: ''}]\n");
