@@ -67,7 +67,7 @@ def playbook(fleet, workers=2, extra=()):
     varsfile = fleet["tmp"] / "vars.json"
     varsfile.write_text(json.dumps({"baton_package": str(fleet["deb"]), "baton_config": config}))
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="False")
+               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PIPELINING="True")
     r = subprocess.run(["ansible-playbook", "-i", fleet["inventory"], ANSIBLE / "site.yml",
                         "-e", f"@{varsfile}", *extra],
                        capture_output=True, text=True, env=env, timeout=600 * TIME_SCALE)
