@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: all deps deps-test deps-bench deps-fuzz build run test test-asan build-asan fuzz bench \
-        format check-format clean
+        format check-format clean install uninstall deb deps-deb soak
 
 all: build
 
@@ -17,6 +17,8 @@ deps-test:
 	@scripts/install-deps test
 deps-bench:
 	@scripts/install-deps bench
+deps-deb:
+	@scripts/install-deps deb
 deps-fuzz:
 	@scripts/install-deps fuzz
 
@@ -55,8 +57,38 @@ fuzz: deps-fuzz
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 	BATON_BUILD_DIR=$(FUZZ_BUILD) /usr/bin/python3 tests/integration/http_differential.py --cases $(DIFF_CASES)
 
+# The long torture runs (tests/integration/test_load_torture.py with BATON_SOAK=1): 1,000 reloads
+# under load (~3 min), 5 minutes of chaos, resource exhaustion; each prints its figures.
+soak: deps-test build
+	cd $(BUILD) && BATON_SOAK=1 ctest --output-on-failure --timeout 3600 -R 'torture' -V | \
+	    grep -E '^[0-9]+: (chaos|[ 0-9]+ reloads| +[0-9]| keep-alive| close|log full|[0-9]+ idle)|tests passed|FAILED|Error'
+
 bench: deps-bench build
 	bench/run-all $(BUILD)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]`: the programs, libbaton, the headers,
+# baton.pc, the CMake package, man pages, systemd units and bash completion. `make uninstall`
+# removes what the last install wrote (give it the same DESTDIR).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -fv --
+	@# baton's own directories (.../baton/...), deepest first; never a shared one like bin/.
+	-awk -v d='$(DESTDIR)' '{ p = $$0; while (sub("/[^/]*$$", "", p) && p ~ "/baton(/|$$)") print d p }' \
+	    $(BUILD)/install_manifest.txt | sort -ru | xargs -r rmdir --ignore-fail-on-non-empty
+	rm -f $(BUILD)/install_manifest.txt
+
+# `make deb`: baton_<version>_<arch>.deb in build-deb/ (a Release build without the tests).
+DEB_BUILD ?= build-deb
+deb: deps-deb
+	cmake -S . -B $(DEB_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
+	      -DCMAKE_INSTALL_PREFIX=/usr -DBATON_DEB_LAYOUT=ON
+	cmake --build $(DEB_BUILD) -j $(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls $(DEB_BUILD)/baton_*.deb
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
@@ -67,4 +99,4 @@ check-format: deps-fuzz
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)

@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,15 @@ static struct {
     enum baton_log_format format;
     enum baton_log_level min;
 } log_state = {"baton", BATON_LOG_TEXT, BATON_LOG_INFO};
+
+/* Lines the destination refused (a full disk, a closed pipe): counted, and said once, in the
+ * first line that gets through again. The program goes on either way. */
+static struct {
+    unsigned long long lost;
+    int first_errno;
+    bool torn; /* a line was cut short: the next one starts on a line of its own */
+    bool reporting;
+} log_loss;
 
 void baton__log_setup(const char *program, enum baton_log_format format,
                       enum baton_log_level min_level)
@@ -94,6 +104,33 @@ static enum baton_log_level level_of_priority(int priority)
 }
 
 static void emit(enum baton_log_level level, long gen, long pid, const char *stream,
+                 const char *msg, size_t msg_len);
+
+/* Says how many lines were lost and why, before the next line that can be written. */
+static void report_loss(void)
+{
+    char msg[200];
+    if (!log_loss.lost || log_loss.reporting)
+        return;
+    log_loss.reporting = true;
+    if (log_loss.torn && write(STDERR_FILENO, "\n", 1) == 1)
+        log_loss.torn = false;
+    unsigned long long lost = log_loss.lost;
+    int n = snprintf(msg, sizeof(msg), "log: %llu line%s could not be written (%s)", lost,
+                     lost == 1 ? "" : "s", strerror(log_loss.first_errno));
+    log_loss.lost = 0;
+    emit(BATON_LOG_WARNING, -1, -1, NULL, msg, (size_t)n < sizeof(msg) ? (size_t)n : 0);
+    if (log_loss.lost) /* still failing: the notice waits for the next line */
+        log_loss.lost = lost;
+    log_loss.reporting = false;
+}
+
+unsigned long long baton__log_lost(void)
+{
+    return log_loss.lost;
+}
+
+static void emit(enum baton_log_level level, long gen, long pid, const char *stream,
                  const char *msg, size_t msg_len)
 {
     struct baton_buf b = BATON_BUF_INIT(LOG_LINE_MAX + 200);
@@ -134,9 +171,15 @@ static void emit(enum baton_log_level level, long gen, long pid, const char *str
     }
 out:
     if (b.data) {
+        report_loss();
         /* One write per line, so lines from several processes sharing stderr don't interleave. */
         ssize_t r = write(STDERR_FILENO, b.data, b.len);
-        (void)r;
+        if (r < 0 || (size_t)r < b.len) {
+            if (!log_loss.lost)
+                log_loss.first_errno = r < 0 ? errno : ENOSPC;
+            log_loss.lost++;
+            log_loss.torn |= r > 0;
+        }
     }
     baton__buf_free(&b);
 }

@@ -35,6 +35,10 @@ int baton__log_level_parse(const char *text, enum baton_log_level *ret);
 int baton__log_format_parse(const char *text, enum baton_log_format *ret);
 const char *baton__log_level_name(enum baton_log_level level);
 
+/* Lines not written since the last one that was (a full disk, a closed pipe). The next line that
+ * can be written is preceded by one warning saying how many were lost and why. */
+unsigned long long baton__log_lost(void);
+
 /* Logs a message. gen and pid are attached when >= 0. */
 void baton__log(enum baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

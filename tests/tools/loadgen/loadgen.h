@@ -138,7 +138,7 @@ struct run {
     char *request; /* the request bytes, the same for every attempt */
     size_t request_len;
     uint64_t start_ns;
-    uint64_t end_ns; /* no attempt starts at or after this instant */
+    _Atomic uint64_t end_ns; /* no attempt starts at or after this instant (SIGTERM: now) */
     _Atomic uint64_t last_success_ns;
     struct samples *samples; /* NULL without --samples */
 };

@@ -46,7 +46,18 @@ static void usage(FILE *f)
         "  --samples-max N     keep at most N samples (default 8000000), count the rest\n"
         "\n"
         "Exit status: 0 when the run completed (whatever the failures), 1 when it could not\n"
-        "run, 2 on usage errors.\n");
+        "run, 2 on usage errors. SIGTERM or SIGINT ends the run early: no new request\n"
+        "starts, what is in flight finishes, and the report is written as usual.\n");
+}
+
+/* The run SIGTERM/SIGINT ends early (a plain store: async-signal-safe). */
+static struct run *volatile the_run;
+
+static void end_early(int sig)
+{
+    struct run *r = the_run;
+    if (r)
+        atomic_store(&r->end_ns, now_ns());
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -282,6 +293,10 @@ int main(int argc, char **argv)
     if (status)
         return status;
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction stop = {.sa_handler = end_early};
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGTERM, &stop, NULL);
+    sigaction(SIGINT, &stop, NULL);
 
     int rc = 0;
     bool reported = false; /* the failure was already explained */
@@ -302,7 +317,8 @@ int main(int argc, char **argv)
     }
 
     run.start_ns = now_ns();
-    run.end_ns = run.start_ns + opt.duration_ns;
+    atomic_init(&run.end_ns, run.start_ns + opt.duration_ns);
+    the_run = &run;
     atomic_init(&run.last_success_ns, run.start_ns);
     unsigned started = 0;
     for (unsigned i = 0; i < opt.threads; i++) {

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +71,32 @@ static void writes_text_with_tags(void **state)
     assert_non_null(strstr(out, "error   baton[gen 5 pid 99]: worker failed: exit 3\n"));
 }
 
+/* Three lines into a full disk (/dev/full: ENOSPC), then one that gets through. */
+static void lines_into_a_full_disk(void)
+{
+    baton__log_setup("baton", BATON_LOG_TEXT, BATON_LOG_INFO);
+    int full = open("/dev/full", O_WRONLY | O_CLOEXEC), saved = dup(STDERR_FILENO);
+    assert_true(full >= 0);
+    dup2(full, STDERR_FILENO);
+    close(full);
+    for (int i = 0; i < 3; i++)
+        baton__log_at(BATON_LOG_INFO, -1, -1, "lost line %d", i);
+    assert_int_equal(baton__log_lost(), 3);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    baton__log_at(BATON_LOG_INFO, -1, -1, "back again");
+}
+
+static void says_once_how_many_lines_were_lost(void **state)
+{
+    const char *out = capture(lines_into_a_full_disk);
+    assert_non_null(strstr(out, "log: 3 lines could not be written (No space left on device)\n"));
+    assert_non_null(strstr(out, "back again"));
+    assert_null(strstr(out, "lost line"));
+    assert_true(strstr(out, "could not be written") < strstr(out, "back again"));
+    assert_int_equal(baton__log_lost(), 0);
+}
+
 static void parses_names(void **state)
 {
     enum baton_log_level level;
@@ -89,6 +116,7 @@ int main(void)
         cmocka_unit_test(writes_supervised_prefixes),
         cmocka_unit_test(writes_text_with_tags),
         cmocka_unit_test(parses_names),
+        cmocka_unit_test(says_once_how_many_lines_were_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
