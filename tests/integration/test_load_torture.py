@@ -85,10 +85,14 @@ def test_many_reloads_keep_memory_and_fds_bounded(procs, port):
     samples = []
     started = time.monotonic()
     for i in range(1, reloads + 1):
-        r = sup.reload()
+        # --wait: with app.max_draining generations still draining, a reload waits its turn.
+        r = sup.reload("--wait")
         assert r.returncode == 0, f"reload {i}: {r.stdout}{r.stderr}"
         if i % every == 0 or i == 1:
             gen = sup.wait_ready(workers=2, generation=base + i)
+            # Sampled once the old generations are gone, so that their pipes are not counted.
+            wait_for(lambda: len(sup.status()["generations"]) == 1, timeout=30,
+                     what="the old generations to finish draining")
             workers = [w["pid"] for w in gen["workers"]]
             samples.append((i, fd_count(sup.proc.pid), *memory_kb(sup.proc.pid),
                             sum(memory_kb(p)[1] for p in workers) // len(workers)))
@@ -106,7 +110,8 @@ def test_many_reloads_keep_memory_and_fds_bounded(procs, port):
     # No fd growth in the supervisor; memory growth bounded (the first sample is after one
     # reload, so allocator warm-up is inside it).
     first, last = samples[0], samples[-1]
-    assert last[1] <= first[1], f"supervisor fds grew: {first[1]} -> {last[1]}"
+    # (+1: the `baton status` connection that sampled it may be open or not yet.)
+    assert last[1] <= first[1] + 1, f"supervisor fds grew: {first[1]} -> {last[1]}"
     assert last[3] - first[3] <= 1024, f"supervisor PSS grew by {last[3] - first[3]} KiB"
     assert last[4] - first[4] <= 1024, f"worker PSS grew by {last[4] - first[4]} KiB"
 
@@ -161,7 +166,9 @@ def test_chaos_loses_only_what_was_in_flight_on_killed_workers(procs, port):
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, FileNotFoundError):
                 continue
-            kill_budget += held
+            # ...plus the few it may accept between the count and the kill (Connection: close
+            # clients connect ~20 times a millisecond).
+            kill_budget += held + 2
             counts["kill"] += 1
         time.sleep(rnd.uniform(0.05, 0.3))  # pacing between chaos actions, not a wait
     assert sup.proc.alive(), sup.proc.log()[-3000:]
@@ -262,7 +269,7 @@ def test_full_log_destination_supervision_goes_on(procs, port):
         subprocess.run(["dd", "if=/dev/zero", f"of={logfs}/filler", "bs=4k"], capture_output=True)
         clients = [start_load(procs, port, 16, close=False), start_load(procs, port, 16, close=True)]
         for i in range(5):
-            r = sup.reload()
+            r = sup.reload("--wait")
             assert r.returncode == 0, r.stdout + r.stderr
         gen = sup.wait_ready(workers=2, generation=gen["id"] + 5)
         results = stop_load(clients)
