@@ -37,7 +37,9 @@ static void prints_and_round_trips(void **state)
     char *sets[] = {"app.env.EMPTY=\"\"", "app.env.ODD='yes'", "name=\"1e3\"", NULL};
     struct result res = load("baton.yaml", NULL, env, sets);
     assert_string_equal(res.err, "");
-    struct baton_buf out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), again = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), json = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    struct baton_buf out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+                     again = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+                     json = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     assert_int_equal(baton__config_print(res.config, &out, false), 0);
 
     assert_non_null(strstr(out.data, line("name: \"1e3\"", "--set")));

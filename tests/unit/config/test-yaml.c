@@ -170,7 +170,8 @@ static void writes_nodes_as_json(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct config_node *root = NULL, *back = NULL;
-        struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+        struct baton_buf err = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+                         out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
         assert_int_equal(
             baton__config_yaml_parse("t", cases[i].yaml, strlen(cases[i].yaml), &root, &err), 0);
         assert_int_equal(baton__config_node_json(root, &out), 0);

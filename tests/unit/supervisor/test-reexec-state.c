@@ -265,7 +265,8 @@ static void test_state_round_trip(void **state)
 {
     struct baton_supervisor *sup = sup_new(), *back = sup_new();
     struct baton_state_fds *fds = calloc(1, sizeof(*fds));
-    struct baton_buf a = BATON_BUF_INIT(BATON_BUF_UNBOUNDED), b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    struct baton_buf a = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
+                     b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
     sup->listeners = calloc(1, sizeof(*sup->listeners));
     sup->listeners[0].name = strdup("http");
