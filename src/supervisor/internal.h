@@ -313,12 +313,20 @@ enum baton_request_cmd {
     BATON_REQ_STATUS,
     BATON_REQ_RELOAD,
     BATON_REQ_STOP,
+    BATON_REQ_DEPLOY,   /* artifact, version, allow_downgrade, dry_run, wait */
+    BATON_REQ_ROLLBACK, /* version ("" = the previous committed), wait */
+    BATON_REQ_RELEASES,
 };
+
+#define BATON_REQUEST_PATH_MAX 4096
 
 struct baton_request {
     enum baton_request_cmd cmd;
     bool wait, fast, in_place;
+    bool allow_downgrade, dry_run;
     uint64_t timeout_ms;
+    char artifact[BATON_REQUEST_PATH_MAX]; /* deploy: absolute path of the artifact */
+    char version[65];                      /* deploy --version, rollback VERSION ("" none) */
 };
 
 /* Parses one request line (without its newline). Returns 0, or -EINVAL with a reason (one
@@ -379,6 +387,12 @@ struct baton_supervisor {
 
     char *exe_path; /* for SIGUSR2: the binary and the argv to execute again */
     char **exe_argv;
+
+    /* deploy.c: release.root (O_DIRECTORY fd, -1 without), its real path, the running deploy
+     * or rollback and those waiting (--wait). */
+    int release_fd;
+    char *release_real;
+    struct baton_deploy *deploy, *deploy_queue;
 
     uv_timer_t timer;
     uv_prepare_t prepare;
@@ -484,6 +498,31 @@ int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t 
 /* One generation's configuration alone: written as a JSON object, and read back (0 or -EINVAL). */
 void baton__state_config_json(struct baton_buf *b, const struct baton_config *c);
 int baton__state_config_parse(const char *text, size_t len, struct baton_config **ret);
+
+/* deploy.c: deploys, rollbacks and the release list (DESIGN.md "Deploy"). */
+struct baton_deploy;
+/* At start, before the first generation: opens release.root and runs the library's recovery.
+ * Returns 0 (also without release.root) or -errno (logged). */
+int baton__deploy_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* True when there is a release to run (always without release.root). */
+bool baton__deploy_has_release(const struct baton_supervisor *sup);
+void baton__deploy_close(struct baton_supervisor *sup);
+/* A deploy, rollback or releases request of client c (c is busy until its result). */
+void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
+                           const struct baton_request *req);
+/* Client c went away: a running deploy goes on unheard; a waiting one is dropped. */
+void baton__deploy_client_gone(struct baton_supervisor *sup, struct baton_control_client *c);
+/* A rollout ended: true when it was the deploy's (which then owns the verdict). */
+bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v);
+/* A rollout's progress line, passed on to the deploy's client. */
+void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *msg);
+/* Worker w is reaped (before the machine hears of it): fails a probation it was part of. */
+void baton__deploy_worker_exit(struct baton_supervisor *sup, const struct baton_worker *w, int st);
+/* True (with "busy: deploy of V ...") while a deploy or rollback runs. */
+bool baton__deploy_busy(const struct baton_supervisor *sup, char *buf, size_t size);
+/* The release version generation g runs ("" when not from release.root). */
+void baton__deploy_gen_version(const struct baton_supervisor *sup, const struct baton_generation *g,
+                               char *buf, size_t size);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -12,7 +12,8 @@
 #include "common/hex.h"
 
 #define MAX_DEPTH 32
-#define SHORT_MAX 64 /* keys and the command name; longer ones match nothing */
+#define SHORT_MAX 64                     /* keys and the command name; longer ones match nothing */
+#define VALUE_MAX BATON_REQUEST_PATH_MAX /* string values (a deploy's artifact path) */
 
 struct parser {
     const char *p, *start, *end;
@@ -34,7 +35,7 @@ static bool fail(struct parser *ps, const char *error)
 
 /* Parses a string at ps->p (which is '"'); copies up to SHORT_MAX-1 bytes into out (when not
  * NULL), *ret_long set when it did not fit. Escapes beyond ASCII are kept as '?'. */
-static bool parse_string(struct parser *ps, char *out, bool *ret_long)
+static bool parse_string(struct parser *ps, char *out, size_t cap, bool *ret_long)
 {
     size_t n = 0;
     bool too_long = false;
@@ -94,7 +95,7 @@ static bool parse_string(struct parser *ps, char *out, bool *ret_long)
                 return fail(ps, "bad escape in a string");
             }
         }
-        if (out && n < SHORT_MAX - 1)
+        if (out && n < cap - 1)
             out[n++] = ch;
         else
             too_long = true;
@@ -168,7 +169,7 @@ static bool parse_value(struct parser *ps, int depth, enum kind *ret_kind, char 
     switch (*ps->p) {
     case '"':
         /* Too long for `str`: kept truncated; it then matches no command. */
-        if (!parse_string(ps, str, NULL))
+        if (!parse_string(ps, str, VALUE_MAX, NULL))
             return false;
         *ret_kind = K_STRING;
         return true;
@@ -199,7 +200,7 @@ static bool parse_value(struct parser *ps, int depth, enum kind *ret_kind, char 
             if (object) {
                 if (ps->p >= ps->end || *ps->p != '"')
                     return fail(ps, "expected a member name");
-                if (!parse_string(ps, NULL, NULL))
+                if (!parse_string(ps, NULL, 0, NULL))
                     return false;
                 skip_ws(ps);
                 if (ps->p >= ps->end || *ps->p++ != ':')
@@ -238,7 +239,7 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
 {
     struct parser ps = {line, line, line + len, NULL};
     struct baton_request req = {0};
-    char key[SHORT_MAX], str[SHORT_MAX], cmd[SHORT_MAX] = "";
+    char key[SHORT_MAX], str[VALUE_MAX], cmd[SHORT_MAX] = "";
     bool have_cmd = false, too_long;
 
     skip_ws(&ps);
@@ -268,7 +269,7 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
                 fail(&ps, "expected a member name");
                 goto malformed;
             }
-            if (!parse_string(&ps, key, &too_long))
+            if (!parse_string(&ps, key, SHORT_MAX, &too_long))
                 goto malformed;
             if (too_long)
                 key[0] = '\0';
@@ -290,6 +291,19 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
                     return bad_type(err, key, "true or false");
                 bool *field = key[0] == 'w' ? &req.wait : key[0] == 'f' ? &req.fast : &req.in_place;
                 *field = k == K_TRUE;
+            } else if (strcmp(key, "allow_downgrade") == 0 || strcmp(key, "dry_run") == 0) {
+                if (k != K_TRUE && k != K_FALSE)
+                    return bad_type(err, key, "true or false");
+                *(key[0] == 'a' ? &req.allow_downgrade : &req.dry_run) = k == K_TRUE;
+            } else if (strcmp(key, "artifact") == 0 || strcmp(key, "version") == 0) {
+                if (k != K_STRING)
+                    return bad_type(err, key, "a string");
+                if (key[0] == 'a')
+                    memcpy(req.artifact, str, sizeof(req.artifact));
+                else if (strlen(str) >= sizeof(req.version))
+                    return bad_type(err, key, "at most 64 bytes");
+                else
+                    memcpy(req.version, str, sizeof(req.version));
             } else if (strcmp(key, "timeout_ms") == 0) {
                 if (k != K_UINT)
                     return bad_type(err, "timeout_ms", "a non-negative integer");
@@ -325,6 +339,12 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
         req.cmd = BATON_REQ_RELOAD;
     else if (strcmp(cmd, "stop") == 0)
         req.cmd = BATON_REQ_STOP;
+    else if (strcmp(cmd, "deploy") == 0)
+        req.cmd = BATON_REQ_DEPLOY;
+    else if (strcmp(cmd, "rollback") == 0)
+        req.cmd = BATON_REQ_ROLLBACK;
+    else if (strcmp(cmd, "releases") == 0)
+        req.cmd = BATON_REQ_RELEASES;
     else {
         baton__buf_puts(err, "unknown command \"");
         for (const char *c = cmd; *c; c++) {

@@ -95,6 +95,7 @@ static void op_progress(void *ctx, long gen, const char *msg)
 {
     struct baton_supervisor *sup = ctx;
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
+    baton__deploy_progress(sup, gen, msg);
     if (!sup->tx_client)
         return;
     struct baton_buf b = BATON_BUF_INIT(0);
@@ -153,7 +154,17 @@ static void op_done(void *ctx, const struct baton_verdict *v)
         if (v->status)
             baton__log_at(BATON_LOG_ERROR, v->gen, -1, "its last STATUS=%s", v->status);
     }
-    finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
+    if (baton__deploy_rollout_done(sup, v)) {
+        /* The deploy answers its client; the verdict is still the last reload's. */
+        free(sup->last_reload);
+        sup->last_reload = baton__xstrdup(b.data);
+        if (v->ok && !sup->first_ready) {
+            sup->first_ready = true;
+            sd_notify(sup, "READY=1\nSTATUS=serving");
+        }
+    } else {
+        finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
+    }
     baton__buf_free(&b);
 }
 
@@ -182,6 +193,8 @@ static const struct baton_gens_ops gens_ops = {
 void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size)
 {
     const struct baton_gens *gs = &sup->gens;
+    if (gs->transition == BATON_TRANSITION_NONE && baton__deploy_busy(sup, buf, size))
+        return;
     if (gs->transition == BATON_TRANSITION_ROLLOUT)
         snprintf(buf, size, "busy: generation %ld is starting", gs->tx.gen->id);
     else if (gs->transition == BATON_TRANSITION_IN_PLACE)
@@ -219,7 +232,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE)
+    if (gs->transition != BATON_TRANSITION_NONE || sup->deploy)
         return -EBUSY;
     sup->tx_client = c;
     sup->tx_started_ms = now;
@@ -304,6 +317,7 @@ static void reap(struct baton_supervisor *sup)
             continue;
         }
         log_exit(w, st);
+        baton__deploy_worker_exit(sup, w, st);
         /* Nothing a worker started outlives it: what is left of its process group (a
          * wrapper's background child, a helper that ignored the stop signal) goes now, before
          * anything new is spawned. The group id stays reserved while it has members, so this
@@ -485,6 +499,7 @@ static void ensure_stdio(void)
 static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
                         int code)
 {
+    baton__deploy_close(sup);
     baton__gens_free(&sup->gens);
     baton__ctl_close(sup);
     baton__notify_close(sup);
@@ -521,6 +536,7 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         baton__log(BATON_LOG_ALERT, "re-exec: the saved state is unusable: %s", strerror(-r));
         return shutdown_all(sup, loop, config, 2);
     }
+    (void)baton__deploy_open(sup, config); /* no deploy runs across a re-exec: refused */
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->gens.active)
         apply_log_config(sup->gens.active->config);
@@ -554,7 +570,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     sup->loop = &loop;
     sup->options = options;
     sup->started_ms = baton__clock_now_ms();
-    sup->notify_fd = sup->control_fd = sup->hup_fd = -1;
+    sup->notify_fd = sup->control_fd = sup->hup_fd = sup->release_fd = -1;
     sup->name = baton__xstrdup(config->name ? config->name : "baton");
     sup->base_env = baton__worker_base_env(environ);
     const char *sd = getenv("NOTIFY_SOCKET");
@@ -570,8 +586,8 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     }
     if (state_fd >= 0)
         return resume(sup, &loop, config, state_fd);
-    if (inherit < 0 || sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
-        baton__ctl_open(sup, config) < 0)
+    if (inherit < 0 || sup->devnull < 0 || baton__deploy_open(sup, config) < 0 ||
+        baton__listeners_open(sup, config) < 0 || baton__ctl_open(sup, config) < 0)
         goto out;
     sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
@@ -585,8 +601,16 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
                BATON_VERSION);
     sup->tx_started_ms = baton__clock_now_ms();
-    baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
-    config = NULL; /* generation 1 owns it */
+    if (baton__deploy_has_release(sup)) {
+        baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
+        config = NULL; /* generation 1 owns it */
+    } else {
+        /* Listeners bound, nothing to run yet: the first `baton deploy` starts generation 1. */
+        baton__log(BATON_LOG_NOTICE, "no release in %s yet: waiting for baton deploy",
+                   config->release.root);
+        baton__config_free(config);
+        config = NULL;
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     code = sup->exit_code;
     baton__log(BATON_LOG_NOTICE, "supervisor stopped");

@@ -74,7 +74,8 @@ static void usage(int code)
             "  --stats-interval MS    send BATON_STATS= every MS milliseconds\n"
             "  --grace MS             idle time before a draining connection is closed (1000)\n"
             "  --body TEXT            the response body (Hello)\n"
-            "  --listen HOST:PORT     bind this when no listener was inherited\n");
+            "  --listen HOST:PORT     bind this when no listener was inherited\n"
+            "  --http-status CODE     answer every request with CODE (200)\n");
     exit(code);
 }
 
@@ -107,6 +108,7 @@ static void parse_options(int argc, char **argv)
                                              {"grace", required_argument, NULL, 'g'},
                                              {"body", required_argument, NULL, 'b'},
                                              {"listen", required_argument, NULL, 'l'},
+                                             {"http-status", required_argument, NULL, 'H'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
@@ -151,6 +153,11 @@ static void parse_options(int argc, char **argv)
             break;
         case 'l':
             opt.listen = optarg;
+            break;
+        case 'H':
+            http_status = (int)parse_ms(optarg, "--http-status");
+            if (http_status < 200 || http_status > 599)
+                usage(2);
             break;
         case 'h':
             usage(0);
