@@ -87,6 +87,7 @@ struct baton_deploy {
     bool timer_open;
     uint64_t probation_started_ms;
     struct baton_counters base;
+    bool exited;    /* a worker of the new generation exited inside probation */
     bool abandoned; /* the supervisor stops while a step runs: freed when it returns */
 };
 
@@ -718,6 +719,17 @@ void baton__deploy_worker_exit(struct baton_supervisor *sup, const struct baton_
         snprintf(why, sizeof(why), "probation: worker %ld (slot %u) exited with status %d",
                  (long)w->pid, w->slot, WEXITSTATUS(st));
     uv_timer_stop(&d->timer);
+    snprintf(d->reason, sizeof(d->reason), "%s", why);
+    d->exited = true; /* failed once the exit went through the machine: after_reap */
+}
+
+void baton__deploy_after_reap(struct baton_supervisor *sup)
+{
+    struct baton_deploy *d = sup->deploy;
+    if (!d || d->phase != PH_PROBATION || !d->exited)
+        return;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", d->reason);
     fail(d, why, true);
 }
 

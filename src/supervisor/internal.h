@@ -393,6 +393,7 @@ struct baton_supervisor {
     int release_fd;
     char *release_real;
     struct baton_deploy *deploy, *deploy_queue;
+    struct baton_probation *probation; /* probation.c: a reload on probation, or NULL */
 
     uv_timer_t timer;
     uv_prepare_t prepare;
@@ -518,11 +519,30 @@ bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton
 void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *msg);
 /* Worker w is reaped (before the machine hears of it): fails a probation it was part of. */
 void baton__deploy_worker_exit(struct baton_supervisor *sup, const struct baton_worker *w, int st);
+/* After reap() handled every exit: a probation failed by one goes on (restores). */
+void baton__deploy_after_reap(struct baton_supervisor *sup);
 /* True (with "busy: deploy of V ...") while a deploy or rollback runs. */
 bool baton__deploy_busy(const struct baton_supervisor *sup, char *buf, size_t size);
 /* The release version generation g runs ("" when not from release.root). */
 void baton__deploy_gen_version(const struct baton_supervisor *sup, const struct baton_generation *g,
                                char *buf, size_t size);
+
+/* probation.c: app.probation for plain reloads. */
+struct baton_probation;
+/* A rollout ended with verdict v (its JSON): true when probation holds it (or it was the
+ * restore after a failed probation): the answer comes later through baton__sup_finish(). */
+bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v,
+                                   const char *json);
+void baton__probation_worker_exit(struct baton_supervisor *sup, const struct baton_worker *w,
+                                  int st);
+void baton__probation_after_reap(struct baton_supervisor *sup);
+bool baton__probation_busy(const struct baton_supervisor *sup, char *buf, size_t size);
+void baton__probation_close(struct baton_supervisor *sup);
+
+/* supervisor.c: a transaction's answer (verdict JSON) to its client, systemd and status. */
+void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len);
+/* A progress line of the running transaction (logged, sent to its client). */
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -162,10 +162,20 @@ static void op_done(void *ctx, const struct baton_verdict *v)
             sup->first_ready = true;
             sd_notify(sup, "READY=1\nSTATUS=serving");
         }
-    } else {
+    } else if (!baton__probation_rollout_done(sup, v, b.data)) {
         finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
     }
     baton__buf_free(&b);
+}
+
+void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len)
+{
+    finish(sup, ok, json, len, true);
+}
+
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg)
+{
+    op_progress(sup, gen, msg);
 }
 
 static void op_release_worker(void *ctx, struct baton_worker *w)
@@ -193,7 +203,8 @@ static const struct baton_gens_ops gens_ops = {
 void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size)
 {
     const struct baton_gens *gs = &sup->gens;
-    if (gs->transition == BATON_TRANSITION_NONE && baton__deploy_busy(sup, buf, size))
+    if (gs->transition == BATON_TRANSITION_NONE &&
+        (baton__deploy_busy(sup, buf, size) || baton__probation_busy(sup, buf, size)))
         return;
     if (gs->transition == BATON_TRANSITION_ROLLOUT)
         snprintf(buf, size, "busy: generation %ld is starting", gs->tx.gen->id);
@@ -232,7 +243,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE || sup->deploy)
+    if (gs->transition != BATON_TRANSITION_NONE || sup->deploy || sup->probation)
         return -EBUSY;
     sup->tx_client = c;
     sup->tx_started_ms = now;
@@ -318,6 +329,7 @@ static void reap(struct baton_supervisor *sup)
         }
         log_exit(w, st);
         baton__deploy_worker_exit(sup, w, st);
+        baton__probation_worker_exit(sup, w, st);
         /* Nothing a worker started outlives it: what is left of its process group (a
          * wrapper's background child, a helper that ignored the stop signal) goes now, before
          * anything new is spawned. The group id stays reserved while it has members, so this
@@ -330,6 +342,8 @@ static void reap(struct baton_supervisor *sup)
         baton__worker_io_flush(w);
         baton__gens_worker_exited(&sup->gens, w, st, baton__clock_now_ms());
     }
+    baton__deploy_after_reap(sup);
+    baton__probation_after_reap(sup);
 }
 
 static void on_signal(uv_signal_t *h, int signo)
@@ -500,6 +514,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
                         int code)
 {
     baton__deploy_close(sup);
+    baton__probation_close(sup);
     baton__gens_free(&sup->gens);
     baton__ctl_close(sup);
     baton__notify_close(sup);

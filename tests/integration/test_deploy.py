@@ -272,3 +272,30 @@ def test_kill_9_mid_deploy_then_restart(procs, port, point):
     assert not [p for p in (root / "releases").iterdir() if p.name.startswith(".")]
     code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "3.0"))
     assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
+
+
+def test_plain_reload_probation(procs, port):
+    """app.probation: the verdict of `baton reload` waits for the new generation to stay up that
+    long; a crash inside it brings the previous generation's configuration back."""
+    from harness import READYAPP, set_command, write_config
+    import time
+    config = write_config(procs.tmp, port, [READYAPP, "--body", "one"], workers=2,
+                          extra_app={"probation": "1s"})
+    sup = Supervisor(procs, config)
+    sup.wait_ready(workers=2)
+    set_command(config, [READYAPP, "--body", "two"])
+    t = time.monotonic()
+    r = sup.reload("--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert time.monotonic() - t >= 1.0
+    assert json.loads(r.stdout.splitlines()[-1])["probation_ms"] == 1000
+    assert serving_version(port) == "two"
+    set_command(config, [READYAPP, "--body", "three", "--crash-after", "300"])
+    r = sup.reload("--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    result = json.loads(r.stdout.splitlines()[-1])
+    assert "failed in probation" in result["error"] and "SIGABRT" in result["error"], result
+    assert "rolled back" in result["msg"], result
+    wait_for(lambda: serving_version(port) == "two", timeout=10, what="'two' serving again")
+    gen = sup.wait_ready(workers=2)
+    assert gen["command"][-1] == "two"
