@@ -87,6 +87,7 @@ struct baton_deploy {
     bool timer_open;
     uint64_t probation_started_ms;
     struct baton_counters base;
+    bool begun;     /* BEGIN is in the journal */
     bool exited;    /* a worker of the new generation exited inside probation */
     bool abandoned; /* the supervisor stops while a step runs: freed when it returns */
 };
@@ -302,7 +303,7 @@ static void fail(struct baton_deploy *d, const char *reason, bool restore)
     snprintf(d->rec.reason, sizeof(d->rec.reason), "%s", reason);
     d->rec.verdict[0] = '\0';
     snprintf(d->rec.verdict, sizeof(d->rec.verdict), "failed");
-    if (d->journal && d->rec.deploy[0])
+    if (d->begun) /* a refusal before BEGIN writes nothing */
         journal(d, BATON_STEP_FAILED);
     if (restore && d->from[0]) {
         progress(d, "rollback", "%s failed: %s; starting %s again", d->version, reason, d->from);
@@ -517,6 +518,7 @@ static void after_verify(struct baton_deploy *d)
         return;
     }
     journal(d, BATON_STEP_BEGIN);
+    d->begun = true;
     journal(d, BATON_STEP_VERIFIED);
     queue(d, work_extract, after_extract);
 }
@@ -543,6 +545,7 @@ static void after_lock(struct baton_deploy *d)
     if (d->rollback) {
         snprintf(d->rec.version, sizeof(d->rec.version), "%s", d->version);
         journal(d, BATON_STEP_BEGIN);
+        d->begun = true;
         queue(d, work_switch, after_switch);
         return;
     }

@@ -299,3 +299,21 @@ def test_plain_reload_probation(procs, port):
     wait_for(lambda: serving_version(port) == "two", timeout=10, what="'two' serving again")
     gen = sup.wait_ready(workers=2)
     assert gen["command"][-1] == "two"
+
+
+def test_a_failed_first_deploy_leaves_no_release(procs, port):
+    root = procs.tmp / "root"
+    sup = started(procs, port, root, extra_app={"ready_timeout": "1s"})
+    journal = root / ".baton" / "journal.jsonl"
+    code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "0.1"), "--version", "bad/")
+    assert code == 1 and "bad/" in result["error"], result
+    assert not journal.exists() or journal.read_text() == ""  # a refusal journals nothing
+    code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.0", ["--exit-at-start", "2"]))
+    assert code == 1 and "exited with status 2" in result["error"], result
+    assert not os.path.lexists(root / "current")
+    st = sup.status()
+    assert st["release"] is None and sup.proc.alive(), st
+    assert release_state(sup, "1.0")["state"] == "failed"
+    code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.1"))
+    assert code == 0 and result["verdict"] == "ok", result
+    assert serving_version(port) == "1.1"
