@@ -81,6 +81,8 @@ static void print_generations(struct fy_node *generations)
 
         baton__json_get_int(g, "id", &id);
         printf("\ngeneration %lld: %s", id, text_or(g, "state", "?"));
+        if (baton__json_get_text(g, "release"))
+            printf(", release %s", baton__json_get_text(g, "release"));
         if (baton__json_get_int(g, "started_ms_ago", &ago))
             printf(", started %s ago", baton__cli_format_ms(ago, t, sizeof(t)));
         putchar('\n');
@@ -143,6 +145,12 @@ static void print_status(struct fy_node *status)
     if (baton__json_get_text(status, "version"))
         printf(", baton %s", baton__json_get_text(status, "version"));
     putchar('\n');
+    if (baton__json_get(status, "release")) { /* with release.root */
+        const char *rel = baton__json_get_text(status, "release");
+        printf("release: %s\n", rel && *rel ? rel : "no release (waiting for baton deploy)");
+        if (baton__json_get_text(status, "deploy"))
+            printf("running: %s\n", baton__json_get_text(status, "deploy"));
+    }
     while ((l = baton__json_next(listeners, &iter))) {
         long long fd;
         printf("listen: %s %s", text_or(l, "name", "?"), text_or(l, "address", "?"));

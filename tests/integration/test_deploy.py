@@ -37,6 +37,7 @@ def test_first_deploy_on_an_empty_root_then_a_committed_one(procs, port):
     sup = started(procs, port, root)
     st = sup.status()
     assert st["generation"] is None and st["release"] is None, st
+    assert "release: no release (waiting for baton deploy)" in sup.cli("status").stdout
     code, events, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.0"))
     assert code == 0, r.stdout + r.stderr
     assert result["ok"] and result["verdict"] == "ok" and result["version"] == "1.0", result
@@ -46,6 +47,7 @@ def test_first_deploy_on_an_empty_root_then_a_committed_one(procs, port):
     assert serving_version(port) == "1.0"
     assert os.readlink(root / "current") == "releases/1.0"
     assert sup.status()["release"] == "1.0"
+    assert "release: 1.0" in sup.cli("status").stdout
 
     code, events, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.1"))
     assert code == 0 and result["verdict"] == "ok" and result["from"] == "1.0", result
@@ -240,8 +242,10 @@ def test_deploy_without_release_root(procs, port):
     assert r.returncode == 1 and "release.root" in r.stderr
 
 
-@pytest.mark.parametrize("point", ["journal-verified", "switch-rename", "journal-switched",
-                                   "journal-probation", "journal-committed"])
+@pytest.mark.parametrize("point", ["journal-begin", "journal-verified", "install-rename",
+                                   "journal-installed", "switch-link", "switch-rename",
+                                   "journal-switched", "journal-probation", "journal-committed",
+                                   "journal-done"])
 def test_kill_9_mid_deploy_then_restart(procs, port, point):
     root = procs.tmp / "root"
     config = release_config(procs.tmp, port, root, probation="100ms")
@@ -265,11 +269,16 @@ def test_kill_9_mid_deploy_then_restart(procs, port, point):
     wait_for(lambda: not procs.marked_pids(), timeout=10, what="orphans gone")
     sup = Supervisor(procs, config)
     sup.wait_ready(workers=2)
-    want = "2.0" if point == "journal-committed" else "1.0"
+    want = "2.0" if point in ("journal-committed", "journal-done") else "1.0"
     assert os.readlink(root / "current") == f"releases/{want}"
     assert (root / "current" / "VERSION").read_text() == want + "\n"
     assert serving_version(port) == want
     assert not [p for p in (root / "releases").iterdir() if p.name.startswith(".")]
+    st = release_state(sup, "2.0")
+    if want == "2.0":
+        assert st["state"] == "committed", st
+    else:  # nothing unfinished is counted as committed
+        assert st is None or st["state"] in ("failed", "unfinished"), st
     code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "3.0"))
     assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
 
