@@ -12,6 +12,8 @@
  *   listener.c    the listening sockets (bound, or adopted from systemd)
  *   reexec.c      SIGUSR2: executing the supervisor's binary again, state kept
  *   reexec-state.c  the versioned format of that state (save, restore)
+ *   deploy.c      baton deploy / rollback / releases, probation of deploys, recovery at start
+ *   probation.c   app.probation for plain reloads
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H

@@ -245,6 +245,17 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return -ECANCELED;
     if (gs->transition != BATON_TRANSITION_NONE || sup->deploy || sup->probation)
         return -EBUSY;
+    if (!baton__deploy_has_release(sup)) {
+        /* An empty release.root: nothing to start (not a failed first generation: the
+         * supervisor goes on waiting); the first deploy starts generation 1. */
+        static const char none[] = "{\"ok\":false,\"verdict\":\"failed\",\"error\":\"no release "
+                                   "in release.root yet: deploy one with baton deploy\",\"msg\":"
+                                   "\"nothing changed\"}";
+        baton__log(BATON_LOG_ERROR, "reload: no release in release.root yet: nothing to reload");
+        baton__ctl_send(c, none, sizeof(none) - 1);
+        baton__ctl_tx_done(sup, c);
+        return 0;
+    }
     sup->tx_client = c;
     sup->tx_started_ms = now;
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",

@@ -38,6 +38,11 @@ def test_first_deploy_on_an_empty_root_then_a_committed_one(procs, port):
     st = sup.status()
     assert st["generation"] is None and st["release"] is None, st
     assert "release: no release (waiting for baton deploy)" in sup.cli("status").stdout
+    r = sup.reload()  # nothing to reload yet: refused, and the supervisor goes on waiting
+    assert r.returncode == 1 and "no release in release.root yet" in r.stderr, r.stderr
+    sup.proc.signal(signal.SIGHUP)
+    wait_for(lambda: sup.proc.log().count("no release in release.root yet") >= 2, what="SIGHUP refused")
+    assert sup.proc.alive()
     code, events, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.0"))
     assert code == 0, r.stdout + r.stderr
     assert result["ok"] and result["verdict"] == "ok" and result["version"] == "1.0", result
