@@ -21,10 +21,14 @@ enum opt_id {
     OPT_WAIT,
     OPT_FAST,
     OPT_TIMEOUT,
+    OPT_VERSION,
+    OPT_ALLOW_DOWNGRADE,
+    OPT_DRY_RUN,
 };
 
 #define ON(c)    (1u << (c))
-#define TARGETED (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP))
+#define DEPLOYS  (ON(BATON_CLI_DEPLOY) | ON(BATON_CLI_ROLLBACK) | ON(BATON_CLI_RELEASES))
+#define TARGETED (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP) | DEPLOYS)
 
 /* Which options each command takes. A value-taking option is written `--name VALUE`,
  * `--name=VALUE`, `-x VALUE` or `-xVALUE`. */
@@ -43,9 +47,13 @@ static const struct option_spec {
     {"listen", 0, true, OPT_LISTEN, ON(BATON_CLI_RUN)},
     {"workers", 0, true, OPT_WORKERS, ON(BATON_CLI_RUN)},
     {"ready", 0, true, OPT_READY, ON(BATON_CLI_RUN)},
-    {"json", 0, false, OPT_JSON, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS)},
+    {"json", 0, false, OPT_JSON, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | DEPLOYS},
     {"in-place", 0, false, OPT_IN_PLACE, ON(BATON_CLI_RELOAD)},
-    {"wait", 0, false, OPT_WAIT, ON(BATON_CLI_RELOAD)},
+    {"wait", 0, false, OPT_WAIT,
+     ON(BATON_CLI_RELOAD) | ON(BATON_CLI_DEPLOY) | ON(BATON_CLI_ROLLBACK)},
+    {"version", 0, true, OPT_VERSION, ON(BATON_CLI_DEPLOY)},
+    {"allow-downgrade", 0, false, OPT_ALLOW_DOWNGRADE, ON(BATON_CLI_DEPLOY)},
+    {"dry-run", 0, false, OPT_DRY_RUN, ON(BATON_CLI_DEPLOY)},
     {"fast", 0, false, OPT_FAST, ON(BATON_CLI_STOP)},
     {"timeout", 0, true, OPT_TIMEOUT, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STOP)},
 };
@@ -54,8 +62,11 @@ static const struct {
     const char *name;
     enum baton_cli_command command;
 } command_names[] = {
-    {"run", BATON_CLI_RUN},   {"reload", BATON_CLI_RELOAD}, {"status", BATON_CLI_STATUS},
-    {"stop", BATON_CLI_STOP}, {"config", BATON_CLI_CONFIG}, {"version", BATON_CLI_VERSION},
+    {"run", BATON_CLI_RUN},           {"reload", BATON_CLI_RELOAD},
+    {"status", BATON_CLI_STATUS},     {"stop", BATON_CLI_STOP},
+    {"config", BATON_CLI_CONFIG},     {"version", BATON_CLI_VERSION},
+    {"deploy", BATON_CLI_DEPLOY},     {"rollback", BATON_CLI_ROLLBACK},
+    {"releases", BATON_CLI_RELEASES},
 };
 
 const char *baton__cli_command_name(enum baton_cli_command command)
@@ -199,6 +210,17 @@ static int apply(struct baton_cli_args *a, const struct option_spec *spec, const
     case OPT_FAST:
         a->fast = true;
         break;
+    case OPT_VERSION:
+        if (!*value)
+            return fail(err, "--version needs a version (like 1.4.0)");
+        a->version = value;
+        break;
+    case OPT_ALLOW_DOWNGRADE:
+        a->allow_downgrade = true;
+        break;
+    case OPT_DRY_RUN:
+        a->dry_run = true;
+        break;
     case OPT_TIMEOUT:
         if (baton__duration_parse(value, &a->timeout_ms) < 0)
             return fail(err, "invalid duration '%s' for --timeout (like 500ms, 30s, 5m, 1m30s)",
@@ -248,6 +270,11 @@ static int parse_command_options(int argc, char **argv, int i, struct baton_cli_
                 push(&a->command_argv, &a->n_command, argv[i]);
             break;
         }
+        if ((arg[0] != '-' || arg[1] == '\0') && !a->positional &&
+            (a->command == BATON_CLI_DEPLOY || a->command == BATON_CLI_ROLLBACK)) {
+            a->positional = arg;
+            continue;
+        }
         if (arg[0] != '-' || arg[1] == '\0') {
             if (a->command == BATON_CLI_RUN)
                 return fail(err,
@@ -280,6 +307,8 @@ static int parse_command_options(int argc, char **argv, int i, struct baton_cli_
     }
     if (a->command == BATON_CLI_RUN)
         return check_run(a, err);
+    if (a->command == BATON_CLI_DEPLOY && !a->positional)
+        return fail(err, "baton deploy needs the artifact: baton deploy FILE.tar.gz");
     return 0;
 }
 

@@ -20,6 +20,9 @@ enum baton_cli_command {
     BATON_CLI_STOP,
     BATON_CLI_CONFIG, /* parsed by baton__cmd_config() itself */
     BATON_CLI_VERSION,
+    BATON_CLI_DEPLOY,   /* deploy ARTIFACT */
+    BATON_CLI_ROLLBACK, /* rollback [VERSION] */
+    BATON_CLI_RELEASES,
 };
 
 #define BATON_CLI_DEFAULT_CONFIG          "baton.yaml"
@@ -50,6 +53,11 @@ struct baton_cli_args {
     bool fast;     /* stop --fast */
     bool timeout_given;
     uint64_t timeout_ms; /* --timeout DUR; stop defaults to 60s */
+
+    /* deploy, rollback */
+    const char *positional; /* deploy's ARTIFACT, rollback's VERSION (NULL when none) */
+    const char *version;    /* deploy --version */
+    bool allow_downgrade, dry_run;
 
     /* config: the arguments after "baton", handed to baton__cmd_config() untouched */
     int sub_argc;

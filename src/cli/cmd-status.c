@@ -85,6 +85,8 @@ static void print_generations(const struct baton_doc_node *status)
 
         baton__cli_int(g, "id", &id);
         printf("\ngeneration %lld: %s", id, text_or(g, "state", "?"));
+        if (baton__cli_text(g, "release", NULL))
+            printf(", release %s", baton__cli_text(g, "release", NULL));
         if (baton__cli_int(g, "started_ms_ago", &ago))
             printf(", started %s ago", baton__cli_format_ms(ago, t, sizeof(t)));
         putchar('\n');
@@ -146,6 +148,12 @@ static void print_status(const struct baton_doc_node *status)
     if (baton__cli_text(status, "version", NULL))
         printf(", baton %s", baton__cli_text(status, "version", NULL));
     putchar('\n');
+    if (baton__doc_get(status, "release")) { /* with release.root */
+        const char *rel = baton__cli_text(status, "release", NULL);
+        printf("release: %s\n", rel && *rel ? rel : "no release (waiting for baton deploy)");
+        if (baton__cli_text(status, "deploy", NULL))
+            printf("running: %s\n", baton__cli_text(status, "deploy", NULL));
+    }
     while ((l = next_item(status, "listeners", l))) {
         long long fd;
         printf("listen: %s %s", text_or(l, "name", "?"), text_or(l, "address", "?"));

@@ -14,6 +14,9 @@ static const char overview[] =
     "  reload    start a new generation; retire the old one once the new one is ready\n"
     "  status    show the generations and their workers\n"
     "  stop      drain the workers and stop the supervisor\n"
+    "  deploy    install a release artifact, switch to it, hold it on probation\n"
+    "  rollback  go back to the previous committed release (or a given one)\n"
+    "  releases  list the installed releases and their verdicts\n"
     "  config    validate the configuration and print the merged result\n"
     "  version   print baton's version\n"
     "  help      show the options of a command: baton help COMMAND\n"
@@ -77,6 +80,38 @@ static const char version_usage[] = "usage: baton version\n"
                                     "Prints baton's version.\n";
 
 /* The synopsis only: `baton config` parses its own options and prints its own help. */
+static const char deploy_usage[] =
+    "usage: baton deploy ARTIFACT [-c FILE | -s SOCKET] [--version V] [--allow-downgrade]\n"
+    "                    [--dry-run] [--wait] [--json]\n"
+    "\n"
+    "The supervisor verifies ARTIFACT (a .tar.gz, with optional .sha256 and .minisig beside\n"
+    "it), extracts it into release.root/releases/VERSION, switches current to it, reloads and\n"
+    "holds the new generation on probation; any failure switches back and reloads the previous\n"
+    "release. Ctrl-C stops watching, not the deploy. Exit 0 committed, 1 failed or refused.\n"
+    "\n" TARGET_OPTIONS
+    "      --version V     the release's version (else the signature's trusted comment,\n"
+    "                      else the file name NAME-VERSION.tar.gz)\n"
+    "      --allow-downgrade  deploy a version not newer than the newest committed one\n"
+    "      --dry-run       verify and say what would happen; change nothing\n"
+    "      --wait          wait for a running deploy instead of failing with busy\n"
+    "      --json          print the progress events and the result as JSON lines\n";
+
+static const char rollback_usage[] =
+    "usage: baton rollback [VERSION] [-c FILE | -s SOCKET] [--wait] [--json]\n"
+    "\n"
+    "Switches current back to the previous committed release (or VERSION, an installed one)\n"
+    "and reloads, through the same path as a deploy. Exit 0 done, 1 failed or refused.\n"
+    "\n" TARGET_OPTIONS
+    "      --wait          wait for a running deploy instead of failing with busy\n"
+    "      --json          print the progress events and the result as JSON lines\n";
+
+static const char releases_usage[] =
+    "usage: baton releases [-c FILE | -s SOCKET] [--json]\n"
+    "\n"
+    "Lists the releases of release.root from its journal: version, state, current marker,\n"
+    "installed at, sha256, signer key id, verdict and reason.\n"
+    "\n" TARGET_OPTIONS "      --json          print the list as one JSON object\n";
+
 static const char config_usage[] =
     "usage: baton config [-c FILE] [--env NAME] [--set KEY=VALUE]... [--json]\n";
 
@@ -95,6 +130,12 @@ static const char *usage_text(enum baton_cli_command topic)
         return version_usage;
     case BATON_CLI_CONFIG:
         return config_usage;
+    case BATON_CLI_DEPLOY:
+        return deploy_usage;
+    case BATON_CLI_ROLLBACK:
+        return rollback_usage;
+    case BATON_CLI_RELEASES:
+        return releases_usage;
     case BATON_CLI_USAGE:
     case BATON_CLI_HELP:
         return overview;

@@ -27,6 +27,9 @@ int baton__cmd_reload(const struct baton_cli_args *args);
 int baton__cmd_status(const struct baton_cli_args *args);
 int baton__cmd_stop(const struct baton_cli_args *args);
 int baton__cmd_version(const struct baton_cli_args *args);
+/* deploy and rollback (cmd-deploy.c), releases (cmd-releases.c) */
+int baton__cmd_deploy(const struct baton_cli_args *args);
+int baton__cmd_releases(const struct baton_cli_args *args);
 
 /* Writes the usage of `topic` (BATON_CLI_USAGE: the overview of all commands) to f; brief:
  * only its synopsis, with a pointer to `baton help`. */

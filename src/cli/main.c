@@ -41,6 +41,13 @@ int main(int argc, char **argv)
     case BATON_CLI_VERSION:
         code = baton__cmd_version(&args);
         break;
+    case BATON_CLI_DEPLOY:
+    case BATON_CLI_ROLLBACK:
+        code = baton__cmd_deploy(&args);
+        break;
+    case BATON_CLI_RELEASES:
+        code = baton__cmd_releases(&args);
+        break;
     case BATON_CLI_CONFIG:
         /* It parses its own options: argv[0] is "config". */
         code = baton__cmd_config(args.sub_argc, args.sub_argv);

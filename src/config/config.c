@@ -251,6 +251,18 @@ static void check_merged(struct config_loader *l, const struct baton_config_opti
     }
 }
 
+/* With release.root, the app runs from the release: app.dir defaults to <release.root>/current
+ * (DESIGN.md "Deploy"); a generation resolves the link once when it starts. */
+static void release_dir(struct baton_config *c)
+{
+    const struct baton_config_origin *o = baton__config_origin_get(c, "app.dir");
+    if (!c->release.root || (o && strcmp(o->origin, "default") != 0))
+        return;
+    free(c->app.dir);
+    c->app.dir = baton__xasprintf("%s/current", c->release.root);
+    baton__config_origin_set(c, "app.dir", "release.root", "release.root", false);
+}
+
 /* The default name: the configuration directory's name, or the command's. */
 static void default_name(struct baton_config *c)
 {
@@ -344,6 +356,7 @@ static int load(const struct baton_config_options *options, struct baton_config 
 
     if (!c->name)
         default_name(c);
+    release_dir(c);
     check_merged(&l, options);
     r = l.n_errors == 0 ? 0 : io ? io : -EINVAL;
 out:

@@ -56,7 +56,7 @@ struct baton_config {
         uint64_t drain_timeout_ms;    /* default 30s */
         unsigned max_draining;        /* default 2 */
         char *user;                   /* NULL: don't switch */
-        uint64_t probation_ms;        /* app.probation: not supported yet, always 0 */
+        uint64_t probation_ms;        /* app.probation: a reload's probation, 0: off */
         uint64_t restart_initial_ms;  /* app.restart.initial, default 100ms */
         uint64_t restart_max_ms;      /* app.restart.max, default 30s */
     } app;
@@ -81,6 +81,10 @@ struct baton_config {
         unsigned keep;
         char *trust;
         uint64_t probation_ms;
+        unsigned probation_requests;   /* default 200; 0: time only */
+        uint64_t probation_timeout_ms; /* default 5m */
+        double max_error_rate;         /* 5xx share, default 0.01 */
+        uint64_t max_size;             /* extraction limit, default 1 GiB */
         char *source_url;
         uint64_t source_interval_ms;
     } release;

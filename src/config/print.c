@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "common/duration.h"
+#include "common/size.h"
 #include "common/json.h"
 #include "common/signal.h"
 #include "common/xmalloc.h"
@@ -174,6 +175,9 @@ static enum value_kind scalar(const struct baton_config *c, const struct config_
     case KEY_RATE:
         snprintf(buf, size, "%g", *(const double *)field);
         return VALUE_NUMBER;
+    case KEY_SIZE:
+        baton__size_format(*(const uint64_t *)field, buf, size);
+        return VALUE_STRING;
     default:
         return VALUE_NULL;
     }

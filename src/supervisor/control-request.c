@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/doc.h"
@@ -19,11 +20,29 @@ static const struct {
     const char *name;
     enum baton_control_cmd cmd;
 } commands[] = {
-    {"ping", BATON_CONTROL_PING},
-    {"status", BATON_CONTROL_STATUS},
-    {"reload", BATON_CONTROL_RELOAD},
-    {"stop", BATON_CONTROL_STOP},
+    {"ping", BATON_CONTROL_PING},         {"status", BATON_CONTROL_STATUS},
+    {"reload", BATON_CONTROL_RELOAD},     {"stop", BATON_CONTROL_STOP},
+    {"deploy", BATON_CONTROL_DEPLOY},     {"rollback", BATON_CONTROL_ROLLBACK},
+    {"releases", BATON_CONTROL_RELEASES},
 };
+
+/* An optional string member copied into out (size bytes with its NUL): absent is "". */
+static int text(const struct baton_doc_node *root, const char *key, char *out, size_t size,
+                char *msg, size_t msize)
+{
+    const char *v;
+    int r = baton__doc_get_str(root, key, &v, msg, msize);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    if (strlen(v) >= size) {
+        snprintf(msg, msize, "\"%s\" must be at most %zu bytes", key, size - 1);
+        return -EINVAL;
+    }
+    memcpy(out, v, strlen(v) + 1);
+    return 0;
+}
 
 /* An optional boolean member: absent is false. */
 static int flag(const struct baton_doc_node *root, const char *key, bool *ret, char *msg,
@@ -81,7 +100,11 @@ int baton__control_request_parse(const char *line, size_t len, struct baton_cont
     if (baton__doc_get_str(root, "cmd", &cmd, msg, sizeof(msg)) < 0 ||
         flag(root, "wait", &req.wait, msg, sizeof(msg)) < 0 ||
         flag(root, "fast", &req.fast, msg, sizeof(msg)) < 0 ||
-        flag(root, "in_place", &req.in_place, msg, sizeof(msg)) < 0) {
+        flag(root, "in_place", &req.in_place, msg, sizeof(msg)) < 0 ||
+        flag(root, "allow_downgrade", &req.allow_downgrade, msg, sizeof(msg)) < 0 ||
+        flag(root, "dry_run", &req.dry_run, msg, sizeof(msg)) < 0 ||
+        text(root, "artifact", req.artifact, sizeof(req.artifact), msg, sizeof(msg)) < 0 ||
+        text(root, "version", req.version, sizeof(req.version), msg, sizeof(msg)) < 0) {
         baton__buf_puts(err, msg);
         goto out;
     }

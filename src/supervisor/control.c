@@ -59,6 +59,7 @@ static void client_close(struct baton_control_client *c)
     c->dead = true;
     if (sup->tx_client == c)
         sup->tx_client = NULL; /* the transaction goes on; nobody hears its verdict */
+    baton__deploy_client_gone(sup, c);
     for (struct baton_control_client **p = &sup->clients; *p; p = &(*p)->next) {
         if (*p == c) {
             *p = c->next;
@@ -168,6 +169,15 @@ static void handle(struct baton_control_client *c, const struct baton_control_re
     case BATON_CONTROL_STOP:
         baton__ctl_send(c, "{\"ok\":true}", 11);
         baton__sup_stop(sup, req->fast);
+        break;
+    case BATON_CONTROL_DEPLOY:
+    case BATON_CONTROL_ROLLBACK:
+    case BATON_CONTROL_RELEASES:
+        c->busy = true; /* until its result: baton__ctl_tx_done() */
+        if (sup->gens.stopping)
+            reply_error(c, "the supervisor is stopping", false), c->busy = false;
+        else
+            baton__deploy_request(sup, c, req);
         break;
     }
     baton__buf_free(&b);

@@ -15,6 +15,8 @@
  *   state-file.c  the state file beside the control socket (pids, start times, listeners)
  *   recover.c     after a supervisor crash: the dead one's workers found, their listening
  *                 sockets taken over (pidfd_getfd), and drained
+ *   deploy.c      baton deploy / rollback / releases, probation of deploys, recovery at start
+ *   probation.c   app.probation for plain reloads
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -331,13 +333,21 @@ enum baton_control_cmd {
     BATON_CONTROL_STATUS,
     BATON_CONTROL_RELOAD,
     BATON_CONTROL_STOP,
+    BATON_CONTROL_DEPLOY,   /* artifact, version, allow_downgrade, dry_run, wait */
+    BATON_CONTROL_ROLLBACK, /* version ("" = the previous committed), wait */
+    BATON_CONTROL_RELEASES,
 };
+
+#define BATON_CONTROL_PATH_MAX 4096
 
 /* One request read from the control socket (not an HTTP request: that is baton_request). */
 struct baton_control_request {
     enum baton_control_cmd cmd;
     bool wait, fast, in_place;
+    bool allow_downgrade, dry_run;
     uint64_t timeout_ms;
+    char artifact[BATON_CONTROL_PATH_MAX]; /* deploy: absolute path of the artifact */
+    char version[65];                      /* deploy --version, rollback VERSION ("" none) */
 };
 
 /* Parses one request line (without its newline) with the common JSON reader, at most
@@ -400,6 +410,13 @@ struct baton_supervisor {
     char *exe_path; /* for SIGUSR2: the binary and the argv to execute again */
     char **exe_argv;
 
+    /* deploy.c: release.root (O_DIRECTORY fd, -1 without), its real path, the running deploy
+     * or rollback and those waiting (--wait). */
+    int release_fd;
+    char *release_real;
+    struct baton_deploy *deploy, *deploy_queue;
+    struct baton_probation *probation; /* probation.c: a reload on probation, or NULL */
+
     uv_timer_t timer;
     uv_prepare_t prepare;
     uv_signal_t signals[5];
@@ -407,7 +424,7 @@ struct baton_supervisor {
     uv_poll_t hup_poll;
     bool had_terminal; /* a controlling terminal when the loop started */
 
-    struct baton_recovery *recovery; /* the state file and a dead supervisor's orphans */
+    struct baton_takeover *recovery; /* the state file and a dead supervisor's orphans */
 };
 
 /* The supervisor's state, derived from the generations' machine (never stored). */
@@ -561,7 +578,7 @@ void baton__state_file_free(struct baton_state_file *sf);
  * or a zombie. */
 int baton__proc_stat(pid_t pid, unsigned long long *ret_start, pid_t *ret_pgrp);
 
-struct baton_recovery; /* recover.c */
+struct baton_takeover; /* recover.c */
 
 /* Before the listeners are opened: reads the state file beside config's control socket. A
  * previous supervisor still alive: -EEXIST (never touched). A dead one whose workers of the
@@ -591,6 +608,49 @@ void baton__recover_denied_message(char *buf, size_t size, pid_t old_pid, const 
                                    const pid_t *pids, size_t n, int err);
 /* status.c: the orphans still running, as a JSON array (nothing written when none). */
 void baton__recover_status_json(const struct baton_supervisor *sup, struct baton_buf *b);
+/* deploy.c: deploys, rollbacks and the release list (DESIGN.md "Deploy"). */
+struct baton_deploy;
+/* At start, before the first generation: opens release.root and runs the library's recovery.
+ * Returns 0 (also without release.root) or -errno (logged). */
+int baton__deploy_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* True when there is a release to run (always without release.root). */
+bool baton__deploy_has_release(const struct baton_supervisor *sup);
+void baton__deploy_close(struct baton_supervisor *sup);
+/* A deploy, rollback or releases request of client c (c is busy until its result). */
+void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
+                           const struct baton_control_request *req);
+/* Client c went away: a running deploy goes on unheard; a waiting one is dropped. */
+void baton__deploy_client_gone(struct baton_supervisor *sup, struct baton_control_client *c);
+/* A rollout ended: true when it was the deploy's (which then owns the verdict). */
+bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v);
+/* A rollout's progress line, passed on to the deploy's client. */
+void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *msg);
+/* Worker w is reaped (before the machine hears of it): fails a probation it was part of. */
+void baton__deploy_worker_exit(struct baton_supervisor *sup, const struct baton_worker *w, int st);
+/* After reap() handled every exit: a probation failed by one goes on (restores). */
+void baton__deploy_after_reap(struct baton_supervisor *sup);
+/* True (with "busy: deploy of V ...") while a deploy or rollback runs. */
+bool baton__deploy_busy(const struct baton_supervisor *sup, char *buf, size_t size);
+/* The release version generation g runs ("" when not from release.root). */
+void baton__deploy_gen_version(const struct baton_supervisor *sup, const struct baton_generation *g,
+                               char *buf, size_t size);
+
+/* probation.c: app.probation for plain reloads. */
+struct baton_probation;
+/* A rollout ended with verdict v (its JSON): true when probation holds it (or it was the
+ * restore after a failed probation): the answer comes later through baton__sup_finish(). */
+bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v,
+                                   const char *json);
+void baton__probation_worker_exit(struct baton_supervisor *sup, const struct baton_worker *w,
+                                  int st);
+void baton__probation_after_reap(struct baton_supervisor *sup);
+bool baton__probation_busy(const struct baton_supervisor *sup, char *buf, size_t size);
+void baton__probation_close(struct baton_supervisor *sup);
+
+/* supervisor.c: a transaction's answer (verdict JSON) to its client, systemd and status. */
+void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len);
+/* A progress line of the running transaction (logged, sent to its client). */
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

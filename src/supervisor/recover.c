@@ -53,7 +53,7 @@ enum orphan_state {
 };
 
 struct baton_orphan {
-    struct baton_recovery *rec;
+    struct baton_takeover *rec;
     pid_t pid;
     unsigned long long start_time;
     long gen;
@@ -67,7 +67,7 @@ struct baton_orphan {
     uint64_t drain_ms, deadline_ms;
 };
 
-struct baton_recovery {
+struct baton_takeover {
     struct baton_supervisor *sup;
     char *path; /* <control.socket>.state */
     bool owned; /* this supervisor holds the control socket: the file is ours */
@@ -91,7 +91,7 @@ struct orphan_watch {
 
 static const char *const orphan_states[] = {"serving", "draining", "draining", "exited"};
 
-static struct baton_recovery *recovery(struct baton_supervisor *sup)
+static struct baton_takeover *recovery(struct baton_supervisor *sup)
 {
     if (!sup->recovery) {
         sup->recovery = baton__xcalloc(1, sizeof(*sup->recovery));
@@ -122,7 +122,7 @@ static bool denied_errno(int err)
 }
 
 /* "1234 1240 1241" for the orphans. */
-static void pid_list(const struct baton_recovery *rec, char *buf, size_t size)
+static void pid_list(const struct baton_takeover *rec, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -231,7 +231,7 @@ static int take_listener(const struct baton_orphan *o, size_t index,
     return r;
 }
 
-static void drop_orphans(struct baton_recovery *rec)
+static void drop_orphans(struct baton_takeover *rec)
 {
     for (size_t i = 0; i < rec->n_orphans; i++) {
         if (rec->orphans[i].pidfd >= 0)
@@ -243,7 +243,7 @@ static void drop_orphans(struct baton_recovery *rec)
 }
 
 /* The dead supervisor's workers still alive, checked (sf's order), in rec->orphans. */
-static void find_orphans(struct baton_recovery *rec, const struct baton_state_file *sf)
+static void find_orphans(struct baton_takeover *rec, const struct baton_state_file *sf)
 {
     uint64_t now = baton__clock_now_ms();
     rec->orphans = baton__xcalloc(sf->n_workers ? sf->n_workers : 1, sizeof(*rec->orphans));
@@ -368,7 +368,7 @@ static void on_orphan_exit(uv_poll_t *h, int status, int events)
     struct baton_orphan *o = w->orphan;
     if (!o || o->state == ORPHAN_EXITED)
         return;
-    struct baton_recovery *rec = o->rec;
+    struct baton_takeover *rec = o->rec;
     uint64_t now = baton__clock_now_ms();
     if (o->state == ORPHAN_SERVING)
         baton__log_at(BATON_LOG_WARNING, o->gen, o->pid,
@@ -410,7 +410,7 @@ static bool control_answers(const char *path)
 
 int baton__recover_begin(struct baton_supervisor *sup, const struct baton_config *config)
 {
-    struct baton_recovery *rec = recovery(sup);
+    struct baton_takeover *rec = recovery(sup);
     struct baton_state_file sf = {0};
     int *fds = NULL;
     char theirs[512], pids[512], msg[2048];
@@ -541,7 +541,7 @@ out:
 
 void baton__recover_own(struct baton_supervisor *sup, const char *control_path)
 {
-    struct baton_recovery *rec = recovery(sup);
+    struct baton_takeover *rec = recovery(sup);
     if (!rec->path)
         rec->path = baton__xasprintf("%s.state", control_path);
     rec->self = getpid();
@@ -552,7 +552,7 @@ void baton__recover_own(struct baton_supervisor *sup, const char *control_path)
 }
 
 /* The state file's contents: this supervisor, its listeners, its workers and the orphans. */
-static void describe(const struct baton_supervisor *sup, const struct baton_recovery *rec,
+static void describe(const struct baton_supervisor *sup, const struct baton_takeover *rec,
                      struct baton_state_file *sf)
 {
     const struct baton_gens *gs = &sup->gens;
@@ -606,7 +606,7 @@ static void describe(const struct baton_supervisor *sup, const struct baton_reco
     }
 }
 
-static void write_state(struct baton_supervisor *sup, struct baton_recovery *rec)
+static void write_state(struct baton_supervisor *sup, struct baton_takeover *rec)
 {
     struct baton_state_file sf;
     describe(sup, rec, &sf);
@@ -627,7 +627,7 @@ static void write_state(struct baton_supervisor *sup, struct baton_recovery *rec
 
 void baton__recover_save(struct baton_supervisor *sup)
 {
-    struct baton_recovery *rec = sup->recovery;
+    struct baton_takeover *rec = sup->recovery;
     if (!rec || !rec->owned || (!rec->dirty && rec->written == sup->gens.changes))
         return;
     write_state(sup, rec);
@@ -653,7 +653,7 @@ static void signal_orphan(struct baton_orphan *o, int signo)
 
 void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now)
 {
-    struct baton_recovery *rec = sup->recovery;
+    struct baton_takeover *rec = sup->recovery;
     for (size_t i = 0; rec && i < rec->n_orphans; i++) {
         struct baton_orphan *o = &rec->orphans[i];
         if (o->state == ORPHAN_EXITED || o->state == ORPHAN_KILLED)
@@ -678,7 +678,7 @@ void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now)
 
 uint64_t baton__recover_next_deadline(const struct baton_supervisor *sup)
 {
-    const struct baton_recovery *rec = sup->recovery;
+    const struct baton_takeover *rec = sup->recovery;
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; rec && i < rec->n_orphans; i++) {
         const struct baton_orphan *o = &rec->orphans[i];
@@ -690,7 +690,7 @@ uint64_t baton__recover_next_deadline(const struct baton_supervisor *sup)
 
 void baton__recover_tick(struct baton_supervisor *sup, uint64_t now)
 {
-    struct baton_recovery *rec = sup->recovery;
+    struct baton_takeover *rec = sup->recovery;
     for (size_t i = 0; rec && i < rec->n_orphans; i++) {
         struct baton_orphan *o = &rec->orphans[i];
         if (o->state != ORPHAN_DRAINING || o->deadline_ms > now)
@@ -710,7 +710,7 @@ bool baton__recover_idle(const struct baton_supervisor *sup)
 
 void baton__recover_status_json(const struct baton_supervisor *sup, struct baton_buf *b)
 {
-    const struct baton_recovery *rec = sup->recovery;
+    const struct baton_takeover *rec = sup->recovery;
     baton__json_key(b, "orphans");
     baton__buf_puts(b, "[");
     bool first = true;
@@ -730,7 +730,7 @@ void baton__recover_status_json(const struct baton_supervisor *sup, struct baton
 
 void baton__recover_end(struct baton_supervisor *sup)
 {
-    struct baton_recovery *rec = sup->recovery;
+    struct baton_takeover *rec = sup->recovery;
     if (!rec)
         return;
     if (rec->owned && rec->live) {

@@ -88,7 +88,7 @@ int baton__reexec(struct baton_supervisor *sup)
         return -ENOEXEC;
     if (sup->gens.stopping)
         return -ECANCELED;
-    if (sup->gens.transition != BATON_TRANSITION_NONE)
+    if (sup->gens.transition != BATON_TRANSITION_NONE || sup->deploy || sup->probation)
         return -EBUSY;
     /* The new image starts by loading the configuration: refuse now rather than die there. */
     if (baton__config_load(sup->options, &config, &err) < 0) {

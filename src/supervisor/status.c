@@ -55,12 +55,17 @@ static void worker_json(struct baton_buf *b, const struct baton_worker *w,
     baton__buf_puts(b, "}");
 }
 
-static void generation_json(struct baton_buf *b, const struct baton_generation *g, uint64_t now)
+static void generation_json(const struct baton_supervisor *sup, struct baton_buf *b,
+                            const struct baton_generation *g, uint64_t now)
 {
     const struct baton_config *c = g->config;
     bool first = true;
+    char release[80];
     baton__buf_puts(b, "{");
     baton__json_kv_int(b, "id", g->id);
+    baton__deploy_gen_version(sup, g, release, sizeof(release));
+    if (release[0])
+        baton__json_kv_str(b, "release", release);
     baton__json_kv_str(b, "state", baton__generation_state_name(g->state));
     baton__json_kv_int(b, "started_ms_ago", (long long)(now - g->started_ms));
     strv(b, "command", c->app.command, c->app.n_command);
@@ -118,6 +123,18 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_str(b, "state", states[baton__sup_state(sup)]);
     baton__json_kv_int(b, "uptime_ms", (long long)(now - sup->started_ms));
     kv_id(b, "generation", gs->active ? gs->active->id : -1);
+    if (sup->release_fd >= 0) {
+        char busy[256];
+        if (gs->active && gs->active->dir) {
+            char v[80];
+            baton__deploy_gen_version(sup, gs->active, v, sizeof(v));
+            baton__json_kv_str(b, "release", v);
+        } else {
+            kv_null(b, "release"); /* no release: waiting for the first deploy */
+        }
+        if (baton__deploy_busy(sup, busy, sizeof(busy)))
+            baton__json_kv_str(b, "deploy", busy + 6);
+    }
     struct baton_counters counters;
     baton__gens_counters(gs, &counters);
     baton__json_key(b, "stats");
@@ -138,7 +155,7 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     for (const struct baton_generation *g = gs->list; g; g = g->next) {
         if (g != gs->list)
             baton__buf_puts(b, ",");
-        generation_json(b, g, now);
+        generation_json(sup, b, g, now);
     }
     baton__buf_puts(b, "]");
     baton__recover_status_json(sup, b); /* a dead supervisor's workers still draining */

@@ -95,6 +95,7 @@ static void op_progress(void *ctx, long gen, const char *msg)
 {
     struct baton_supervisor *sup = ctx;
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
+    baton__deploy_progress(sup, gen, msg);
     if (!sup->tx_client)
         return;
     struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
@@ -155,8 +156,28 @@ static void op_done(void *ctx, const struct baton_verdict *v)
         if (v->status)
             baton__log_at(BATON_LOG_ERROR, v->gen, -1, "its last STATUS=%s", v->status);
     }
-    finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
+    if (baton__deploy_rollout_done(sup, v)) {
+        /* The deploy answers its client; the verdict is still the last reload's. */
+        free(sup->last_reload);
+        sup->last_reload = baton__xstrdup(b.data);
+        if (v->ok && !sup->first_ready) {
+            sup->first_ready = true;
+            sd_notify(sup, "READY=1\nSTATUS=serving");
+        }
+    } else if (!baton__probation_rollout_done(sup, v, b.data)) {
+        finish(sup, v->ok, b.data, b.len, sup->first_ready || v->previous >= 0);
+    }
     baton__buf_free(&b);
+}
+
+void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len)
+{
+    finish(sup, ok, json, len, true);
+}
+
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg)
+{
+    op_progress(sup, gen, msg);
 }
 
 static void op_release_worker(void *ctx, struct baton_worker *w)
@@ -184,6 +205,9 @@ static const struct baton_gens_ops gens_ops = {
 void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size_t size)
 {
     const struct baton_gens *gs = &sup->gens;
+    if (gs->transition == BATON_TRANSITION_NONE &&
+        (baton__deploy_busy(sup, buf, size) || baton__probation_busy(sup, buf, size)))
+        return;
     if (gs->transition == BATON_TRANSITION_ROLLOUT)
         snprintf(buf, size, "busy: generation %ld is starting", gs->tx.gen->id);
     else if (gs->transition == BATON_TRANSITION_IN_PLACE)
@@ -224,8 +248,20 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE || (!in_place && baton__gens_drain_full(gs)))
+    if (gs->transition != BATON_TRANSITION_NONE || sup->deploy || sup->probation ||
+        (!in_place && baton__gens_drain_full(gs)))
         return -EBUSY;
+    if (!baton__deploy_has_release(sup)) {
+        /* An empty release.root: nothing to start (not a failed first generation: the
+         * supervisor goes on waiting); the first deploy starts generation 1. */
+        static const char none[] = "{\"ok\":false,\"verdict\":\"failed\",\"error\":\"no release "
+                                   "in release.root yet: deploy one with baton deploy\",\"msg\":"
+                                   "\"nothing changed\"}";
+        baton__log(BATON_LOG_ERROR, "reload: no release in release.root yet: nothing to reload");
+        baton__ctl_send(c, none, sizeof(none) - 1);
+        baton__ctl_tx_done(sup, c);
+        return 0;
+    }
     sup->tx_client = c;
     sup->tx_started_ms = now;
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
@@ -310,6 +346,8 @@ static void reap(struct baton_supervisor *sup)
             continue;
         }
         log_exit(w, st);
+        baton__deploy_worker_exit(sup, w, st);
+        baton__probation_worker_exit(sup, w, st);
         /* Nothing a worker started outlives it: what is left of its process group (a
          * wrapper's background child, a helper that ignored the stop signal) goes now, before
          * anything new is spawned. The group id stays reserved while it has members, so this
@@ -322,6 +360,8 @@ static void reap(struct baton_supervisor *sup)
         baton__worker_io_flush(w);
         baton__gens_worker_exited(&sup->gens, w, st, baton__clock_now_ms());
     }
+    baton__deploy_after_reap(sup);
+    baton__probation_after_reap(sup);
 }
 
 static void on_signal(uv_signal_t *h, int signo)
@@ -502,6 +542,8 @@ static void ensure_stdio(void)
 static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
                         int code)
 {
+    baton__deploy_close(sup);
+    baton__probation_close(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
     baton__gens_free(&sup->gens);
     baton__ctl_close(sup);
@@ -539,6 +581,7 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         baton__log(BATON_LOG_ALERT, "re-exec: the saved state is unusable: %s", strerror(-r));
         return shutdown_all(sup, loop, config, 2);
     }
+    (void)baton__deploy_open(sup, config); /* no deploy runs across a re-exec: refused */
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->control_path)
         baton__recover_own(sup, sup->control_path);
@@ -574,7 +617,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     sup->loop = &loop;
     sup->options = options;
     sup->started_ms = baton__clock_now_ms();
-    sup->notify_fd = sup->control_fd = sup->hup_fd = -1;
+    sup->notify_fd = sup->control_fd = sup->hup_fd = sup->release_fd = -1;
     sup->name = baton__xstrdup(config->name ? config->name : "baton");
     sup->base_env = baton__worker_base_env(environ);
     const char *sd = getenv("NOTIFY_SOCKET");
@@ -592,7 +635,8 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
         return resume(sup, &loop, config, state_fd);
     /* A dead supervisor's workers first: they may hold our listeners (recover.c). */
     if (inherit < 0 || sup->devnull < 0 || baton__recover_begin(sup, config) < 0 ||
-        baton__listeners_open(sup, config) < 0 || baton__ctl_open(sup, config) < 0)
+        baton__deploy_open(sup, config) < 0 || baton__listeners_open(sup, config) < 0 ||
+        baton__ctl_open(sup, config) < 0)
         goto out;
     baton__recover_own(sup, config->control.socket);
     sd_store_listeners(sup);
@@ -607,8 +651,16 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     baton__log(BATON_LOG_NOTICE, "supervisor %ld started (baton %s)", (long)getpid(),
                BATON_VERSION);
     sup->tx_started_ms = baton__clock_now_ms();
-    baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
-    config = NULL; /* generation 1 owns it */
+    if (baton__deploy_has_release(sup)) {
+        baton__gens_reload(&sup->gens, config, sup->tx_started_ms);
+        config = NULL; /* generation 1 owns it */
+    } else {
+        /* Listeners bound, nothing to run yet: the first `baton deploy` starts generation 1. */
+        baton__log(BATON_LOG_NOTICE, "no release in %s yet: waiting for baton deploy",
+                   config->release.root);
+        baton__config_free(config);
+        config = NULL;
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     code = sup->exit_code;
     baton__log(BATON_LOG_NOTICE, "supervisor stopped");

@@ -21,6 +21,7 @@ struct conn conns[MAX_CONNS];
 int n_conns;
 struct stats stats;
 const char *http_body = "Hello";
+int http_status = 200;
 
 long long now_ms(void)
 {
@@ -127,7 +128,7 @@ static int handle_request(struct conn *c, int draining)
     v = header(c->in, "Content-Length", &vlen);
     c->skip = v != NULL ? strtoull(v, NULL, 10) : 0;
     /* Draining: this is the request boundary at which the connection ends. */
-    respond(c, 200, "OK", head, keep && !draining);
+    respond(c, http_status, http_status == 200 ? "OK" : "Test Status", head, keep && !draining);
     memmove(c->in, c->in + head_len, c->len - head_len);
     c->len -= head_len;
     return 1;

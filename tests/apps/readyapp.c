@@ -36,6 +36,7 @@ struct options {
     int exit_at_start;   /* exit code, or -1 */
     int never_ready;     /* never send READY=1 */
     long crash_after_ms; /* abort() after this long, or -1 */
+    long fail_after_ms;  /* drain what it holds, then exit 1, after this long, or -1 */
     long crash_slot;     /* the worker in this slot (BATON_WORKER) crashes before READY=1 */
     int ignore_term;     /* SIGTERM is ignored: only SIGKILL stops it */
     int fail_reload;     /* SIGHUP reports a failed reload */
@@ -48,8 +49,12 @@ struct options {
     const char *listen; /* host:port to bind when nothing was inherited */
 };
 
-static struct options opt = {
-    .exit_at_start = -1, .crash_after_ms = -1, .crash_slot = -1, .grace_ms = 1000, .body = "Hello"};
+static struct options opt = {.exit_at_start = -1,
+                             .crash_after_ms = -1,
+                             .fail_after_ms = -1,
+                             .crash_slot = -1,
+                             .grace_ms = 1000,
+                             .body = "Hello"};
 static int listeners[MAX_LISTENERS];
 static int n_listeners;
 static void die(const char *what)
@@ -66,6 +71,8 @@ static void usage(int code)
             "  --never-ready          never send READY=1\n"
             "  --ready-after MS       send READY=1 only after MS milliseconds\n"
             "  --crash-after MS       abort() after MS milliseconds\n"
+            "  --fail-after MS        after MS milliseconds stop accepting, answer what it\n"
+            "                         holds (as a drain) and exit with status 1\n"
             "  --crash-slot N         in worker slot N (BATON_WORKER), abort() before READY=1\n"
             "  --ignore-term          ignore SIGTERM (only SIGKILL stops it)\n"
             "  --fail-reload          answer SIGHUP with ERRNO= and STATUS= instead of READY=1\n"
@@ -74,7 +81,8 @@ static void usage(int code)
             "  --stats-interval MS    send BATON_STATS= every MS milliseconds\n"
             "  --grace MS             idle time before a draining connection is closed (1000)\n"
             "  --body TEXT            the response body (Hello)\n"
-            "  --listen HOST:PORT     bind this when no listener was inherited\n");
+            "  --listen HOST:PORT     bind this when no listener was inherited\n"
+            "  --http-status CODE     answer every request with CODE (200)\n");
     exit(code);
 }
 
@@ -107,6 +115,8 @@ static void parse_options(int argc, char **argv)
                                              {"grace", required_argument, NULL, 'g'},
                                              {"body", required_argument, NULL, 'b'},
                                              {"listen", required_argument, NULL, 'l'},
+                                             {"http-status", required_argument, NULL, 'H'},
+                                             {"fail-after", required_argument, NULL, 'F'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
@@ -151,6 +161,14 @@ static void parse_options(int argc, char **argv)
             break;
         case 'l':
             opt.listen = optarg;
+            break;
+        case 'F':
+            opt.fail_after_ms = parse_ms(optarg, "--fail-after");
+            break;
+        case 'H':
+            http_status = (int)parse_ms(optarg, "--http-status");
+            if (http_status < 200 || http_status > 599)
+                usage(2);
             break;
         case 'h':
             usage(0);
@@ -264,7 +282,7 @@ static void reload(int hup_fd)
 
 /* The process's own schedule: what it was told to do, and when. */
 struct timers {
-    long long ready_at, crash_at, stats_at;
+    long long ready_at, crash_at, stats_at, fail_at;
     int ready_sent;
 };
 
@@ -293,6 +311,7 @@ static int poll_timeout(const struct timers *t, long long now, int draining)
     long long next = t->ready_sent ? LLONG_MAX : t->ready_at;
 
     next = t->crash_at < next ? t->crash_at : next;
+    next = t->fail_at < next ? t->fail_at : next;
     next = t->stats_at < next ? t->stats_at : next;
     if (draining || n_conns > 0)
         next = now + 50 < next ? now + 50 : next; /* idle and linger deadlines */
@@ -313,9 +332,9 @@ static void start_drain(void)
 int main(int argc, char **argv)
 {
     struct pollfd pfd[MAX_LISTENERS + 2 + MAX_CONNS];
-    struct timers t = {LLONG_MAX, LLONG_MAX, LLONG_MAX, 0};
+    struct timers t = {LLONG_MAX, LLONG_MAX, LLONG_MAX, LLONG_MAX, 0};
     long long start, drain_start = 0;
-    int drain_fd = -1, hup_fd, draining = 0;
+    int drain_fd = -1, hup_fd, draining = 0, failing = 0;
 
     parse_options(argc, argv);
     http_body = opt.body;
@@ -349,13 +368,22 @@ int main(int argc, char **argv)
         t.crash_at = start + opt.crash_after_ms;
     if (opt.stats_interval_ms > 0)
         t.stats_at = start + opt.stats_interval_ms;
+    if (opt.fail_after_ms >= 0)
+        t.fail_at = start + opt.fail_after_ms;
 
     for (;;) {
         long long now = now_ms();
         int n = 0, first_conn, drain_idx = -1;
 
         run_timers(&t, now);
-        if (!draining && baton_drain_requested()) {
+        if (!failing && now >= t.fail_at) {
+            /* A fatal condition found by the app itself: it stops taking connections, answers
+             * what it holds, and exits with a failure (unlike --crash-after's abort()). */
+            fprintf(stderr, "readyapp: failing as asked (--fail-after): exit 1 once drained\n");
+            failing = 1;
+            t.fail_at = LLONG_MAX;
+        }
+        if (!draining && (failing || baton_drain_requested())) {
             draining = 1;
             drain_start = now;
             start_drain();
@@ -364,7 +392,7 @@ int main(int argc, char **argv)
         if (draining && n_conns == 0) {
             if (opt.stats_interval_ms > 0)
                 send_stats();
-            return 0;
+            return failing ? 1 : 0;
         }
 
         for (int i = 0; i < n_listeners && n_conns < MAX_CONNS; i++)

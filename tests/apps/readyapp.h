@@ -32,6 +32,7 @@ extern struct conn conns[MAX_CONNS]; /* dense: conns[0 .. n_conns-1] are open */
 extern int n_conns;
 extern struct stats stats;
 extern const char *http_body; /* the response body, without its final newline */
+extern int http_status;       /* the status of every answer (200; --http-status) */
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long now_ms(void);

@@ -762,3 +762,62 @@ def leftovers(tmp):
     """The dead supervisor's files still there."""
     return [p.name for p in (tmp / "baton.sock", state_path(tmp), tmp / "baton.sock.state.tmp")
             if os.path.lexists(p)]
+
+
+# ---- deploys (release.root, baton deploy) ----------------------------------------------------
+
+def make_artifact(tmp, version, app_args=(), name="app", key=None, comment=None, prehash=True):
+    """Builds tmp/NAME-VERSION.tar.gz: a release whose bin/app execs readyapp (with BATON_STATS
+    every 50 ms, answering with the body VERSION, plus app_args), made with tar like a user would.
+    With key (a make_minisign_key() pair) it is signed by the real minisign tool, the trusted
+    comment naming the file and version unless `comment` is given. Returns its path."""
+    src = tmp / f"src-{name}-{version}-{uuid.uuid4().hex[:6]}"
+    (src / "bin").mkdir(parents=True)
+    args = " ".join(f"'{a}'" for a in ["--stats-interval", "50", "--body", version, *map(str, app_args)])
+    script = src / "bin" / "app"
+    script.write_text(f"#!/bin/sh\nexec '{READYAPP}' {args} \"$@\"\n")
+    script.chmod(0o755)
+    (src / "VERSION").write_text(version + "\n")
+    artifact = tmp / f"{name}-{version}.tar.gz"
+    subprocess.run(["tar", "-C", src, "-czf", artifact, "."], check=True)
+    if key is not None:
+        sign_artifact(artifact, key, comment or f"file:{artifact.name} version:{version}", prehash)
+    return artifact
+
+
+def make_minisign_key(tmp, name="release"):
+    """A minisign key pair made by `minisign -G -W` (no password): returns (public, secret)."""
+    pub, sec = tmp / f"{name}.pub", tmp / f"{name}.key"
+    subprocess.run(["minisign", "-G", "-W", "-p", pub, "-s", sec], check=True, capture_output=True)
+    return pub, sec
+
+
+def sign_artifact(artifact, key, comment, prehash=True):
+    """Signs with the minisign tool: `-H` prehashed (the default) or a legacy signature."""
+    argv = ["minisign", "-S", "-s", key[1], "-m", artifact, "-t", comment]
+    if not prehash:
+        argv.insert(2, "-l")
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def release_config(tmp, port, root, workers=2, probation="1s", requests=0, timeout="3s",
+                   extra_app=None, release_extra=None):
+    """write_config() for an app run from release.root (app.command bin/app in `current`)."""
+    rel = {"root": str(root), "probation": probation, "probation_requests": requests,
+           "probation_timeout": timeout}
+    rel.update(release_extra or {})
+    extra = "release:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in rel.items())
+    return write_config(tmp, port, ["bin/app"], workers=workers, extra_app=extra_app, extra=extra)
+
+
+def deploy_json(sup, *args, timeout=60):
+    """`baton deploy ... --json` (or rollback): (exit code, progress events, result object)."""
+    r = sup.cli(*args, "--json", timeout=timeout)
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    result = lines[-1] if lines else {}
+    return r.returncode, lines[:-1], result, r
+
+
+def serving_version(port):
+    """The body of one GET: the version make_artifact() releases answer with."""
+    return http_get(port)[2].decode().strip()

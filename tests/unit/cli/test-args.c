@@ -261,6 +261,33 @@ static void stop_options(void **state)
     assert_usage_error(parse("stop", "--in-place", NULL), "unknown option");
 }
 
+static void deploy_options(void **state)
+{
+    assert_int_equal(parse("deploy", "app-1.4.0.tar.gz", "--version", "1.4.0", "--allow-downgrade",
+                           "--dry-run", "--wait", "--json", "-s", "/tmp/b.sock", NULL),
+                     0);
+    assert_int_equal(args.command, BATON_CLI_DEPLOY);
+    assert_string_equal(args.positional, "app-1.4.0.tar.gz");
+    assert_string_equal(args.version, "1.4.0");
+    assert_true(args.allow_downgrade && args.dry_run && args.wait && args.json);
+    assert_usage_error(parse("deploy", NULL), "baton deploy needs the artifact");
+    assert_usage_error(parse("deploy", "a.tar.gz", "b.tar.gz", NULL),
+                       "unexpected argument 'b.tar.gz' for 'baton deploy'");
+    assert_usage_error(parse("deploy", "a.tar.gz", "--version", NULL), "needs a value");
+    assert_usage_error(parse("deploy", "a.tar.gz", "--in-place", NULL), "unknown option");
+
+    assert_int_equal(parse("rollback", NULL), 0);
+    assert_int_equal(args.command, BATON_CLI_ROLLBACK);
+    assert_null(args.positional);
+    assert_int_equal(parse("rollback", "1.3.2", "--wait", NULL), 0);
+    assert_string_equal(args.positional, "1.3.2");
+    assert_usage_error(parse("rollback", "--dry-run", NULL), "unknown option '--dry-run'");
+
+    assert_int_equal(parse("releases", "--json", NULL), 0);
+    assert_int_equal(args.command, BATON_CLI_RELEASES);
+    assert_usage_error(parse("releases", "1.0", NULL), "unexpected argument '1.0'");
+}
+
 static void config_is_passed_through(void **state)
 {
     assert_int_equal(parse("config", "-c", "x.yaml", "--env", "prod", "--whatever", NULL), 0);
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(reload_options),
         cmocka_unit_test(status_options),
         cmocka_unit_test(stop_options),
+        cmocka_unit_test(deploy_options),
         cmocka_unit_test(config_is_passed_through),
         cmocka_unit_test(command_names),
     };

@@ -49,6 +49,36 @@ static void test_valid(void **state)
     assert_true(req.fast);
 }
 
+static void test_deploy_requests(void **state)
+{
+    struct baton_control_request req;
+    char err[256];
+    /* An artifact path longer than the 64 bytes of a command name is kept whole. */
+    char line[BATON_CONTROL_PATH_MAX + 128], path[BATON_CONTROL_PATH_MAX];
+    memset(path, 'p', 3000);
+    path[0] = '/';
+    path[3000] = '\0';
+    snprintf(line, sizeof(line),
+             "{\"cmd\":\"deploy\",\"artifact\":\"%s\",\"version\":\"1.4.0\",\"wait\":true,"
+             "\"allow_downgrade\":true,\"dry_run\":false}",
+             path);
+    assert_int_equal(parse(line, &req, err, sizeof(err)), 0);
+    assert_int_equal(req.cmd, BATON_CONTROL_DEPLOY);
+    assert_string_equal(req.artifact, path);
+    assert_string_equal(req.version, "1.4.0");
+    assert_true(req.wait && req.allow_downgrade && !req.dry_run);
+    assert_int_equal(parse("{\"cmd\":\"rollback\"}", &req, err, sizeof(err)), 0);
+    assert_int_equal(req.cmd, BATON_CONTROL_ROLLBACK);
+    assert_string_equal(req.version, "");
+    assert_int_equal(parse("{\"cmd\":\"releases\"}", &req, err, sizeof(err)), 0);
+    assert_int_equal(req.cmd, BATON_CONTROL_RELEASES);
+    expect_error("{\"cmd\":\"deploy\",\"artifact\":1}", "\"artifact\" must be a string");
+    expect_error("{\"cmd\":\"deploy\",\"dry_run\":\"yes\"}", "\"dry_run\" must be true or false");
+    expect_error("{\"cmd\":\"rollback\",\"version\":\"1111111111111111111111111111111111111111111"
+                 "1111111111111111111111111\"}",
+                 "must be at most 64 bytes");
+}
+
 static void test_malformed(void **state)
 {
     expect_error("", "empty request");
@@ -181,7 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),       cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_bad_members), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_mutations),   cmocka_unit_test(test_deploy_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
