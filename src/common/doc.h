@@ -1,8 +1,9 @@
 /*
  * Reading JSON documents: the one reader for every JSON the programs read (control requests,
- * control replies, re-exec state). Bounded (input size and nesting depth are the caller's
- * limits, checked before any work that grows with them) and strict: RFC 8259 JSON only, parsed
- * by libfyaml in JSON mode, so nothing YAML adds is accepted (plain words such as
+ * control replies, re-exec state, the state file, the deploy journal). Bounded (input size and
+ * nesting depth are the caller's limits, checked before any work that grows with them) and strict:
+ * RFC 8259 JSON only, parsed by libfyaml in JSON mode, so nothing YAML adds is accepted (plain
+ * words such as
  * `{"cmd": reload}`, anchors, tags, comments, single quotes, several documents), and an object
  * with the same key twice is refused. Writing JSON is common/json.h.
  *
