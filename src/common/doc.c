@@ -696,6 +696,21 @@ int baton__doc_int(const struct baton_doc_node *n, int64_t min, int64_t max, int
     return 0;
 }
 
+int baton__doc_double(const struct baton_doc_node *n, double *ret)
+{
+    if (!n || n->type != BATON_DOC_NUMBER)
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    double v = strtod(n->text, &end);
+    if (*end)
+        return -EINVAL;
+    if (errno == ERANGE && (v > 1.0 || v < -1.0))
+        return -ERANGE; /* an underflow to 0 or a subnormal is the nearest double: kept */
+    *ret = v;
+    return 0;
+}
+
 int baton__doc_bool(const struct baton_doc_node *n, bool *ret)
 {
     if (!n || n->type != BATON_DOC_BOOL)

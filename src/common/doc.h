@@ -1,8 +1,9 @@
 /*
  * Reading JSON documents: the one reader for every JSON the programs read (control requests,
- * control replies, re-exec state). Bounded (input size and nesting depth are the caller's
- * limits, checked before any work that grows with them) and strict: RFC 8259 JSON only, parsed
- * by libfyaml in JSON mode, so nothing YAML adds is accepted (plain words such as
+ * control replies, re-exec state, the state file, the deploy journal). Bounded (input size and
+ * nesting depth are the caller's limits, checked before any work that grows with them) and strict:
+ * RFC 8259 JSON only, parsed by libfyaml in JSON mode, so nothing YAML adds is accepted (plain
+ * words such as
  * `{"cmd": reload}`, anchors, tags, comments, single quotes, several documents), and an object
  * with the same key twice is refused. Writing JSON is common/json.h.
  *
@@ -66,6 +67,9 @@ int baton__doc_str(const struct baton_doc_node *n, const char **ret, size_t *ret
 /* An integer (a number written without fraction or exponent) in [min, max]. Returns 0, -EINVAL
  * when n is not an integer, -ERANGE outside the range. */
 int baton__doc_int(const struct baton_doc_node *n, int64_t min, int64_t max, int64_t *ret);
+/* A number (with or without fraction or exponent) as a double. Returns 0, -EINVAL when n is
+ * not a number, -ERANGE when it overflows a double. */
+int baton__doc_double(const struct baton_doc_node *n, double *ret);
 /* true or false. Returns 0 or -EINVAL. */
 int baton__doc_bool(const struct baton_doc_node *n, bool *ret);
 /* The text of a number as written ("-1.5e3"), or NULL when n is not a number. */

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/doc.h"
 #include "common/json.h"
 
 #define JOURNAL       ".baton/journal.jsonl"
@@ -177,29 +177,20 @@ void baton_journal_close(struct baton_journal *j)
 
 /* ---- reading ---- */
 
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-}
+/* A record is flat; nesting is let by up to this for members a later writer may add. */
+#define RECORD_MAX_DEPTH 8
 
-/* The one JSON reader of this file (libfyaml; src/common's reader replaces it): fills rec from
- * one record line. -EBADMSG unless it is an object with the members of a record. */
+/* Fills rec from one record line (common/doc.h reads it). -EBADMSG unless it is an object with
+ * the members of a record, -ENOMEM. */
 static int parse_record(const char *line, size_t len, struct baton_journal_record *rec)
 {
-    static struct fy_diag *diag;
-    if (!diag) {
-        struct fy_diag_cfg dc;
-        fy_diag_cfg_default(&dc);
-        dc.fp = NULL;
-        dc.output_fn = diag_discard;
-        diag = fy_diag_create(&dc);
-        if (!diag)
-            return -ENOMEM;
-    }
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_FORCE, .diag = diag};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, line, len);
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
-    int r = -EBADMSG;
-    if (!root || fy_node_get_type(root) != FYNT_MAPPING)
+    struct baton_doc *doc = NULL;
+    int r = baton__doc_parse(line, len, LINE_MAX_LEN, RECORD_MAX_DEPTH, &doc, NULL, 0);
+    const struct baton_doc_node *root = baton__doc_root(doc);
+    if (r == -ENOMEM)
+        return r;
+    r = -EBADMSG;
+    if (baton__doc_type(root) != BATON_DOC_OBJECT)
         goto out;
     memset(rec, 0, sizeof(*rec));
     struct {
@@ -217,53 +208,32 @@ static int parse_record(const char *line, size_t len, struct baton_journal_recor
         {"verdict", rec->verdict, sizeof(rec->verdict), false},
         {"reason", rec->reason, sizeof(rec->reason), false},
     };
+    const char *t;
     for (size_t i = 0; i < sizeof(str) / sizeof(str[0]); i++) {
-        struct fy_node *n = fy_node_mapping_lookup_by_string(root, str[i].key, FY_NT);
-        size_t n_len;
-        const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &n_len) : NULL;
-        if (!t) {
-            if (str[i].required || n)
-                goto out;
+        int g = baton__doc_get_str(root, str[i].key, &t, NULL, 0);
+        if (g == -ENOENT && !str[i].required)
             continue;
-        }
-        if (n_len >= str[i].size || memchr(t, '\0', n_len))
+        if (g < 0 || strlen(t) >= str[i].size)
             goto out;
-        memcpy(str[i].out, t, n_len);
-        str[i].out[n_len] = '\0';
+        strcpy(str[i].out, t);
     }
-    struct fy_node *n = fy_node_mapping_lookup_by_string(root, "step", FY_NT);
-    size_t sl;
-    const char *step = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &sl) : NULL;
-    if (!step)
+    if (baton__doc_get_str(root, "step", &t, NULL, 0) < 0)
         goto out;
     rec->step = BATON_STEP__COUNT;
     for (unsigned i = 0; i < BATON_STEP__COUNT; i++)
-        if (strlen(step_names[i]) == sl && !memcmp(step_names[i], step, sl))
+        if (!strcmp(step_names[i], t))
             rec->step = (enum baton_journal_step)i;
     if (rec->step == BATON_STEP__COUNT)
         goto out;
-    const char *nums[] = {"seq", "ts"};
-    long long vals[2];
-    for (int i = 0; i < 2; i++) {
-        n = fy_node_mapping_lookup_by_string(root, nums[i], FY_NT);
-        size_t nl;
-        const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &nl) : NULL;
-        char tmp[24];
-        if (!t || nl == 0 || nl >= sizeof(tmp))
-            goto out;
-        memcpy(tmp, t, nl);
-        tmp[nl] = '\0';
-        char *end;
-        errno = 0;
-        vals[i] = strtoll(tmp, &end, 10);
-        if (errno || *end || vals[i] < 0)
-            goto out;
-    }
-    rec->seq = (uint64_t)vals[0];
-    rec->ts = vals[1];
+    int64_t seq, ts;
+    if (baton__doc_get_int(root, "seq", 0, INT64_MAX, &seq, NULL, 0) < 0 ||
+        baton__doc_get_int(root, "ts", 0, INT64_MAX, &ts, NULL, 0) < 0)
+        goto out;
+    rec->seq = (uint64_t)seq;
+    rec->ts = ts;
     r = 0;
 out:
-    fy_document_destroy(doc);
+    baton__doc_free(doc);
     return r;
 }
 
@@ -413,12 +383,14 @@ int baton_journal_replay(const char *data, size_t len, struct baton_journal_stat
         pos += n + (nl ? 1 : 0);
         struct baton_journal_record rec;
         /* a line without its newline was torn by a crash, whatever it holds */
-        if (!nl || n > LINE_MAX_LEN || !crc_ok(line, n) || parse_record(line, n, &rec) < 0 ||
-            (st->records && rec.seq <= st->last.seq)) {
+        int r = nl && n <= LINE_MAX_LEN && crc_ok(line, n) ? parse_record(line, n, &rec) : -EBADMSG;
+        if (r == -ENOMEM)
+            return r; /* not the line's fault: it is not counted bad */
+        if (r < 0 || (st->records && rec.seq <= st->last.seq)) {
             st->bad_lines++;
             continue;
         }
-        int r = apply(st, &rec, pending_sha, pending_key);
+        r = apply(st, &rec, pending_sha, pending_key);
         if (r < 0)
             return r;
         st->last = rec;

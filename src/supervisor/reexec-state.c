@@ -20,17 +20,19 @@
  * table (config_fields), and a unit test compares `baton config`'s printing before and after
  * a round trip, so a configuration field nobody saves fails a test rather than a re-exec.
  *
- * Reading goes through the few getters below (get, get_int, get_str, ...): the only place that
- * knows the document reader.
+ * Reading goes through common/doc.h (strict JSON, bounded size and depth) and the few getters
+ * below (get, get_int, get_str, ...), which take anything absent or of another type as the
+ * field's default, as a state written by an older image may lack what this one adds.
  */
 #include <errno.h>
-#include <libfyaml.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/doc.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -40,95 +42,86 @@
 
 /* ---- reading: the getters ----------------------------------------------------------------- */
 
-static struct fy_node *get(struct fy_node *map, const char *key)
+/* The state holds every generation's configuration and workers: generous, but bounded. */
+#define STATE_MAX_BYTES (16u << 20)
+#define STATE_MAX_DEPTH 16
+
+static const struct baton_doc_node *get(const struct baton_doc_node *map, const char *key)
 {
-    return map && key && fy_node_is_mapping(map) ? fy_node_mapping_lookup_by_string(map, key, FY_NT)
-                                                 : NULL;
+    return key ? baton__doc_get(map, key) : NULL;
 }
 
-/* The scalar at key as a NUL-terminated copy in buf; NULL when absent, not a scalar or too long. */
-static const char *get_scalar(struct fy_node *map, const char *key, char *buf, size_t size)
+/* An integer, or true (1) and false (0); def when absent or anything else. */
+static long long get_int(const struct baton_doc_node *map, const char *key, long long def)
 {
-    struct fy_node *n = get(map, key);
+    const struct baton_doc_node *n = get(map, key);
+    int64_t v;
+    bool b;
+    if (baton__doc_bool(n, &b) == 0)
+        return b;
+    return baton__doc_int(n, INT64_MIN, INT64_MAX, &v) == 0 ? v : def;
+}
+
+static double get_double(const struct baton_doc_node *map, const char *key, double def)
+{
+    double v;
+    return baton__doc_double(get(map, key), &v) == 0 ? v : def;
+}
+
+/* A copy of the string at key; NULL when absent or not a string. */
+static char *get_str(const struct baton_doc_node *map, const char *key)
+{
+    const char *t;
     size_t len;
-    const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len) : NULL;
-    if (!t || len >= size)
-        return NULL;
-    memcpy(buf, t, len);
-    buf[len] = '\0';
-    return buf;
+    return baton__doc_str(get(map, key), &t, &len) == 0 ? baton__xstrndup(t, len) : NULL;
 }
 
-static long long get_int(struct fy_node *map, const char *key, long long def)
+/* The array at key (NULL when absent or anything else): walk it with baton__doc_next(), count
+ * it with baton__doc_count(). */
+static const struct baton_doc_node *array(const struct baton_doc_node *map, const char *key)
 {
-    char buf[32];
-    const char *t = get_scalar(map, key, buf, sizeof(buf));
-    char *end;
-    if (!t || !*t)
-        return def;
-    if (strcmp(t, "true") == 0)
-        return 1;
-    if (strcmp(t, "false") == 0)
-        return 0;
-    long long v = strtoll(t, &end, 10);
-    return *end ? def : v;
+    const struct baton_doc_node *a = get(map, key);
+    return baton__doc_type(a) == BATON_DOC_ARRAY ? a : NULL;
 }
 
-static double get_double(struct fy_node *map, const char *key, double def)
+/* An array of strings, NULL-terminated (absent: an empty one; an item not a string: ""). */
+static char **get_strv(const struct baton_doc_node *map, const char *key, size_t *ret_n)
 {
-    char buf[64];
-    const char *t = get_scalar(map, key, buf, sizeof(buf));
-    char *end;
-    double v = t && *t ? strtod(t, &end) : def;
-    return t && *t && !*end ? v : def;
-}
-
-static char *get_str(struct fy_node *map, const char *key)
-{
-    struct fy_node *n = get(map, key);
-    size_t len;
-    const char *t =
-        n && fy_node_is_scalar(n) && !fy_node_is_null(n) ? fy_node_get_scalar(n, &len) : NULL;
-    return t ? baton__xstrndup(t, len) : NULL;
-}
-
-/* A sequence of strings, NULL-terminated (an absent key: an empty one). */
-static char **get_strv(struct fy_node *map, const char *key, size_t *ret_n)
-{
-    struct fy_node *seq = get(map, key), *item;
-    size_t n = seq && fy_node_is_sequence(seq) ? (size_t)fy_node_sequence_item_count(seq) : 0;
-    char **v = baton__xcalloc(n + 1, sizeof(char *));
-    void *iter = NULL;
-    size_t k = 0;
-    while (k < n && (item = fy_node_sequence_iterate(seq, &iter))) {
-        size_t len;
-        const char *t = fy_node_is_scalar(item) ? fy_node_get_scalar(item, &len) : NULL;
-        v[k++] = t ? baton__xstrndup(t, len) : baton__xstrdup("");
-    }
+    const struct baton_doc_node *a = array(map, key), *item = NULL;
+    char **v = baton__xcalloc(baton__doc_count(a) + 1, sizeof(char *));
+    const char *t;
+    size_t k = 0, len;
+    while ((item = baton__doc_next(a, item)))
+        v[k++] = baton__doc_str(item, &t, &len) == 0 ? baton__xstrndup(t, len) : baton__xstrdup("");
     *ret_n = k;
     return v;
 }
 
-/* The next item of the sequence at key (iterate from *iter = NULL), or NULL at its end. */
-static struct fy_node *each(struct fy_node *map, const char *key, void **iter)
-{
-    struct fy_node *seq = get(map, key);
-    return seq && fy_node_is_sequence(seq) ? fy_node_sequence_iterate(seq, iter) : NULL;
-}
-
 /* A named value: its index from parse(), or an ordinal in version 1; def when absent or
  * unknown. */
-static int get_named(struct fy_node *map, const char *key, int version, int (*parse)(const char *),
-                     int def)
+static int get_named(const struct baton_doc_node *map, const char *key, int version,
+                     int (*parse)(const char *), int def)
 {
-    char buf[64];
-    const char *t = get_scalar(map, key, buf, sizeof(buf));
-    if (!t)
-        return def;
     if (version < 2)
         return (int)get_int(map, key, def);
-    int v = parse(t);
+    const char *t;
+    int v = baton__doc_str(get(map, key), &t, NULL) == 0 ? parse(t) : -EINVAL;
     return v < 0 ? def : v;
+}
+
+/* Parses the state's text; NULL (and a log line) unless it is a JSON object. */
+static struct baton_doc *state_parse(const char *text, size_t len)
+{
+    struct baton_doc *doc = NULL;
+    char err[256];
+    int r = baton__doc_parse(text, len, STATE_MAX_BYTES, STATE_MAX_DEPTH, &doc, err, sizeof(err));
+    if (r == 0 && baton__doc_type(baton__doc_root(doc)) != BATON_DOC_OBJECT)
+        snprintf(err, sizeof(err), "not an object");
+    else if (r == 0)
+        return doc;
+    baton__log(BATON_LOG_ERROR, "re-exec state: %s", err);
+    baton__doc_free(doc);
+    return NULL;
 }
 
 /* ---- names of the configuration's enums -------------------------------------------------- */
@@ -336,19 +329,15 @@ static int parse_signal_name(const char *t)
     return s > 0 ? s : -EINVAL;
 }
 
-static struct baton_config *config_from(struct fy_node *m, int version)
+static struct baton_config *config_from(const struct baton_doc_node *m, int version)
 {
     struct baton_config *c = baton__xcalloc(1, sizeof(*c));
     char buf[64];
-    void *iter = NULL;
-    struct fy_node *item;
+    const struct baton_doc_node *listen = array(m, "listen"), *item = NULL;
 
-    size_t n = 0;
-    while (each(m, "listen", &iter))
-        n++;
+    size_t n = baton__doc_count(listen);
     c->listen = baton__xcalloc(n ? n : 1, sizeof(*c->listen));
-    iter = NULL;
-    while (c->n_listen < n && (item = each(m, "listen", &iter))) {
+    while ((item = baton__doc_next(listen, item))) {
         struct baton_listen_config *l = &c->listen[c->n_listen];
         char *address = get_str(item, "address");
         l->name = get_str(item, "name");
@@ -422,15 +411,11 @@ static struct baton_config *config_from(struct fy_node *m, int version)
 
 int baton__state_config_parse(const char *text, size_t len, struct baton_config **ret)
 {
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
-    if (!root || !fy_node_is_mapping(root)) {
-        fy_document_destroy(doc);
+    struct baton_doc *doc = state_parse(text, len);
+    if (!doc)
         return -EINVAL;
-    }
-    *ret = config_from(root, STATE_VERSION);
-    fy_document_destroy(doc);
+    *ret = config_from(baton__doc_root(doc), STATE_VERSION);
+    baton__doc_free(doc);
     return 0;
 }
 
@@ -527,9 +512,10 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
 /* ---- restoring --------------------------------------------------------------------------- */
 
 /* The counters object `key` of map (absent: all zero). */
-static void get_counters(struct fy_node *map, const char *key, struct baton_counters *ret)
+static void get_counters(const struct baton_doc_node *map, const char *key,
+                         struct baton_counters *ret)
 {
-    struct fy_node *c = get(map, key);
+    const struct baton_doc_node *c = get(map, key);
     memset(ret, 0, sizeof(*ret));
     if (!c)
         return;
@@ -538,15 +524,13 @@ static void get_counters(struct fy_node *map, const char *key, struct baton_coun
     ret->connections = (uint64_t)get_int(c, "connections", 0);
 }
 
-static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, int version,
-                               struct baton_state_fds *fds)
+static void restore_generation(struct baton_supervisor *sup, const struct baton_doc_node *m,
+                               int version, struct baton_state_fds *fds)
 {
     struct baton_gens *gs = &sup->gens;
-    struct fy_node *item;
-    void *iter = NULL;
-    unsigned n_slots = 0;
-    while (each(m, "slots", &iter))
-        n_slots++;
+    const struct baton_doc_node *slots = array(m, "slots"), *workers = array(m, "workers"),
+                                *item = NULL;
+    unsigned n_slots = (unsigned)baton__doc_count(slots);
     struct baton_generation *g = baton__gens_restore_generation(
         gs, (long)get_int(m, "id", 0),
         get_named(m, "state", version, baton__generation_state_parse, BATON_GEN_DRAINING),
@@ -556,8 +540,7 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
     get_counters(m, "retired", &g->retired);
     g->exec_path = get_str(m, "exec_path");
     g->dir = get_str(m, "resolved_dir");
-    iter = NULL;
-    for (unsigned i = 0; i < n_slots && (item = each(m, "slots", &iter)); i++) {
+    for (unsigned i = 0; i < n_slots && (item = baton__doc_next(slots, item)); i++) {
         struct baton_slot *s = &g->slots[i];
         s->restart_at_ms = (uint64_t)get_int(item, "restart_at_ms", 0);
         s->backoff_ms = (uint64_t)get_int(item, "backoff_ms", 0);
@@ -567,8 +550,8 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
             gs, g, i,
             get_named(item, "state", version, baton__slot_state_parse, BATON_SLOT_RETIRED));
     }
-    iter = NULL;
-    while ((item = each(m, "workers", &iter))) {
+    item = NULL;
+    while ((item = baton__doc_next(workers, item))) {
         struct baton_worker *w = baton__gens_restore_worker(
             gs, g, (pid_t)get_int(item, "pid", 0), (unsigned)get_int(item, "slot", 0),
             get_int(item, "in_slot", 0) != 0,
@@ -588,17 +571,13 @@ static void restore_generation(struct baton_supervisor *sup, struct fy_node *m, 
     }
 }
 
-static int restore_listeners(struct baton_supervisor *sup, struct fy_node *root)
+static int restore_listeners(struct baton_supervisor *sup, const struct baton_doc_node *root)
 {
     struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
-    struct fy_node *item;
-    void *iter = NULL;
-    size_t n = 0;
-    while (each(root, "listeners", &iter))
-        n++;
+    const struct baton_doc_node *listeners = array(root, "listeners"), *item = NULL;
+    size_t n = baton__doc_count(listeners);
     sup->listeners = baton__xcalloc(n ? n : 1, sizeof(*sup->listeners));
-    iter = NULL;
-    while (sup->n_listeners < n && (item = each(root, "listeners", &iter))) {
+    while ((item = baton__doc_next(listeners, item))) {
         struct baton_listener *l = &sup->listeners[sup->n_listeners++];
         char *address = get_str(item, "address"); /* version 1: only "text" */
         l->name = get_str(item, "name");
@@ -622,16 +601,13 @@ static int restore_listeners(struct baton_supervisor *sup, struct fy_node *root)
 int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t len,
                          struct baton_state_fds *ret)
 {
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
-    struct fy_node *item;
-    void *iter = NULL;
+    struct baton_doc *doc = state_parse(text, len);
+    const struct baton_doc_node *root = baton__doc_root(doc), *item = NULL;
     int r = -EINVAL;
 
     memset(ret, 0, sizeof(*ret));
     ret->notify_fd = ret->control_fd = -1;
-    if (!root || !fy_node_is_mapping(root))
+    if (!doc)
         goto out;
     int version = (int)get_int(root, "version", 1);
     if (version < 1 || version > STATE_VERSION) {
@@ -654,13 +630,13 @@ int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t 
     ret->control_path = get_str(root, "control_path");
     if ((r = restore_listeners(sup, root)) < 0)
         goto out;
-    while ((item = each(root, "generations", &iter)))
+    while ((item = baton__doc_next(array(root, "generations"), item)))
         restore_generation(sup, item, version, ret);
     /* After the generations: ids of failed generations that left nothing behind count too. */
     if (get_int(root, "last_id", 0) > sup->gens.last_id)
         sup->gens.last_id = (long)get_int(root, "last_id", 0);
     r = 0;
 out:
-    fy_document_destroy(doc);
+    baton__doc_free(doc);
     return r;
 }

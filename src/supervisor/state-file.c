@@ -16,13 +16,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/doc.h"
 #include "common/fd.h"
 #include "common/json.h"
 #include "common/xmalloc.h"
@@ -145,75 +147,32 @@ out:
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-static struct fy_node *get(struct fy_node *map, const char *key)
+/* root, generations, a generation, its workers, a worker: 5; a little room for what comes. */
+#define STATE_FILE_MAX_DEPTH 8
+
+/* A copy of the string at key; NULL when absent or anything else. */
+static char *get_str(const struct baton_doc_node *map, const char *key)
 {
-    return map && fy_node_is_mapping(map) ? fy_node_mapping_lookup_by_string(map, key, FY_NT)
-                                          : NULL;
+    const char *t;
+    return baton__doc_get_str(map, key, &t, NULL, 0) == 0 ? baton__xstrdup(t) : NULL;
 }
 
-/* The integer at key in *ret; false when absent or not an integer. */
-static bool get_int(struct fy_node *map, const char *key, long long *ret)
+/* The array at key; NULL (no items) when absent or anything else. */
+static const struct baton_doc_node *array(const struct baton_doc_node *map, const char *key)
 {
-    struct fy_node *n = get(map, key);
-    char buf[32];
-    size_t len;
-    const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len) : NULL;
-    if (!t || len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, t, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (*end || errno)
-        return false;
-    *ret = v;
-    return true;
+    const struct baton_doc_node *a = NULL;
+    (void)baton__doc_get_array(map, key, &a, NULL, 0);
+    return a;
 }
 
-/* true or false at key; def when absent or anything else. */
-static bool get_bool(struct fy_node *map, const char *key, bool def)
+static int parse_listeners(const struct baton_doc_node *root, struct baton_state_file *sf)
 {
-    struct fy_node *n = get(map, key);
-    size_t len;
-    const char *t = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len) : NULL;
-    if (t && len == 4 && memcmp(t, "true", 4) == 0)
-        return true;
-    if (t && len == 5 && memcmp(t, "false", 5) == 0)
-        return false;
-    return def;
-}
-
-static char *get_str(struct fy_node *map, const char *key)
-{
-    struct fy_node *n = get(map, key);
-    size_t len;
-    const char *t =
-        n && fy_node_is_scalar(n) && !fy_node_is_null(n) ? fy_node_get_scalar(n, &len) : NULL;
-    return t ? baton__xstrndup(t, len) : NULL;
-}
-
-static size_t count(struct fy_node *map, const char *key)
-{
-    struct fy_node *seq = get(map, key);
-    return seq && fy_node_is_sequence(seq) ? (size_t)fy_node_sequence_item_count(seq) : 0;
-}
-
-static struct fy_node *each(struct fy_node *map, const char *key, void **iter)
-{
-    struct fy_node *seq = get(map, key);
-    return seq && fy_node_is_sequence(seq) ? fy_node_sequence_iterate(seq, iter) : NULL;
-}
-
-static int parse_listeners(struct fy_node *root, struct baton_state_file *sf)
-{
-    size_t n = count(root, "listeners");
-    struct fy_node *item;
-    void *iter = NULL;
+    const struct baton_doc_node *listeners = array(root, "listeners"), *item = NULL;
+    size_t n = baton__doc_count(listeners);
     if (n > BATON_STATE_FILE_MAX_ITEMS)
         return -EINVAL;
     sf->listeners = baton__xcalloc(n ? n : 1, sizeof(*sf->listeners));
-    while (sf->n_listeners < n && (item = each(root, "listeners", &iter))) {
+    while ((item = baton__doc_next(listeners, item))) {
         struct baton_state_listener *l = &sf->listeners[sf->n_listeners++];
         l->name = get_str(item, "name");
         l->address = get_str(item, "address");
@@ -223,29 +182,28 @@ static int parse_listeners(struct fy_node *root, struct baton_state_file *sf)
     return 0;
 }
 
-static int parse_generations(struct fy_node *root, struct baton_state_file *sf)
+static int parse_generations(const struct baton_doc_node *root, struct baton_state_file *sf)
 {
-    struct fy_node *g, *item;
-    void *giter = NULL;
+    const struct baton_doc_node *gens = array(root, "generations"), *g = NULL, *item;
     size_t n = 0;
-    while ((g = each(root, "generations", &giter)))
-        n += count(g, "workers");
+    while ((g = baton__doc_next(gens, g)))
+        n += baton__doc_count(array(g, "workers"));
     if (n > BATON_STATE_FILE_MAX_ITEMS)
         return -EINVAL;
     sf->workers = baton__xcalloc(n ? n : 1, sizeof(*sf->workers));
-    giter = NULL;
-    while ((g = each(root, "generations", &giter))) {
-        long long id, drain, pid, start;
+    while ((g = baton__doc_next(gens, g))) {
+        int64_t id, drain, pid, start;
         char *sig = get_str(g, "stop_signal");
         int signo = sig ? baton__signal_parse(sig) : -EINVAL;
         free(sig);
-        if (!get_int(g, "id", &id) || id < 1 || signo <= 0 ||
-            !get_int(g, "drain_timeout_ms", &drain) || drain < 0)
+        if (baton__doc_get_int(g, "id", 1, LONG_MAX, &id, NULL, 0) < 0 || signo <= 0 ||
+            baton__doc_get_int(g, "drain_timeout_ms", 0, INT64_MAX, &drain, NULL, 0) < 0)
             return -EINVAL;
-        void *iter = NULL;
-        while (sf->n_workers < n && (item = each(g, "workers", &iter))) {
-            if (!get_int(item, "pid", &pid) || pid < 1 || pid > INT32_MAX ||
-                !get_int(item, "start_time", &start) || start < 0)
+        const struct baton_doc_node *workers = array(g, "workers");
+        item = NULL;
+        while ((item = baton__doc_next(workers, item))) {
+            if (baton__doc_get_int(item, "pid", 1, INT32_MAX, &pid, NULL, 0) < 0 ||
+                baton__doc_get_int(item, "start_time", 0, INT64_MAX, &start, NULL, 0) < 0)
                 return -EINVAL;
             struct baton_state_worker *w = &sf->workers[sf->n_workers++];
             w->pid = (pid_t)pid;
@@ -253,7 +211,7 @@ static int parse_generations(struct fy_node *root, struct baton_state_file *sf)
             w->gen = (long)id;
             w->stop_signal = signo;
             w->drain_timeout_ms = (uint64_t)drain;
-            w->draining = get_bool(item, "draining", false);
+            (void)baton__doc_get_bool(item, "draining", &w->draining, NULL, 0); /* else false */
         }
     }
     return 0;
@@ -261,26 +219,28 @@ static int parse_generations(struct fy_node *root, struct baton_state_file *sf)
 
 int baton__state_file_parse(const char *text, size_t len, struct baton_state_file *ret)
 {
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    struct baton_doc *doc = NULL;
+    const struct baton_doc_node *root;
     struct baton_state_file sf = {0};
-    long long version, v;
+    int64_t version, v;
     int r = -EINVAL;
 
-    if (!root || !fy_node_is_mapping(root) || !get_int(root, "version", &version) || version < 1)
+    /* Not JSON, or not an object: no "version" below. */
+    (void)baton__doc_parse(text, len, STATE_FILE_MAX, STATE_FILE_MAX_DEPTH, &doc, NULL, 0);
+    root = baton__doc_root(doc);
+    if (baton__doc_get_int(root, "version", 1, INT64_MAX, &version, NULL, 0) < 0)
         goto out;
     if (version > BATON_STATE_FILE_VERSION) {
         r = -EPROTONOSUPPORT;
         goto out;
     }
-    if (!get_int(root, "pid", &v) || v < 1 || v > INT32_MAX)
+    if (baton__doc_get_int(root, "pid", 1, INT32_MAX, &v, NULL, 0) < 0)
         goto out;
     sf.pid = (pid_t)v;
-    if (!get_int(root, "start_time", &v) || v < 0)
+    if (baton__doc_get_int(root, "start_time", 0, INT64_MAX, &v, NULL, 0) < 0)
         goto out;
     sf.start_time = (unsigned long long)v;
-    sf.last_id = get_int(root, "last_id", &v) && v > 0 ? (long)v : 0;
+    sf.last_id = baton__doc_get_int(root, "last_id", 1, LONG_MAX, &v, NULL, 0) == 0 ? (long)v : 0;
     sf.config = get_str(root, "config");
     sf.control = get_str(root, "control");
     if ((r = parse_listeners(root, &sf)) < 0 || (r = parse_generations(root, &sf)) < 0)
@@ -290,7 +250,7 @@ int baton__state_file_parse(const char *text, size_t len, struct baton_state_fil
     r = 0;
 out:
     baton__state_file_free(&sf);
-    fy_document_destroy(doc);
+    baton__doc_free(doc);
     return r;
 }
 

@@ -350,6 +350,38 @@ static void numbers_in_range(void **state)
     baton__doc_free(doc);
 }
 
+static void numbers_as_doubles(void **state)
+{
+    struct baton_doc *doc =
+        parse_ok("[0.25,-1.5e3,7,0.10000000000000001,1e400,-1e400,1e-400,\"1\",true,null]");
+    const struct baton_doc_node *root = baton__doc_root(doc), *item = NULL;
+    const double want[] = {0.25, -1500, 7, 0.1};
+    double v;
+    int i = 0;
+
+    while ((item = baton__doc_next(root, item))) {
+        v = -42;
+        int r = baton__doc_double(item, &v);
+        if (i < 4) {
+            assert_int_equal(r, 0);
+            assert_true(v == want[i]); /* exact: %.17g text reads back as the same double */
+        } else if (i < 6) {
+            assert_int_equal(r, -ERANGE);
+            assert_true(v == -42); /* untouched */
+        } else if (i == 6) {
+            assert_int_equal(r, 0); /* underflow: the nearest double */
+            assert_true(v >= 0 && v < 1e-300);
+        } else {
+            assert_int_equal(r, -EINVAL); /* a string, a boolean, null: not numbers */
+            assert_true(v == -42);
+        }
+        i++;
+    }
+    assert_int_equal(i, 10);
+    assert_int_equal(baton__doc_double(NULL, &v), -EINVAL);
+    baton__doc_free(doc);
+}
+
 static void bounds(void **state)
 {
     struct baton_doc *doc = NULL;
@@ -447,15 +479,11 @@ static void bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reads_every_type),
-        cmocka_unit_test(getters_name_the_key),
-        cmocka_unit_test(string_vectors),
-        cmocka_unit_test(unicode_escapes),
-        cmocka_unit_test(refuses_yaml),
-        cmocka_unit_test(errors_say_where),
-        cmocka_unit_test(refuses_duplicate_keys),
-        cmocka_unit_test(numbers_in_range),
-        cmocka_unit_test(bounds),
+        cmocka_unit_test(reads_every_type),       cmocka_unit_test(getters_name_the_key),
+        cmocka_unit_test(string_vectors),         cmocka_unit_test(unicode_escapes),
+        cmocka_unit_test(refuses_yaml),           cmocka_unit_test(errors_say_where),
+        cmocka_unit_test(refuses_duplicate_keys), cmocka_unit_test(numbers_in_range),
+        cmocka_unit_test(numbers_as_doubles),     cmocka_unit_test(bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

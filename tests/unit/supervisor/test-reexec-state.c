@@ -3,7 +3,6 @@
  * format forgets fails here), the whole machine survives a round trip, states are written by
  * name under a version key, and version 1 states (ordinals, no version) are still read. */
 #include <errno.h>
-#include <libfyaml.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/doc.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
 
@@ -98,41 +98,50 @@ static char *printed(const struct baton_config *c)
 }
 
 /* "path=value" for every leaf of a JSON document, one per line. */
-static void leaves(struct fy_node *n, const char *path, struct baton_buf *out)
+static void leaves(const struct baton_doc_node *n, const char *path, struct baton_buf *out)
 {
+    const struct baton_doc_node *item = NULL;
     char sub[512];
-    if (fy_node_is_mapping(n)) {
-        void *iter = NULL;
-        struct fy_node_pair *p;
-        while ((p = fy_node_mapping_iterate(n, &iter))) {
-            size_t len;
-            const char *k = fy_node_get_scalar(fy_node_pair_key(p), &len);
-            snprintf(sub, sizeof(sub), "%s.%.*s", path, (int)len, k);
-            leaves(fy_node_pair_value(p), sub, out);
-        }
-    } else if (fy_node_is_sequence(n)) {
-        void *iter = NULL;
-        struct fy_node *item;
-        int i = 0;
-        while ((item = fy_node_sequence_iterate(n, &iter))) {
-            snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
+    int i = 0;
+    const char *v;
+    bool b;
+    switch (baton__doc_type(n)) {
+    case BATON_DOC_OBJECT:
+    case BATON_DOC_ARRAY:
+        while ((item = baton__doc_next(n, item))) {
+            if (baton__doc_type(n) == BATON_DOC_OBJECT)
+                snprintf(sub, sizeof(sub), "%s.%s", path, baton__doc_key(item));
+            else
+                snprintf(sub, sizeof(sub), "%s[%d]", path, i++);
             leaves(item, sub, out);
         }
-    } else {
-        size_t len;
-        const char *v = fy_node_get_scalar(n, &len);
-        baton__buf_printf(out, "%s=%.*s\n", path, (int)len, v ? v : "null");
+        break;
+    case BATON_DOC_STRING:
+        assert_int_equal(baton__doc_str(n, &v, NULL), 0);
+        baton__buf_printf(out, "%s=%s\n", path, v);
+        break;
+    case BATON_DOC_NUMBER:
+        baton__buf_printf(out, "%s=%s\n", path, baton__doc_number_text(n));
+        break;
+    case BATON_DOC_BOOL:
+        assert_int_equal(baton__doc_bool(n, &b), 0);
+        baton__buf_printf(out, "%s=%s\n", path, b ? "true" : "false");
+        break;
+    default:
+        baton__buf_printf(out, "%s=null\n", path);
+        break;
     }
 }
 
 static char *leaf_lines(const char *json)
 {
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-    struct fy_document *doc = fy_document_build_from_string(&cfg, json, strlen(json));
-    assert_non_null(doc);
+    struct baton_doc *doc = NULL;
+    char err[256];
+    if (baton__doc_parse(json, strlen(json), SIZE_MAX, 64, &doc, err, sizeof(err)) < 0)
+        fail_msg("not JSON: %s", err);
     struct baton_buf out = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
-    leaves(fy_document_root(doc), "", &out);
-    fy_document_destroy(doc);
+    leaves(baton__doc_root(doc), "", &out);
+    baton__doc_free(doc);
     return baton__buf_steal(&out);
 }
 
