@@ -6,12 +6,11 @@ adopts its socket, says STATUS=waiting for the database and hangs) alternate wit
 Each broken reload fails with its reason, the old generation keeps serving with the same
 workers, and every request the client sent is answered with a 2xx.
 """
-import json
 import re
 
 import pytest
 
-from harness import Supervisor, write_config
+from harness import Supervisor, set_command, write_config
 from harness import SOURCE, TIME_SCALE, loadgen, wait_for
 from test_load_reload_contrib import APPS, PYTHON, app_command, check_report
 
@@ -27,23 +26,18 @@ time.sleep(3600)
 """
 
 
-def set_command(config, command):
-    text = config.read_text()
-    text = re.sub(r"(?m)^  command: .*$", "  command: " + json.dumps([str(c) for c in command]), text)
-    config.write_text(text)
-
-
 @pytest.mark.parametrize("mode", ["keepalive", "close"])
 @pytest.mark.parametrize("app", list(APPS))
 def test_helper_broken_release_keeps_old_generation(procs, port, app, mode):
     good_command = app_command(app)
     config = write_config(procs.tmp, port, good_command, workers=2,
-                          extra_app={"ready_timeout": f"{int(1500 * TIME_SCALE)}ms"})
+                          extra_app={"ready_timeout": f"{int(4 * TIME_SCALE)}s"})
     never_ready = procs.tmp / "never_ready.py"
     never_ready.write_text(NEVER_READY)
     sup = Supervisor(procs, config)
     sup.wait_ready(workers=2)
-    seconds = int(12 * TIME_SCALE)
+    # 2 rounds of a failed start, a never-ready release (ready_timeout) and a good reload.
+    seconds = int(20 * TIME_SCALE)
     client, report = loadgen(procs, port, seconds, connections=32, close=(mode == "close"))
     wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
 
