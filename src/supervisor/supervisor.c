@@ -658,6 +658,9 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
         /* Listeners bound, nothing to run yet: the first `baton deploy` starts generation 1. */
         baton__log(BATON_LOG_NOTICE, "no release in %s yet: waiting for baton deploy",
                    config->release.root);
+        /* Up, with nothing to serve yet: systemd must not wait for a first generation that only
+         * a deploy can start (Type=notify would time the unit out). */
+        sd_notify(sup, "READY=1\nSTATUS=no release yet: waiting for baton deploy");
         baton__config_free(config);
         config = NULL;
     }
