@@ -59,11 +59,12 @@ struct baton_worker {
     pid_t pid;
     unsigned slot;
     enum baton_worker_state state;
-    uint64_t started_ms;  /* monotonic */
-    uint64_t ready_ms;    /* time from spawn to ready */
-    uint64_t deadline_ms; /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
-    char *status;         /* last STATUS= text, or NULL */
-    int notify_errno;     /* last ERRNO=, 0 when none */
+    uint64_t started_ms;   /* monotonic */
+    uint64_t stop_sent_ms; /* when the stop signal (or SIGKILL) was first sent, 0: not yet */
+    uint64_t ready_ms;     /* time from spawn to ready */
+    uint64_t deadline_ms;  /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
+    char *status;          /* last STATUS= text, or NULL */
+    int notify_errno;      /* last ERRNO=, 0 when none */
     struct baton_counters counters; /* the last BATON_STATS= report (stats.h) */
     bool reloading;                 /* RELOADING=1 seen, READY=1 not yet */
     bool reload_pending;            /* asked to reload in place; READY=1 not yet */
@@ -386,6 +387,10 @@ struct baton_supervisor {
     int hup_fd; /* signalfd of SIGHUP (its si_code tells a hang-up from a reload) */
     uv_poll_t hup_poll;
     bool had_terminal; /* a controlling terminal when the loop started */
+
+    struct baton_history *history;   /* observe.h: verdicts, durations, samples */
+    struct baton_endpoint *endpoint; /* metrics.listen, or NULL */
+    struct baton_watch *watch;       /* the config watch, or NULL */
 };
 
 /* The supervisor's state, derived from the generations' machine (never stored). */

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
+#include "supervisor/observe.h"
 #include "supervisor/supervisor.h"
 
 extern char **environ;
@@ -81,6 +82,8 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
      * left alone they would go on accepting old-code connections. The reload signal is the
      * worker's alone. (The pid is not reaped yet, so the group id cannot have been reused.) */
     bool group = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    if (group && !w->stop_sent_ms)
+        w->stop_sent_ms = baton__clock_now_ms(); /* the drain's start (observe.h) */
     baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s%s", baton__signal_name(signo),
                   group ? " to its process group" : "");
     int r = group ? kill(-w->pid, signo) : -1;
@@ -116,7 +119,11 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
     if (record) {
         free(sup->last_reload);
         sup->last_reload = baton__xstrdup(json);
+        baton__history_reload(sup->history, ok, json, baton__clock_now_ms() - sup->tx_started_ms);
     }
+    if (ok)
+        baton__watch_update(sup);
+    baton__watch_tx_done(sup);
     baton__ctl_send(c, json, len);
     baton__ctl_tx_done(sup, c);
     if (!sup->first_ready) {
@@ -314,6 +321,8 @@ static void reap(struct baton_supervisor *sup)
             kill(-pid, SIGKILL);
         }
         baton__worker_io_flush(w);
+        if (w->stop_sent_ms)
+            baton__history_drain(sup->history, baton__clock_now_ms() - w->stop_sent_ms);
         baton__gens_worker_exited(&sup->gens, w, st, baton__clock_now_ms());
     }
 }
@@ -486,6 +495,8 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
                         int code)
 {
     baton__gens_free(&sup->gens);
+    baton__endpoint_close(sup);
+    baton__watch_close(sup);
     baton__ctl_close(sup);
     baton__notify_close(sup);
     baton__listeners_close(sup);
@@ -503,6 +514,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     free(sup->sd_notify_socket);
     free(sup->inherited);
     free(sup->last_reload);
+    baton__history_free(sup->history);
     free(sup->name);
     free(sup->exe_path);
     for (char **p = sup->exe_argv; p && *p; p++)
@@ -521,6 +533,10 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         baton__log(BATON_LOG_ALERT, "re-exec: the saved state is unusable: %s", strerror(-r));
         return shutdown_all(sup, loop, config, 2);
     }
+    /* The endpoint is bound again (the old image's socket closed on exec); the watch reopened. */
+    if (config && config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0)
+        baton__log(BATON_LOG_ERROR, "re-exec: no metrics endpoint");
+    baton__watch_open(sup, config ? config->path : NULL, config && config->control.watch);
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->gens.active)
         apply_log_config(sup->gens.active->config);
@@ -562,8 +578,10 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     baton__reexec_prepare(sup);
     baton__gens_init(&sup->gens, &gens_ops, sup);
+    sup->history = baton__history_new();
     if ((r = uv_loop_init(&loop)) < 0) {
         baton__log(BATON_LOG_ERROR, "event loop: %s", uv_strerror(r));
+        baton__history_free(sup->history);
         free(sup);
         baton__config_free(config);
         return 2;
@@ -571,8 +589,10 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     if (state_fd >= 0)
         return resume(sup, &loop, config, state_fd);
     if (inherit < 0 || sup->devnull < 0 || baton__listeners_open(sup, config) < 0 ||
-        baton__ctl_open(sup, config) < 0)
+        baton__ctl_open(sup, config) < 0 ||
+        (config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0))
         goto out;
+    baton__watch_open(sup, config->path, config->control.watch);
     sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
         baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));
