@@ -21,6 +21,7 @@ enum opt_id {
     OPT_WAIT,
     OPT_FAST,
     OPT_TIMEOUT,
+    OPT_WATCH,
 };
 
 #define ON(c)    (1u << (c))
@@ -48,6 +49,7 @@ static const struct option_spec {
     {"wait", 0, false, OPT_WAIT, ON(BATON_CLI_RELOAD)},
     {"fast", 0, false, OPT_FAST, ON(BATON_CLI_STOP)},
     {"timeout", 0, true, OPT_TIMEOUT, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STOP)},
+    {"watch", 'w', false, OPT_WATCH, ON(BATON_CLI_STATUS)},
 };
 
 static const struct {
@@ -189,6 +191,9 @@ static int apply(struct baton_cli_args *a, const struct option_spec *spec, const
         break;
     case OPT_JSON:
         a->json = true;
+        break;
+    case OPT_WATCH:
+        a->watch = true;
         break;
     case OPT_IN_PLACE:
         a->in_place = true;

@@ -48,6 +48,7 @@ struct baton_cli_args {
     bool in_place; /* reload --in-place */
     bool wait;     /* reload --wait */
     bool fast;     /* stop --fast */
+    bool watch;    /* status --watch */
     bool timeout_given;
     uint64_t timeout_ms; /* --timeout DUR; stop defaults to 60s */
 

@@ -66,10 +66,14 @@ int baton__cmd_reload(const struct baton_cli_args *args)
     if (args->json) {
         printf("%s\n", line);
     } else if (code == BATON_EXIT_OK) {
+        fputs(baton__cli_color(stdout, BATON_COLOR_OK), stdout);
         baton__cli_print_success(stdout, result);
+        fputs(baton__cli_color(stdout, BATON_COLOR_OFF), stdout);
     } else {
         error = baton__json_get_text(result, "error");
-        fprintf(stderr, "baton: %s\n", error && *error ? error : "reload failed");
+        fprintf(stderr, "baton: %s%s%s\n", baton__cli_color(stderr, BATON_COLOR_BAD),
+                error && *error ? error : "reload failed",
+                baton__cli_color(stderr, BATON_COLOR_OFF));
         if (baton__json_get_bool(result, "busy") == 1 && !args->wait)
             fprintf(stderr, "  (baton reload --wait queues behind the running transition)\n");
         baton__cli_print_failure(stderr, result, "  ");

@@ -1,8 +1,11 @@
-/* `baton status [--json]`: the supervisor's generations and workers, for people or programs. */
+/* `baton status [--json] [--watch]`: the supervisor's generations and workers, for people or
+ * programs, once or refreshed. */
 #include "cli/internal.h"
 
 #include <libfyaml.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* How long status waits for its answer: the supervisor replies from its event loop at once. */
 #define STATUS_TIMEOUT_MS 10000
@@ -62,7 +65,12 @@ static void print_workers(struct fy_node *workers)
             ready_ms = -1;
         snprintf(pid_text, sizeof(pid_text), pid > 0 ? "%lld" : "-", pid);
         snprintf(slot_text, sizeof(slot_text), slot >= 0 ? "%lld" : "-", slot);
-        printf("  %-8s %-5s %-9s %-9lld %-9s %s\n", pid_text, slot_text, text_or(w, "state", "?"),
+        const char *state = text_or(w, "state", "?");
+        enum baton_color color = strcmp(state, "ready") == 0     ? BATON_COLOR_OK
+                                 : strcmp(state, "backoff") == 0 ? BATON_COLOR_BAD
+                                                                 : BATON_COLOR_WARN;
+        printf("  %-8s %-5s %s%-9s%s %-9lld %-9s %s\n", pid_text, slot_text,
+               baton__cli_color(stdout, color), state, baton__cli_color(stdout, BATON_COLOR_OFF),
                restarts, ready_ms >= 0 ? baton__cli_format_ms(ready_ms, ready, sizeof(ready)) : "-",
                text_or(w, "status", ""));
     }
@@ -107,7 +115,9 @@ static void print_health(struct fy_node *status)
     if (baton__json_get_int(status, "restarts", &restarts))
         printf("restarts: %lld\n", restarts);
     if (baton__json_get_bool(status, "crash_loop") == 1) {
-        printf("warning: crash loop: workers keep exiting and being restarted");
+        printf("%swarning%s: crash loop: workers keep exiting and being restarted",
+               baton__cli_color(stdout, BATON_COLOR_WARN),
+               baton__cli_color(stdout, BATON_COLOR_OFF));
         while ((slot = baton__json_next(slots, &iter))) {
             const char *text = baton__json_text(slot);
             printf("%s%s", sep, text ? text : "?");
@@ -118,12 +128,22 @@ static void print_health(struct fy_node *status)
     if (!last || fy_node_get_type(last) != FYNT_MAPPING) {
         printf("last reload: none\n");
     } else if (baton__json_get_bool(last, "ok") == 1) {
-        printf("last reload: ok: ");
+        printf("last reload: %sok%s: ", baton__cli_color(stdout, BATON_COLOR_OK),
+               baton__cli_color(stdout, BATON_COLOR_OFF));
         baton__cli_print_success(stdout, last);
     } else {
-        printf("last reload: failed: %s\n", text_or(last, "error", "no reason given"));
+        printf("last reload: %sfailed%s: %s\n", baton__cli_color(stdout, BATON_COLOR_BAD),
+               baton__cli_color(stdout, BATON_COLOR_OFF),
+               text_or(last, "error", "no reason given"));
         baton__cli_print_failure(stdout, last, "  ");
     }
+    /* The config watch's verdict on the files as they are now (absent: an older supervisor). */
+    const char *config_error = baton__json_get_text(status, "config_error");
+    if (config_error && *config_error)
+        printf("configuration: %snot applied%s: %s\n", baton__cli_color(stdout, BATON_COLOR_BAD),
+               baton__cli_color(stdout, BATON_COLOR_OFF), config_error);
+    else if (baton__json_get_bool(status, "config_watch") == 1)
+        printf("configuration: watched, applied on change\n");
 }
 
 static void print_status(struct fy_node *status)
@@ -154,7 +174,8 @@ static void print_status(struct fy_node *status)
     print_health(status);
 }
 
-int baton__cmd_status(const struct baton_cli_args *args)
+/* One status request and its printing. */
+static int status_once(const struct baton_cli_args *args)
 {
     static const char request[] = "{\"cmd\":\"status\"}";
     struct baton_control c = {.fd = -1};
@@ -184,4 +205,31 @@ out:
     baton__reply_free(doc);
     baton__cli_disconnect(&c);
     return code;
+}
+
+/* How often --watch refreshes. */
+#define WATCH_INTERVAL_MS 2000
+
+int baton__cmd_status(const struct baton_cli_args *args)
+{
+    if (!args->watch)
+        return status_once(args);
+    /* On a terminal each refresh replaces the last (cursor home, clear the screen); elsewhere
+     * (a pipe, a log) they follow each other. Ends when the supervisor is gone, or Ctrl-C. */
+    bool tty = !args->json && isatty(STDOUT_FILENO);
+    for (;;) {
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        int code = status_once(args);
+        if (code != BATON_EXIT_OK)
+            return code;
+        if (tty)
+            printf("\n(refreshing every %ds; Ctrl-C to stop)\n", WATCH_INTERVAL_MS / 1000);
+        else if (!args->json)
+            putchar('\n');
+        fflush(stdout);
+        struct timespec ts = {WATCH_INTERVAL_MS / 1000, (WATCH_INTERVAL_MS % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0)
+            ;
+    }
 }

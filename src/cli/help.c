@@ -57,10 +57,13 @@ static const char reload_usage[] =
     "  -h, --help          show this help\n";
 
 static const char status_usage[] =
-    "usage: baton status [-c FILE | -s SOCKET] [--json]\n"
+    "usage: baton status [-c FILE | -s SOCKET] [--json] [--watch]\n"
     "\n"
-    "Shows the supervisor, its generations and workers, crash loops and the last reload.\n"
+    "Shows the supervisor, its generations and workers, crash loops, the last reload and\n"
+    "the config watch's verdict on the configuration files. Verdicts are coloured on a\n"
+    "terminal (not with NO_COLOR set).\n"
     "\n" TARGET_OPTIONS "      --json          print the status as one JSON object\n"
+    "  -w, --watch         refresh every 2s (in place on a terminal; --json: one object a line)\n"
     "  -h, --help          show this help\n";
 
 static const char stop_usage[] =

@@ -72,4 +72,9 @@ void baton__cli_print_failure(FILE *f, struct fy_node *result, const char *inden
 /* One line summing up a successful reload result: "generation 4 is serving (ready in 35ms)". */
 void baton__cli_print_success(FILE *f, struct fy_node *result);
 
+/* Colour for verdicts: the escape sequence when f is a terminal and NO_COLOR is unset or
+ * empty (https://no-color.org), else "". BATON_COLOR_OFF ends a coloured span. */
+enum baton_color { BATON_COLOR_OFF, BATON_COLOR_OK, BATON_COLOR_BAD, BATON_COLOR_WARN };
+const char *baton__cli_color(FILE *f, enum baton_color color);
+
 #endif
