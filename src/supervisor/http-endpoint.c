@@ -24,7 +24,6 @@
 
 #define ENDPOINT_CONNS    8
 #define HEAD_MAX          8192
-#define TARGET_MAX        1024
 #define ENDPOINT_READ_MS  5000
 #define ENDPOINT_WRITE_MS 10000
 #define ENDPOINT_TICK_MS  250
@@ -154,32 +153,6 @@ static void respond_text(struct conn *c, int code, const char *text)
     respond(c, code, "text/plain; charset=utf-8", text, strlen(text), false);
 }
 
-static bool tchar(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/* Checks the header lines in [p, end) (each ending in CRLF, the empty line excluded). */
-static bool headers_ok(const char *p, const char *end)
-{
-    while (p < end) {
-        const char *eol = memchr(p, '\r', (size_t)(end - p));
-        if (!eol || eol[1] != '\n')
-            return false;
-        const char *q = p;
-        while (q < eol && tchar(*q))
-            q++;
-        if (q == p || q == eol || *q != ':')
-            return false; /* no name, or obs-fold / whitespace before the colon */
-        for (q++; q < eol; q++)
-            if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
-                return false;
-        p = eol + 2;
-    }
-    return true;
-}
-
 static void route(struct conn *c, const char *path, size_t len, bool head_only)
 {
     struct baton_supervisor *sup = c->ep->sup;
@@ -213,34 +186,13 @@ static void route(struct conn *c, const char *path, size_t len, bool head_only)
 /* A complete head of `len` bytes (the final CRLFCRLF included) is in c->in. */
 static void handle(struct conn *c, size_t len)
 {
-    const char *p = c->in, *end = c->in + len - 2; /* end: the final empty line */
-    const char *eol = memchr(p, '\r', len);
-    if (!eol || eol[1] != '\n')
-        return respond_text(c, 400, "bad request line\n");
-    const char *sp1 = memchr(p, ' ', (size_t)(eol - p));
-    if (!sp1 || sp1 == p)
-        return respond_text(c, 400, "bad request line\n");
-    for (const char *q = p; q < sp1; q++)
-        if (!tchar(*q))
-            return respond_text(c, 400, "bad method\n");
-    const char *target = sp1 + 1;
-    const char *sp2 = memchr(target, ' ', (size_t)(eol - target));
-    if (!sp2 || sp2 == target || *target != '/' || sp2 - target > TARGET_MAX)
-        return respond_text(c, 400, "bad request target\n");
-    for (const char *q = target; q < sp2; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-            return respond_text(c, 400, "bad request target\n");
-    size_t vlen = (size_t)(eol - sp2 - 1);
-    if (vlen != 8 || (memcmp(sp2 + 1, "HTTP/1.1", 8) != 0 && memcmp(sp2 + 1, "HTTP/1.0", 8) != 0))
-        return respond_text(c, 400, "bad HTTP version\n");
-    if (!headers_ok(eol + 2, end))
-        return respond_text(c, 400, "bad header line\n");
-    bool get = sp1 - p == 3 && memcmp(p, "GET", 3) == 0;
-    bool head = sp1 - p == 4 && memcmp(p, "HEAD", 4) == 0;
-    if (!get && !head)
-        return respond_text(c, 405, "only GET and HEAD\n");
-    const char *q = memchr(target, '?', (size_t)(sp2 - target));
-    route(c, target, (size_t)((q ? q : sp2) - target), head);
+    struct baton_endpoint_request req;
+    const char *why = NULL;
+    int code = baton__endpoint_parse(c->in, len, &req, &why);
+    if (code != 0)
+        respond_text(c, code, why);
+    else
+        route(c, req.path, req.path_len, req.head);
 }
 
 /* The end of the head: CRLFCRLF within c->in (searched from `from`), or 0. */

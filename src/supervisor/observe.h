@@ -6,6 +6,7 @@
  *                    re-exec
  *   metrics.c        /metrics in the Prometheus text format, from the state and the history
  *   http-endpoint.c  the metrics.listen HTTP endpoint (bounded; served by the supervisor's loop)
+ *   endpoint-request.c  its request-head reader (strict, pure)
  *   watch.c          the configuration files watched with inotify: a change becomes a reload
  */
 #ifndef BATON_SUPERVISOR_OBSERVE_H
@@ -81,6 +82,21 @@ void baton__history_restore(struct baton_history *h, const char *text);
 
 /* The whole /metrics document (Prometheus text format 0.0.4). */
 void baton__metrics_text(const struct baton_supervisor *sup, struct baton_buf *b);
+
+/* ---- endpoint-request.c ------------------------------------------------------------------- */
+
+#define BATON_ENDPOINT_TARGET_MAX 1024
+
+struct baton_endpoint_request {
+    bool head;        /* HEAD (else GET) */
+    const char *path; /* into the head: the target up to '?' (starts with '/') */
+    size_t path_len;
+};
+
+/* Reads a complete request head (len bytes, ending in CRLFCRLF). Returns 0 (*ret set), or the
+ * status to answer, 400 or 405, with *ret_why a one-line reason (static text). */
+int baton__endpoint_parse(const char *buf, size_t len, struct baton_endpoint_request *ret,
+                          const char **ret_why);
 
 /* ---- http-endpoint.c ---------------------------------------------------------------------- */
 
