@@ -53,6 +53,7 @@ struct baton_endpoint {
     int fd;
     bool unix_socket;
     char *path; /* the UNIX socket file, to remove */
+    char *text; /* metrics.listen as configured */
     uv_poll_t poll;
     uv_timer_t timer;
     uint64_t retry_ms;  /* accepting paused until then (0: accepting) */
@@ -319,12 +320,14 @@ int baton__endpoint_open(struct baton_supervisor *sup, const char *address)
     struct baton_endpoint *ep = baton__xcalloc(1, sizeof(*ep));
     ep->sup = sup;
     ep->fd = fd;
+    ep->text = baton__xstrdup(address);
     if (addr.u.sa.sa_family == AF_UNIX)
         ep->path = baton__xstrdup(addr.u.un.sun_path);
     if ((r = uv_poll_init(sup->loop, &ep->poll, fd)) < 0) {
         baton__log(BATON_LOG_ERROR, "metrics.listen %s: %s", address, uv_strerror(r));
         close(fd);
         free(ep->path);
+        free(ep->text);
         free(ep);
         return r;
     }
@@ -346,6 +349,7 @@ static void on_ep_closed(uv_handle_t *h)
     struct baton_endpoint *ep = h->data;
     if (--ep->open_handles)
         return;
+    free(ep->text);
     free(ep->path);
     free(ep);
 }
@@ -366,4 +370,12 @@ void baton__endpoint_close(struct baton_supervisor *sup)
     ep->open_handles = 2;
     uv_close((uv_handle_t *)&ep->timer, on_ep_closed);
     uv_close((uv_handle_t *)&ep->poll, on_ep_closed);
+}
+
+bool baton__endpoint_changed(const struct baton_supervisor *sup, const char *address)
+{
+    const char *now = sup->endpoint ? sup->endpoint->text : NULL;
+    if (!now || !address)
+        return now != address;
+    return strcmp(now, address) != 0;
 }

@@ -102,6 +102,9 @@ int baton__endpoint_parse(const char *buf, size_t len, struct baton_endpoint_req
 
 /* Serves metrics.listen (address text) on sup's loop. 0, or -errno after logging. */
 int baton__endpoint_open(struct baton_supervisor *sup, const char *address);
+/* True when address (metrics.listen of a new configuration, NULL: none) is not what is served:
+ * the endpoint is bound at start only (and at a re-exec), so a change needs a restart. */
+bool baton__endpoint_changed(const struct baton_supervisor *sup, const char *address);
 /* Closes the listener and every connection (their memory goes in the close callbacks). */
 void baton__endpoint_close(struct baton_supervisor *sup);
 

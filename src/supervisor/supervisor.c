@@ -252,6 +252,8 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
     }
     if (sup->control_path && strcmp(sup->control_path, config->control.socket) != 0)
         baton__log(BATON_LOG_WARNING, "control.socket changes need a restart");
+    if (baton__endpoint_changed(sup, config->metrics.listen))
+        baton__log(BATON_LOG_WARNING, "metrics.listen changes need a restart (or a re-exec)");
     long id = baton__gens_reload(gs, config, now);
     if (id < 0) {
         /* Checked above: cannot be busy or stopping here. */
