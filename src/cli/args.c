@@ -22,10 +22,13 @@ enum opt_id {
     OPT_FAST,
     OPT_TIMEOUT,
     OPT_WATCH,
+    OPT_FOLLOW,
+    OPT_LINES,
 };
 
-#define ON(c)    (1u << (c))
-#define TARGETED (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP))
+#define ON(c) (1u << (c))
+#define TARGETED                                                                                   \
+    (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP) | ON(BATON_CLI_LOGS))
 
 /* Which options each command takes. A value-taking option is written `--name VALUE`,
  * `--name=VALUE`, `-x VALUE` or `-xVALUE`. */
@@ -44,12 +47,14 @@ static const struct option_spec {
     {"listen", 0, true, OPT_LISTEN, ON(BATON_CLI_RUN)},
     {"workers", 0, true, OPT_WORKERS, ON(BATON_CLI_RUN)},
     {"ready", 0, true, OPT_READY, ON(BATON_CLI_RUN)},
-    {"json", 0, false, OPT_JSON, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS)},
+    {"json", 0, false, OPT_JSON, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_LOGS)},
     {"in-place", 0, false, OPT_IN_PLACE, ON(BATON_CLI_RELOAD)},
     {"wait", 0, false, OPT_WAIT, ON(BATON_CLI_RELOAD)},
     {"fast", 0, false, OPT_FAST, ON(BATON_CLI_STOP)},
     {"timeout", 0, true, OPT_TIMEOUT, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STOP)},
     {"watch", 'w', false, OPT_WATCH, ON(BATON_CLI_STATUS)},
+    {"follow", 'f', false, OPT_FOLLOW, ON(BATON_CLI_LOGS)},
+    {"lines", 'n', true, OPT_LINES, ON(BATON_CLI_LOGS)},
 };
 
 static const struct {
@@ -58,6 +63,7 @@ static const struct {
 } command_names[] = {
     {"run", BATON_CLI_RUN},   {"reload", BATON_CLI_RELOAD}, {"status", BATON_CLI_STATUS},
     {"stop", BATON_CLI_STOP}, {"config", BATON_CLI_CONFIG}, {"version", BATON_CLI_VERSION},
+    {"logs", BATON_CLI_LOGS},
 };
 
 const char *baton__cli_command_name(enum baton_cli_command command)
@@ -195,6 +201,17 @@ static int apply(struct baton_cli_args *a, const struct option_spec *spec, const
     case OPT_WATCH:
         a->watch = true;
         break;
+    case OPT_FOLLOW:
+        a->follow = true;
+        break;
+    case OPT_LINES: {
+        char *end;
+        unsigned long n = strtoul(value, &end, 10);
+        if (!*value || *end || value[0] == '-' || n > 1000000)
+            return fail(err, "--lines needs a number of lines (0: all), got '%s'", value);
+        a->lines = (unsigned)n;
+        break;
+    }
     case OPT_IN_PLACE:
         a->in_place = true;
         break;

@@ -14,6 +14,7 @@ static const char overview[] =
     "  reload    start a new generation; retire the old one once the new one is ready\n"
     "  status    show the generations and their workers\n"
     "  stop      drain the workers and stop the supervisor\n"
+    "  logs      show the supervisor's recent log lines (and follow them)\n"
     "  config    validate the configuration and print the merged result\n"
     "  version   print baton's version\n"
     "  help      show the options of a command: baton help COMMAND\n"
@@ -66,6 +67,17 @@ static const char status_usage[] =
     "  -w, --watch         refresh every 2s (in place on a terminal; --json: one object a line)\n"
     "  -h, --help          show this help\n";
 
+static const char logs_usage[] =
+    "usage: baton logs [-c FILE | -s SOCKET] [-f] [-n N] [--json]\n"
+    "\n"
+    "Shows the supervisor's recent log lines, its own and its workers' tagged output (the\n"
+    "last 1000 lines, 256 KiB at most, kept since it started or re-executed).\n"
+    "\n" TARGET_OPTIONS
+    "  -f, --follow        then print new lines as they come, until the supervisor stops\n"
+    "  -n, --lines N       only the last N of the kept lines (0: all, the default)\n"
+    "      --json          one JSON object a line, as the supervisor logs them\n"
+    "  -h, --help          show this help\n";
+
 static const char stop_usage[] =
     "usage: baton stop [-c FILE | -s SOCKET] [--fast] [--timeout DUR]\n"
     "\n"
@@ -94,6 +106,8 @@ static const char *usage_text(enum baton_cli_command topic)
         return status_usage;
     case BATON_CLI_STOP:
         return stop_usage;
+    case BATON_CLI_LOGS:
+        return logs_usage;
     case BATON_CLI_VERSION:
         return version_usage;
     case BATON_CLI_CONFIG:

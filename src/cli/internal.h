@@ -26,6 +26,7 @@ int baton__cmd_run(const struct baton_cli_args *args);
 int baton__cmd_reload(const struct baton_cli_args *args);
 int baton__cmd_status(const struct baton_cli_args *args);
 int baton__cmd_stop(const struct baton_cli_args *args);
+int baton__cmd_logs(const struct baton_cli_args *args);
 int baton__cmd_version(const struct baton_cli_args *args);
 
 /* Writes the usage of `topic` (BATON_CLI_USAGE: the overview of all commands) to f; brief:

@@ -314,11 +314,12 @@ enum baton_request_cmd {
     BATON_REQ_STATUS,
     BATON_REQ_RELOAD,
     BATON_REQ_STOP,
+    BATON_REQ_LOGS, /* the recent log lines (logs.c); follow: then every new one */
 };
 
 struct baton_request {
     enum baton_request_cmd cmd;
-    bool wait, fast, in_place;
+    bool wait, fast, in_place, follow;
     uint64_t timeout_ms;
 };
 
@@ -391,6 +392,7 @@ struct baton_supervisor {
     struct baton_history *history;   /* observe.h: verdicts, durations, samples */
     struct baton_endpoint *endpoint; /* metrics.listen, or NULL */
     struct baton_watch *watch;       /* the config watch, or NULL */
+    struct baton_logs *logs;         /* the recent log lines (logs.c) */
 };
 
 /* The supervisor's state, derived from the generations' machine (never stored). */

@@ -8,6 +8,7 @@
  *   http-endpoint.c  the metrics.listen HTTP endpoint (bounded; served by the supervisor's loop)
  *   endpoint-request.c  its request-head reader (strict, pure)
  *   watch.c          the configuration files watched with inotify: a change becomes a reload
+ *   logs.c           the recent log lines, for `baton logs [-f]`
  */
 #ifndef BATON_SUPERVISOR_OBSERVE_H
 #define BATON_SUPERVISOR_OBSERVE_H
@@ -107,6 +108,21 @@ int baton__endpoint_open(struct baton_supervisor *sup, const char *address);
 bool baton__endpoint_changed(const struct baton_supervisor *sup, const char *address);
 /* Closes the listener and every connection (their memory goes in the close callbacks). */
 void baton__endpoint_close(struct baton_supervisor *sup);
+
+/* ---- logs.c ------------------------------------------------------------------------------- */
+
+/* The recent log lines kept: at most this many, of at most this many bytes in all. */
+#define BATON_LOGS_LINES 1000
+#define BATON_LOGS_BYTES (256 * 1024)
+
+/* Starts keeping the log lines (a tap on the log, common/log.h). */
+void baton__logs_start(struct baton_supervisor *sup);
+/* Calls fn for each kept line (a JSON object), oldest first; returns how many. */
+unsigned baton__logs_each(const struct baton_supervisor *sup,
+                          void (*fn)(void *ctx, const char *json, size_t len), void *ctx);
+void baton__logs_free(struct baton_supervisor *sup);
+/* control.c: sends a new line to every control client following the log. */
+void baton__ctl_follow_line(struct baton_supervisor *sup, const char *json, size_t len);
 
 /* ---- watch.c ------------------------------------------------------------------------------ */
 

@@ -285,10 +285,13 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
                 memcpy(cmd, str, sizeof(cmd));
                 have_cmd = true;
             } else if (strcmp(key, "wait") == 0 || strcmp(key, "fast") == 0 ||
-                       strcmp(key, "in_place") == 0) {
+                       strcmp(key, "in_place") == 0 || strcmp(key, "follow") == 0) {
                 if (k != K_TRUE && k != K_FALSE)
                     return bad_type(err, key, "true or false");
-                bool *field = key[0] == 'w' ? &req.wait : key[0] == 'f' ? &req.fast : &req.in_place;
+                bool *field = key[0] == 'w'                ? &req.wait
+                              : strcmp(key, "fast") == 0   ? &req.fast
+                              : strcmp(key, "follow") == 0 ? &req.follow
+                                                           : &req.in_place;
                 *field = k == K_TRUE;
             } else if (strcmp(key, "timeout_ms") == 0) {
                 if (k != K_UINT)
@@ -325,6 +328,8 @@ int baton__request_parse(const char *line, size_t len, struct baton_request *ret
         req.cmd = BATON_REQ_RELOAD;
     else if (strcmp(cmd, "stop") == 0)
         req.cmd = BATON_REQ_STOP;
+    else if (strcmp(cmd, "logs") == 0)
+        req.cmd = BATON_REQ_LOGS;
     else {
         baton__buf_puts(err, "unknown command \"");
         for (const char *c = cmd; *c; c++) {

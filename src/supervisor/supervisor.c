@@ -517,6 +517,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     free(sup->inherited);
     free(sup->last_reload);
     baton__history_free(sup->history);
+    baton__logs_free(sup);
     free(sup->name);
     free(sup->exe_path);
     for (char **p = sup->exe_argv; p && *p; p++)
@@ -581,9 +582,11 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     baton__reexec_prepare(sup);
     baton__gens_init(&sup->gens, &gens_ops, sup);
     sup->history = baton__history_new();
+    baton__logs_start(sup);
     if ((r = uv_loop_init(&loop)) < 0) {
         baton__log(BATON_LOG_ERROR, "event loop: %s", uv_strerror(r));
         baton__history_free(sup->history);
+        baton__logs_free(sup);
         free(sup);
         baton__config_free(config);
         return 2;
