@@ -24,11 +24,16 @@ enum opt_id {
     OPT_VERSION,
     OPT_ALLOW_DOWNGRADE,
     OPT_DRY_RUN,
+    OPT_WATCH,
+    OPT_FOLLOW,
+    OPT_LINES,
 };
 
-#define ON(c)    (1u << (c))
-#define DEPLOYS  (ON(BATON_CLI_DEPLOY) | ON(BATON_CLI_ROLLBACK) | ON(BATON_CLI_RELEASES))
-#define TARGETED (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP) | DEPLOYS)
+#define ON(c)   (1u << (c))
+#define DEPLOYS (ON(BATON_CLI_DEPLOY) | ON(BATON_CLI_ROLLBACK) | ON(BATON_CLI_RELEASES))
+#define TARGETED                                                                                   \
+    (ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_STOP) | ON(BATON_CLI_LOGS) |       \
+     DEPLOYS)
 
 /* Which options each command takes. A value-taking option is written `--name VALUE`,
  * `--name=VALUE`, `-x VALUE` or `-xVALUE`. */
@@ -47,7 +52,8 @@ static const struct option_spec {
     {"listen", 0, true, OPT_LISTEN, ON(BATON_CLI_RUN)},
     {"workers", 0, true, OPT_WORKERS, ON(BATON_CLI_RUN)},
     {"ready", 0, true, OPT_READY, ON(BATON_CLI_RUN)},
-    {"json", 0, false, OPT_JSON, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | DEPLOYS},
+    {"json", 0, false, OPT_JSON,
+     ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STATUS) | ON(BATON_CLI_LOGS) | DEPLOYS},
     {"in-place", 0, false, OPT_IN_PLACE, ON(BATON_CLI_RELOAD)},
     {"wait", 0, false, OPT_WAIT,
      ON(BATON_CLI_RELOAD) | ON(BATON_CLI_DEPLOY) | ON(BATON_CLI_ROLLBACK)},
@@ -56,6 +62,9 @@ static const struct option_spec {
     {"dry-run", 0, false, OPT_DRY_RUN, ON(BATON_CLI_DEPLOY)},
     {"fast", 0, false, OPT_FAST, ON(BATON_CLI_STOP)},
     {"timeout", 0, true, OPT_TIMEOUT, ON(BATON_CLI_RELOAD) | ON(BATON_CLI_STOP)},
+    {"watch", 'w', false, OPT_WATCH, ON(BATON_CLI_STATUS)},
+    {"follow", 'f', false, OPT_FOLLOW, ON(BATON_CLI_LOGS)},
+    {"lines", 'n', true, OPT_LINES, ON(BATON_CLI_LOGS)},
 };
 
 static const struct {
@@ -66,7 +75,7 @@ static const struct {
     {"status", BATON_CLI_STATUS},     {"stop", BATON_CLI_STOP},
     {"config", BATON_CLI_CONFIG},     {"version", BATON_CLI_VERSION},
     {"deploy", BATON_CLI_DEPLOY},     {"rollback", BATON_CLI_ROLLBACK},
-    {"releases", BATON_CLI_RELEASES},
+    {"releases", BATON_CLI_RELEASES}, {"logs", BATON_CLI_LOGS},
 };
 
 const char *baton__cli_command_name(enum baton_cli_command command)
@@ -201,6 +210,20 @@ static int apply(struct baton_cli_args *a, const struct option_spec *spec, const
     case OPT_JSON:
         a->json = true;
         break;
+    case OPT_WATCH:
+        a->watch = true;
+        break;
+    case OPT_FOLLOW:
+        a->follow = true;
+        break;
+    case OPT_LINES: {
+        char *end;
+        unsigned long n = strtoul(value, &end, 10);
+        if (!*value || *end || value[0] == '-' || n > 1000000)
+            return fail(err, "--lines needs a number of lines (0: all), got '%s'", value);
+        a->lines = (unsigned)n;
+        break;
+    }
     case OPT_IN_PLACE:
         a->in_place = true;
         break;

@@ -23,6 +23,7 @@ enum baton_cli_command {
     BATON_CLI_DEPLOY,   /* deploy ARTIFACT */
     BATON_CLI_ROLLBACK, /* rollback [VERSION] */
     BATON_CLI_RELEASES,
+    BATON_CLI_LOGS,
 };
 
 #define BATON_CLI_DEFAULT_CONFIG          "baton.yaml"
@@ -47,10 +48,13 @@ struct baton_cli_args {
     size_t n_command;
 
     /* reload, status, stop */
-    bool json;     /* --json */
-    bool in_place; /* reload --in-place */
-    bool wait;     /* reload --wait */
-    bool fast;     /* stop --fast */
+    bool json;      /* --json */
+    bool in_place;  /* reload --in-place */
+    bool wait;      /* reload --wait */
+    bool fast;      /* stop --fast */
+    bool watch;     /* status --watch */
+    bool follow;    /* logs --follow */
+    unsigned lines; /* logs --lines N; 0: all kept */
     bool timeout_given;
     uint64_t timeout_ms; /* --timeout DUR; stop defaults to 60s */
 

@@ -65,10 +65,13 @@ int baton__cmd_reload(const struct baton_cli_args *args)
     if (args->json) {
         printf("%s\n", line);
     } else if (code == BATON_EXIT_OK) {
+        fputs(baton__cli_color(stdout, BATON_COLOR_OK), stdout);
         baton__cli_print_success(stdout, result);
+        fputs(baton__cli_color(stdout, BATON_COLOR_OFF), stdout);
     } else {
         error = baton__cli_text(result, "error", "");
-        fprintf(stderr, "baton: %s\n", *error ? error : "reload failed");
+        fprintf(stderr, "baton: %s%s%s\n", baton__cli_color(stderr, BATON_COLOR_BAD),
+                *error ? error : "reload failed", baton__cli_color(stderr, BATON_COLOR_OFF));
         if (baton__cli_true(result, "busy") && !args->wait)
             fprintf(stderr, "  (baton reload --wait queues behind the running transition)\n");
         baton__cli_print_failure(stderr, result, "  ");

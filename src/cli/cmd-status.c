@@ -1,7 +1,10 @@
-/* `baton status [--json]`: the supervisor's generations and workers, for people or programs. */
+/* `baton status [--json] [--watch]`: the supervisor's generations and workers, for people or
+ * programs, once or refreshed. */
 #include "cli/internal.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* How long status waits for its answer: the supervisor replies from its event loop at once. */
 #define STATUS_TIMEOUT_MS 10000
@@ -67,7 +70,12 @@ static void print_workers(const struct baton_doc_node *generation)
         baton__cli_int(w, "ready_ms", &ready_ms);
         snprintf(pid_text, sizeof(pid_text), pid > 0 ? "%lld" : "-", pid);
         snprintf(slot_text, sizeof(slot_text), slot >= 0 ? "%lld" : "-", slot);
-        printf("  %-8s %-5s %-9s %-9lld %-9s %s\n", pid_text, slot_text, text_or(w, "state", "?"),
+        const char *state = text_or(w, "state", "?");
+        enum baton_color color = strcmp(state, "ready") == 0     ? BATON_COLOR_OK
+                                 : strcmp(state, "backoff") == 0 ? BATON_COLOR_BAD
+                                                                 : BATON_COLOR_WARN;
+        printf("  %-8s %-5s %s%-9s%s %-9lld %-9s %s\n", pid_text, slot_text,
+               baton__cli_color(stdout, color), state, baton__cli_color(stdout, BATON_COLOR_OFF),
                restarts, ready_ms >= 0 ? baton__cli_format_ms(ready_ms, ready, sizeof(ready)) : "-",
                text_or(w, "status", ""));
     }
@@ -111,7 +119,9 @@ static void print_health(const struct baton_doc_node *status)
     if (baton__cli_int(status, "restarts", &restarts))
         printf("restarts: %lld\n", restarts);
     if (baton__cli_true(status, "crash_loop")) {
-        printf("warning: crash loop: workers keep exiting and being restarted");
+        printf("%swarning%s: crash loop: workers keep exiting and being restarted",
+               baton__cli_color(stdout, BATON_COLOR_WARN),
+               baton__cli_color(stdout, BATON_COLOR_OFF));
         while ((slot = next_item(status, "crash_loop_slots", slot))) {
             const char *text = baton__doc_number_text(slot);
             if (!text && baton__doc_str(slot, &text, NULL) < 0)
@@ -124,12 +134,22 @@ static void print_health(const struct baton_doc_node *status)
     if (baton__doc_get_object(status, "last_reload", &last, NULL, 0) < 0) {
         printf("last reload: none\n");
     } else if (baton__cli_true(last, "ok")) {
-        printf("last reload: ok: ");
+        printf("last reload: %sok%s: ", baton__cli_color(stdout, BATON_COLOR_OK),
+               baton__cli_color(stdout, BATON_COLOR_OFF));
         baton__cli_print_success(stdout, last);
     } else {
-        printf("last reload: failed: %s\n", text_or(last, "error", "no reason given"));
+        printf("last reload: %sfailed%s: %s\n", baton__cli_color(stdout, BATON_COLOR_BAD),
+               baton__cli_color(stdout, BATON_COLOR_OFF),
+               text_or(last, "error", "no reason given"));
         baton__cli_print_failure(stdout, last, "  ");
     }
+    /* The config watch's verdict on the files as they are now (absent: an older supervisor). */
+    const char *config_error = baton__cli_text(status, "config_error", NULL);
+    if (config_error && *config_error)
+        printf("configuration: %snot applied%s: %s\n", baton__cli_color(stdout, BATON_COLOR_BAD),
+               baton__cli_color(stdout, BATON_COLOR_OFF), config_error);
+    else if (baton__cli_true(status, "config_watch"))
+        printf("configuration: watched, applied on change\n");
 }
 
 static void print_status(const struct baton_doc_node *status)
@@ -165,7 +185,8 @@ static void print_status(const struct baton_doc_node *status)
     print_health(status);
 }
 
-int baton__cmd_status(const struct baton_cli_args *args)
+/* One status request and its printing. */
+static int status_once(const struct baton_cli_args *args)
 {
     static const char request[] = "{\"cmd\":\"status\"}";
     struct baton_control c = {.fd = -1};
@@ -195,4 +216,31 @@ out:
     baton__doc_free(doc);
     baton__cli_disconnect(&c);
     return code;
+}
+
+/* How often --watch refreshes. */
+#define WATCH_INTERVAL_MS 2000
+
+int baton__cmd_status(const struct baton_cli_args *args)
+{
+    if (!args->watch)
+        return status_once(args);
+    /* On a terminal each refresh replaces the last (cursor home, clear the screen); elsewhere
+     * (a pipe, a log) they follow each other. Ends when the supervisor is gone, or Ctrl-C. */
+    bool tty = !args->json && isatty(STDOUT_FILENO);
+    for (;;) {
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        int code = status_once(args);
+        if (code != BATON_EXIT_OK)
+            return code;
+        if (tty)
+            printf("\n(refreshing every %ds; Ctrl-C to stop)\n", WATCH_INTERVAL_MS / 1000);
+        else if (!args->json)
+            putchar('\n');
+        fflush(stdout);
+        struct timespec ts = {WATCH_INTERVAL_MS / 1000, (WATCH_INTERVAL_MS % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0)
+            ;
+    }
 }

@@ -17,6 +17,7 @@ static const char overview[] =
     "  deploy    install a release artifact, switch to it, hold it on probation\n"
     "  rollback  go back to the previous committed release (or a given one)\n"
     "  releases  list the installed releases and their verdicts\n"
+    "  logs      show the supervisor's recent log lines (and follow them)\n"
     "  config    validate the configuration and print the merged result\n"
     "  version   print baton's version\n"
     "  help      show the options of a command: baton help COMMAND\n"
@@ -60,10 +61,24 @@ static const char reload_usage[] =
     "  -h, --help          show this help\n";
 
 static const char status_usage[] =
-    "usage: baton status [-c FILE | -s SOCKET] [--json]\n"
+    "usage: baton status [-c FILE | -s SOCKET] [--json] [--watch]\n"
     "\n"
-    "Shows the supervisor, its generations and workers, crash loops and the last reload.\n"
+    "Shows the supervisor, its generations and workers, crash loops, the last reload and\n"
+    "the config watch's verdict on the configuration files. Verdicts are coloured on a\n"
+    "terminal (not with NO_COLOR set).\n"
     "\n" TARGET_OPTIONS "      --json          print the status as one JSON object\n"
+    "  -w, --watch         refresh every 2s (in place on a terminal; --json: one object a line)\n"
+    "  -h, --help          show this help\n";
+
+static const char logs_usage[] =
+    "usage: baton logs [-c FILE | -s SOCKET] [-f] [-n N] [--json]\n"
+    "\n"
+    "Shows the supervisor's recent log lines, its own and its workers' tagged output (the\n"
+    "last 1000 lines, 256 KiB at most, kept since it started or re-executed).\n"
+    "\n" TARGET_OPTIONS
+    "  -f, --follow        then print new lines as they come, until the supervisor stops\n"
+    "  -n, --lines N       only the last N of the kept lines (0: all, the default)\n"
+    "      --json          one JSON object a line, as the supervisor logs them\n"
     "  -h, --help          show this help\n";
 
 static const char stop_usage[] =
@@ -126,6 +141,8 @@ static const char *usage_text(enum baton_cli_command topic)
         return status_usage;
     case BATON_CLI_STOP:
         return stop_usage;
+    case BATON_CLI_LOGS:
+        return logs_usage;
     case BATON_CLI_VERSION:
         return version_usage;
     case BATON_CLI_CONFIG:

@@ -26,6 +26,7 @@ int baton__cmd_run(const struct baton_cli_args *args);
 int baton__cmd_reload(const struct baton_cli_args *args);
 int baton__cmd_status(const struct baton_cli_args *args);
 int baton__cmd_stop(const struct baton_cli_args *args);
+int baton__cmd_logs(const struct baton_cli_args *args);
 int baton__cmd_version(const struct baton_cli_args *args);
 /* deploy and rollback (cmd-deploy.c), releases (cmd-releases.c) */
 int baton__cmd_deploy(const struct baton_cli_args *args);
@@ -83,5 +84,10 @@ void baton__cli_print_failure(FILE *f, const struct baton_doc_node *result, cons
 
 /* One line summing up a successful reload result: "generation 4 is serving (ready in 35ms)". */
 void baton__cli_print_success(FILE *f, const struct baton_doc_node *result);
+
+/* Colour for verdicts: the escape sequence when f is a terminal and NO_COLOR is unset or
+ * empty (https://no-color.org), else "". BATON_COLOR_OFF ends a coloured span. */
+enum baton_color { BATON_COLOR_OFF, BATON_COLOR_OK, BATON_COLOR_BAD, BATON_COLOR_WARN };
+const char *baton__cli_color(FILE *f, enum baton_color color);
 
 #endif

@@ -38,6 +38,9 @@ int main(int argc, char **argv)
     case BATON_CLI_STOP:
         code = baton__cmd_stop(&args);
         break;
+    case BATON_CLI_LOGS:
+        code = baton__cmd_logs(&args);
+        break;
     case BATON_CLI_VERSION:
         code = baton__cmd_version(&args);
         break;

@@ -1,6 +1,8 @@
 #include "cli/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *baton__cli_text(const struct baton_doc_node *obj, const char *key, const char *fallback)
 {
@@ -115,4 +117,13 @@ void baton__cli_print_success(FILE *f, const struct baton_doc_node *result)
         sep = ", ";
     }
     fputs(sep[0] == ' ' ? "\n" : ")\n", f);
+}
+
+const char *baton__cli_color(FILE *f, enum baton_color color)
+{
+    static const char *const seq[] = {"\033[0m", "\033[1;32m", "\033[1;31m", "\033[1;33m"};
+    const char *no = getenv("NO_COLOR");
+    if ((no && *no) || !isatty(fileno(f)))
+        return "";
+    return seq[color];
 }

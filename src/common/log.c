@@ -103,6 +103,53 @@ static enum baton_log_level level_of_priority(int priority)
     return priority == 6 ? BATON_LOG_INFO : BATON_LOG_DEBUG;
 }
 
+static struct {
+    void (*fn)(void *ctx, const char *json, size_t len);
+    void *ctx;
+    bool busy; /* inside fn: a line logged from it does not come back */
+} log_tap;
+
+void baton__log_set_tap(void (*tap)(void *ctx, const char *json, size_t len), void *ctx)
+{
+    log_tap.fn = tap;
+    log_tap.ctx = ctx;
+}
+
+/* The line as a JSON object, without its newline. */
+static void json_line(struct baton_buf *b, const char *ts, enum baton_log_level level, long gen,
+                      long pid, const char *stream, const char *msg, size_t msg_len)
+{
+    baton__buf_puts(b, "{");
+    baton__json_kv_str(b, "ts", ts);
+    baton__json_kv_str(b, "level", baton__log_level_name(level));
+    baton__json_key(b, "msg");
+    baton__json_string(b, msg, msg_len);
+    if (gen >= 0)
+        baton__json_kv_int(b, "gen", gen);
+    if (pid >= 0)
+        baton__json_kv_int(b, "pid", pid);
+    if (stream)
+        baton__json_kv_str(b, "stream", stream);
+    baton__buf_puts(b, "}");
+}
+
+static void tap(enum baton_log_level level, long gen, long pid, const char *stream, const char *msg,
+                size_t msg_len)
+{
+    struct baton_buf b = BATON_BUF_INIT(LOG_LINE_MAX * 2 + 200);
+    char ts[96];
+    if (!log_tap.fn || log_tap.busy)
+        return;
+    timestamp(ts, sizeof(ts), 1);
+    json_line(&b, ts, level, gen, pid, stream, msg, msg_len);
+    if (b.data) {
+        log_tap.busy = true;
+        log_tap.fn(log_tap.ctx, b.data, b.len);
+        log_tap.busy = false;
+    }
+    baton__buf_free(&b);
+}
+
 static void emit(enum baton_log_level level, long gen, long pid, const char *stream,
                  const char *msg, size_t msg_len);
 
@@ -138,6 +185,7 @@ static void emit(enum baton_log_level level, long gen, long pid, const char *str
 
     if (msg_len > LOG_LINE_MAX)
         msg_len = LOG_LINE_MAX;
+    tap(level, gen, pid, stream, msg, msg_len);
     if (log_state.format == BATON_LOG_SUPERVISED) {
         baton__buf_printf(&b, "<%d>", syslog_priority(level));
         baton__buf_append(&b, msg, msg_len);
@@ -146,18 +194,8 @@ static void emit(enum baton_log_level level, long gen, long pid, const char *str
     }
     timestamp(ts, sizeof(ts), log_state.format == BATON_LOG_JSON);
     if (log_state.format == BATON_LOG_JSON) {
-        baton__buf_puts(&b, "{");
-        baton__json_kv_str(&b, "ts", ts);
-        baton__json_kv_str(&b, "level", baton__log_level_name(level));
-        baton__json_key(&b, "msg");
-        baton__json_string(&b, msg, msg_len);
-        if (gen >= 0)
-            baton__json_kv_int(&b, "gen", gen);
-        if (pid >= 0)
-            baton__json_kv_int(&b, "pid", pid);
-        if (stream)
-            baton__json_kv_str(&b, "stream", stream);
-        baton__buf_puts(&b, "}\n");
+        json_line(&b, ts, level, gen, pid, stream, msg, msg_len);
+        baton__buf_puts(&b, "\n");
     } else {
         baton__buf_printf(&b, "%s %-7s %s", ts, baton__log_level_name(level), log_state.program);
         if (gen >= 0 && pid >= 0)

@@ -53,4 +53,10 @@ void baton__log_vat(enum baton_log_level level, long gen, long pid, const char *
  * and journald-aware programs write) sets the level and is dropped from the message. */
 void baton__log_worker_line(long gen, long pid, const char *stream, const char *line, size_t len);
 
+/* A tap on every line logged (at or above the level set): tap(ctx, json, len) gets the line as
+ * one JSON object ({"ts","level","msg","gen","pid","stream"}, no newline) whatever the output
+ * format, during the call only. NULL removes it. Lines logged from inside the tap reach the
+ * output but not the tap again. (The supervisor keeps its recent lines for `baton logs`.) */
+void baton__log_set_tap(void (*tap)(void *ctx, const char *json, size_t len), void *ctx);
+
 #endif

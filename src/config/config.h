@@ -64,6 +64,7 @@ struct baton_config {
     struct {
         char *socket; /* absolute; default <dir>/baton.sock */
         char *group;  /* NULL: mode 0600 */
+        bool watch;   /* control.watch: reload when the configuration files change (default on) */
     } control;
 
     struct {

@@ -178,6 +178,9 @@ static enum value_kind scalar(const struct baton_config *c, const struct config_
     case KEY_SIZE:
         baton__size_format(*(const uint64_t *)field, buf, size);
         return VALUE_STRING;
+    case KEY_BOOL: /* a bare token, like a number: true/false in YAML and JSON alike */
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        return VALUE_NUMBER;
     default:
         return VALUE_NULL;
     }

@@ -23,7 +23,7 @@ static const struct {
     {"ping", BATON_CONTROL_PING},         {"status", BATON_CONTROL_STATUS},
     {"reload", BATON_CONTROL_RELOAD},     {"stop", BATON_CONTROL_STOP},
     {"deploy", BATON_CONTROL_DEPLOY},     {"rollback", BATON_CONTROL_ROLLBACK},
-    {"releases", BATON_CONTROL_RELEASES},
+    {"releases", BATON_CONTROL_RELEASES}, {"logs", BATON_CONTROL_LOGS},
 };
 
 /* An optional string member copied into out (size bytes with its NUL): absent is "". */
@@ -101,6 +101,7 @@ int baton__control_request_parse(const char *line, size_t len, struct baton_cont
         flag(root, "wait", &req.wait, msg, sizeof(msg)) < 0 ||
         flag(root, "fast", &req.fast, msg, sizeof(msg)) < 0 ||
         flag(root, "in_place", &req.in_place, msg, sizeof(msg)) < 0 ||
+        flag(root, "follow", &req.follow, msg, sizeof(msg)) < 0 ||
         flag(root, "allow_downgrade", &req.allow_downgrade, msg, sizeof(msg)) < 0 ||
         flag(root, "dry_run", &req.dry_run, msg, sizeof(msg)) < 0 ||
         text(root, "artifact", req.artifact, sizeof(req.artifact), msg, sizeof(msg)) < 0 ||

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
+#include "supervisor/observe.h"
 
 #define REQUEST_MAX BATON_CONTROL_REQUEST_MAX
 #define REPLY_MAX   BATON_CONTROL_REPLY_MAX
@@ -37,6 +38,7 @@ struct baton_control_client {
     bool in_place; /* the queued reload is in place */
     bool refused;  /* refused, or past a too-long request: input dropped until the peer closes */
     bool dead;     /* closed; memory goes in the close callback */
+    bool follow;   /* `baton logs -f`: gets every new log line until it closes */
     uint64_t wait_deadline_ms; /* queued with a timeout, 0: none */
 };
 
@@ -124,6 +126,28 @@ static void reply_error(struct baton_control_client *c, const char *error, bool 
     baton__buf_free(&b);
 }
 
+/* One log line (a JSON object) to c, as {"event":"log","entry":{...}}. */
+static void send_log_line(void *ctx, const char *json, size_t len)
+{
+    struct baton_control_client *c = ctx;
+    struct baton_buf b = BATON_BUF_INIT(0);
+    baton__buf_puts(&b, "{\"event\":\"log\",\"entry\":");
+    baton__buf_append(&b, json, len);
+    baton__buf_puts(&b, "}");
+    baton__ctl_send(c, b.data, b.len);
+    baton__buf_free(&b);
+}
+
+void baton__ctl_follow_line(struct baton_supervisor *sup, const char *json, size_t len)
+{
+    struct baton_control_client *next;
+    for (struct baton_control_client *c = sup->clients; c; c = next) {
+        next = c->next; /* c may be closed: a follower that does not read is dropped */
+        if (c->follow && !c->dead)
+            send_log_line(c, json, len);
+    }
+}
+
 /* Starts c's reload (or answers it); returns false when it has to wait. */
 static bool try_reload(struct baton_control_client *c, bool in_place)
 {
@@ -179,6 +203,16 @@ static void handle(struct baton_control_client *c, const struct baton_control_re
         else
             baton__deploy_request(sup, c, req);
         break;
+    case BATON_CONTROL_LOGS: {
+        /* The kept lines as events, then the reply; a follower then gets every new line as an
+         * event until it closes (and sends no further request). */
+        unsigned n = baton__logs_each(sup, send_log_line, c);
+        baton__buf_printf(&b, "{\"ok\":true,\"lines\":%u}", n);
+        baton__ctl_send(c, b.data, b.len);
+        if (req->follow && !c->dead)
+            c->follow = c->busy = true;
+        break;
+    }
     }
     baton__buf_free(&b);
 }

@@ -64,11 +64,12 @@ struct baton_worker {
     pid_t pid;
     unsigned slot;
     enum baton_worker_state state;
-    uint64_t started_ms;  /* monotonic */
-    uint64_t ready_ms;    /* time from spawn to ready */
-    uint64_t deadline_ms; /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
-    char *status;         /* last STATUS= text, or NULL */
-    int notify_errno;     /* last ERRNO=, 0 when none */
+    uint64_t started_ms;   /* monotonic */
+    uint64_t stop_sent_ms; /* when the stop signal (or SIGKILL) was first sent, 0: not yet */
+    uint64_t ready_ms;     /* time from spawn to ready */
+    uint64_t deadline_ms;  /* STARTING: ready timeout (or delay); DRAINING: SIGKILL; 0: none */
+    char *status;          /* last STATUS= text, or NULL */
+    int notify_errno;      /* last ERRNO=, 0 when none */
     struct baton_counters counters; /* the last BATON_STATS= report (stats.h) */
     bool reloading;                 /* RELOADING=1 seen, READY=1 not yet */
     bool reload_pending;            /* asked to reload in place; READY=1 not yet */
@@ -336,6 +337,7 @@ enum baton_control_cmd {
     BATON_CONTROL_DEPLOY,   /* artifact, version, allow_downgrade, dry_run, wait */
     BATON_CONTROL_ROLLBACK, /* version ("" = the previous committed), wait */
     BATON_CONTROL_RELEASES,
+    BATON_CONTROL_LOGS, /* the recent log lines (logs.c); follow: then every new one */
 };
 
 #define BATON_CONTROL_PATH_MAX 4096
@@ -343,7 +345,7 @@ enum baton_control_cmd {
 /* One request read from the control socket (not an HTTP request: that is baton_request). */
 struct baton_control_request {
     enum baton_control_cmd cmd;
-    bool wait, fast, in_place;
+    bool wait, fast, in_place, follow;
     bool allow_downgrade, dry_run;
     uint64_t timeout_ms;
     char artifact[BATON_CONTROL_PATH_MAX]; /* deploy: absolute path of the artifact */
@@ -425,6 +427,10 @@ struct baton_supervisor {
     bool had_terminal; /* a controlling terminal when the loop started */
 
     struct baton_takeover *recovery; /* the state file and a dead supervisor's orphans */
+    struct baton_history *history;   /* observe.h: verdicts, durations, samples */
+    struct baton_endpoint *endpoint; /* metrics.listen, or NULL */
+    struct baton_watch *watch;       /* the config watch, or NULL */
+    struct baton_logs *logs;         /* the recent log lines (logs.c) */
 };
 
 /* The supervisor's state, derived from the generations' machine (never stored). */

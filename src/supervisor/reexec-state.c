@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
+#include "supervisor/observe.h"
 
 #define STATE_VERSION 2
 
@@ -211,6 +212,7 @@ static const struct field config_fields[] = {
     F("app.probation_ms", F_U64, app.probation_ms, 0),
     F("control.socket", F_STR, control.socket, 0),
     F("control.group", F_STR, control.group, 0),
+    F("control.watch", F_BOOL, control.watch, 1),
     F("metrics.listen", F_STR, metrics.listen, 0),
     F("log.format", F_FORMAT, log.format, 0),
     F("log.format_set", F_BOOL, log.format_set, 0),
@@ -483,6 +485,12 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__counters_json(b, &gs->retired);
     baton__json_kv_int(b, "stats_refused", (long long)gs->stats_refused);
     baton__json_kv_bool(b, "first_ready", sup->first_ready);
+    if (sup->history) {
+        struct baton_buf h = BATON_BUF_INIT(0);
+        baton__history_save(sup->history, &h);
+        baton__json_kv_str(b, "history", h.data ? h.data : "");
+        baton__buf_free(&h);
+    }
     if (sup->last_reload)
         baton__json_kv_str(b, "last_reload", sup->last_reload);
     baton__json_kv_int(b, "notify_fd", sup->notify_fd);
@@ -622,6 +630,10 @@ int baton__state_restore(struct baton_supervisor *sup, const char *text, size_t 
     sup->gens.stats_refused = (unsigned long)get_int(root, "stats_refused", 0);
     sup->first_ready = get_int(root, "first_ready", 0);
     sup->last_reload = get_str(root, "last_reload");
+    char *history = get_str(root, "history");
+    if (history && sup->history)
+        baton__history_restore(sup->history, history);
+    free(history);
     char *name = get_str(root, "notify_name");
     snprintf(sup->notify_name, sizeof(sup->notify_name), "%s", name ? name : "");
     free(name);

@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "supervisor/internal.h"
+#include "supervisor/observe.h"
 
 static void kv_null(struct baton_buf *b, const char *key)
 {
@@ -174,6 +175,12 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_bool(b, "crash_loop", crash_loop);
     baton__json_key(b, "last_reload");
     baton__buf_puts(b, sup->last_reload ? sup->last_reload : "null");
+    /* The config watch's verdict on the files as they are now (observe.h). */
+    if (sup->history && sup->history->config_error)
+        baton__json_kv_str(b, "config_error", sup->history->config_error);
+    else
+        kv_null(b, "config_error");
+    baton__json_kv_bool(b, "config_watch", sup->watch != NULL);
     baton__buf_puts(b, "}");
 }
 

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
+#include "supervisor/observe.h"
 #include "supervisor/supervisor.h"
 
 extern char **environ;
@@ -81,6 +82,8 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
      * left alone they would go on accepting old-code connections. The reload signal is the
      * worker's alone. (The pid is not reaped yet, so the group id cannot have been reused.) */
     bool group = w->state == BATON_WORKER_DRAINING || w->state == BATON_WORKER_KILLED;
+    if (group && !w->stop_sent_ms)
+        w->stop_sent_ms = baton__clock_now_ms(); /* the drain's start (observe.h) */
     baton__log_at(BATON_LOG_DEBUG, w->gen->id, w->pid, "sending SIG%s%s", baton__signal_name(signo),
                   group ? " to its process group" : "");
     int r = group ? kill(-w->pid, signo) : -1;
@@ -117,7 +120,11 @@ static void finish(struct baton_supervisor *sup, bool ok, const char *json, size
     if (record) {
         free(sup->last_reload);
         sup->last_reload = baton__xstrdup(json);
+        baton__history_reload(sup->history, ok, json, baton__clock_now_ms() - sup->tx_started_ms);
     }
+    if (ok)
+        baton__watch_update(sup);
+    baton__watch_tx_done(sup);
     baton__ctl_send(c, json, len);
     baton__ctl_tx_done(sup, c);
     if (!sup->first_ready) {
@@ -286,6 +293,8 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
     }
     if (sup->control_path && strcmp(sup->control_path, config->control.socket) != 0)
         baton__log(BATON_LOG_WARNING, "control.socket changes need a restart");
+    if (baton__endpoint_changed(sup, config->metrics.listen))
+        baton__log(BATON_LOG_WARNING, "metrics.listen changes need a restart (or a re-exec)");
     long id = baton__gens_reload(gs, config, now);
     if (id < 0) {
         /* Checked above: cannot be busy or stopping here. */
@@ -358,6 +367,8 @@ static void reap(struct baton_supervisor *sup)
             kill(-pid, SIGKILL);
         }
         baton__worker_io_flush(w);
+        if (w->stop_sent_ms)
+            baton__history_drain(sup->history, baton__clock_now_ms() - w->stop_sent_ms);
         baton__gens_worker_exited(&sup->gens, w, st, baton__clock_now_ms());
     }
     baton__deploy_after_reap(sup);
@@ -546,6 +557,8 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     baton__probation_close(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
     baton__gens_free(&sup->gens);
+    baton__endpoint_close(sup);
+    baton__watch_close(sup);
     baton__ctl_close(sup);
     baton__notify_close(sup);
     baton__listeners_close(sup);
@@ -563,6 +576,8 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     free(sup->sd_notify_socket);
     free(sup->inherited);
     free(sup->last_reload);
+    baton__history_free(sup->history);
+    baton__logs_free(sup);
     free(sup->name);
     free(sup->exe_path);
     for (char **p = sup->exe_argv; p && *p; p++)
@@ -582,6 +597,10 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         return shutdown_all(sup, loop, config, 2);
     }
     (void)baton__deploy_open(sup, config); /* no deploy runs across a re-exec: refused */
+    /* The endpoint is bound again (the old image's socket closed on exec); the watch reopened. */
+    if (config && config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0)
+        baton__log(BATON_LOG_ERROR, "re-exec: no metrics endpoint");
+    baton__watch_open(sup, config ? config->path : NULL, config && config->control.watch);
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->control_path)
         baton__recover_own(sup, sup->control_path);
@@ -625,8 +644,12 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     baton__reexec_prepare(sup);
     baton__gens_init(&sup->gens, &gens_ops, sup);
+    sup->history = baton__history_new();
+    baton__logs_start(sup);
     if ((r = uv_loop_init(&loop)) < 0) {
         baton__log(BATON_LOG_ERROR, "event loop: %s", uv_strerror(r));
+        baton__history_free(sup->history);
+        baton__logs_free(sup);
         free(sup);
         baton__config_free(config);
         return 2;
@@ -636,9 +659,11 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     /* A dead supervisor's workers first: they may hold our listeners (recover.c). */
     if (inherit < 0 || sup->devnull < 0 || baton__recover_begin(sup, config) < 0 ||
         baton__deploy_open(sup, config) < 0 || baton__listeners_open(sup, config) < 0 ||
-        baton__ctl_open(sup, config) < 0)
+        baton__ctl_open(sup, config) < 0 ||
+        (config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0))
         goto out;
     baton__recover_own(sup, config->control.socket);
+    baton__watch_open(sup, config->path, config->control.watch);
     sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
         baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));

@@ -79,17 +79,17 @@ def test_prints_merged_config_with_origins(procs):
 
 
 def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
-    """metrics.*, release.source.*, canary.* and app.probe are documented for features not built
-    yet: setting one is an error at its place, never a silent no-op."""
-    (procs.tmp / "baton.yaml").write_text(GOOD + "metrics:\n  listen: 127.0.0.1:9100\n")
+    """canary.*, app.probe and release.source.* are documented for features not built yet:
+    setting one is an error at its place, never a silent no-op."""
+    (procs.tmp / "baton.yaml").write_text(GOOD + "canary:\n  workers: 3\n")
     r = config(procs)
     assert r.returncode == 2
-    assert r.stderr == "baton.yaml:19:3: metrics.listen: not supported yet\n"
+    assert r.stderr == "baton.yaml:19:3: canary.workers: not supported yet\n"
 
     (procs.tmp / "baton.yaml").write_text(GOOD)
-    r = config(procs, env={"BATON_METRICS_LISTEN": ":9100"})
+    r = config(procs, env={"BATON_CANARY_WORKERS": "2"})
     assert r.returncode == 2
-    assert r.stderr == "environment BATON_METRICS_LISTEN: metrics.listen: not supported yet\n"
+    assert r.stderr == "environment BATON_CANARY_WORKERS: canary.workers: not supported yet\n"
     r = config(procs, "--set", "release.source.url=https://x/latest.json", "--set", "app.probe.path=/")
     assert r.returncode == 2
     assert r.stderr == ("--set release.source.url=https://x/latest.json: release.source.url: not "
@@ -106,9 +106,9 @@ def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
     assert "baton.yaml:18:10: canary.workers: not supported yet" in r.stderr
     # Unset (empty) is not a setting: accepted, and not printed.
     (procs.tmp / "baton.yaml").write_text(GOOD)
-    r = config(procs, env={"BATON_METRICS_LISTEN": ""})
+    r = config(procs, env={"BATON_CANARY_WORKERS": ""})
     assert r.returncode == 0, r.stderr
-    assert "metrics" not in r.stdout and "source" not in r.stdout
+    assert "canary" not in r.stdout and "source" not in r.stdout
 
 
 def test_environment_and_set_override(procs):

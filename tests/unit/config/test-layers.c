@@ -82,8 +82,8 @@ static void applies_environment(void **state)
     assert_string_equal(origin(c, "app.restart.max"), "BATON_APP_RESTART_MAX");
     assert_string_equal(origin(c, "listen.http"), "BATON_LISTEN_HTTP");
     assert_string_equal(origin(c, "app.env.GREETING"), "BATON_APP_ENV_GREETING");
-    /* BATON_METRICS_LISTEN= (empty: null) sets nothing, which is allowed: no "not supported". */
-    assert_string_equal(origin(c, "metrics.listen"), "(none)");
+    /* BATON_METRICS_LISTEN= (empty: null) sets the key to none, from the environment. */
+    assert_string_equal(origin(c, "metrics.listen"), "BATON_METRICS_LISTEN");
     baton__config_free(c);
 
     char *bad[] = {"BATON_APP_WRKERS=4", "BATON_APP_WORKERS=-1", "BATON_APP_COMMAND=x",

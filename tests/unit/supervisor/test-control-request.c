@@ -47,6 +47,14 @@ static void test_valid(void **state)
     assert_int_equal(parse("{\"fast\":true,\"cmd\":\"st\\u006fp\"}", &req, err, sizeof(err)), 0);
     assert_int_equal(req.cmd, BATON_CONTROL_STOP);
     assert_true(req.fast);
+    assert_false(req.follow);
+    assert_int_equal(parse("{\"cmd\":\"logs\",\"follow\":true}", &req, err, sizeof(err)), 0);
+    assert_int_equal(req.cmd, BATON_CONTROL_LOGS);
+    assert_true(req.follow);
+    assert_false(req.fast);
+    assert_int_equal(parse("{\"cmd\":\"logs\"}", &req, err, sizeof(err)), 0);
+    assert_false(req.follow);
+    expect_error("{\"cmd\":\"logs\",\"follow\":1}", "follow");
 }
 
 static void test_deploy_requests(void **state)

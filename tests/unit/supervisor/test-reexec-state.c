@@ -21,7 +21,7 @@
 #include "supervisor/internal.h"
 
 /* Every key set to a value that is neither its default nor a zeroed field's. (The keys of
- * features not built yet - metrics.*, release.*, canary.* - are refused by the loader and not
+ * features not built yet - release.*, canary.* - are refused by the loader and not
  * printed; each comes back here when its feature does.) */
 static const char full_yaml[] = "name: roundtrip\n"
                                 "listen:\n"
@@ -55,6 +55,9 @@ static const char full_yaml[] = "name: roundtrip\n"
                                 "control:\n"
                                 "  socket: ctl.sock\n"
                                 "  group: adm\n"
+                                "  watch: false\n"
+                                "metrics:\n"
+                                "  listen: 127.0.0.1:19100\n"
                                 "log:\n"
                                 "  format: text\n"
                                 "  level: warning\n";
@@ -175,7 +178,10 @@ static void test_fixture_covers_every_key(void **state)
         char want[600];
         snprintf(want, sizeof(want), "\n%s\n", line);
         char *d = baton__xasprintf("\n%s", ld), *z = baton__xasprintf("\n%s", lz);
-        if (strstr(d, want) || strstr(z, want))
+        /* A flag that defaults to true can only differ from its default by being false, which
+         * zero is too: its default is what the round trip below would lose. */
+        bool flag_off = strstr(want, "=false\n") != NULL;
+        if (strstr(d, want) || (!flag_off && strstr(z, want)))
             fail_msg("the fixture leaves %s at its default or zero: set it in full_yaml", line);
         free(d);
         free(z);
