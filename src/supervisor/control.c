@@ -130,7 +130,7 @@ static void reply_error(struct baton_control_client *c, const char *error, bool 
 static void send_log_line(void *ctx, const char *json, size_t len)
 {
     struct baton_control_client *c = ctx;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{\"event\":\"log\",\"entry\":");
     baton__buf_append(&b, json, len);
     baton__buf_puts(&b, "}");

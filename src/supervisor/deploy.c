@@ -111,7 +111,7 @@ static void progress(struct baton_deploy *d, const char *step, const char *fmt, 
     va_end(ap);
     uint64_t now = baton__clock_now_ms();
     baton__log(BATON_LOG_INFO, "%s %s: %s", d->rollback ? "rollback" : "deploy", step, msg);
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "step", step);
@@ -129,7 +129,7 @@ void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *
     struct baton_deploy *d = sup->deploy;
     if (!d || (d->phase != PH_ROLLOUT && d->phase != PH_RESTORE) || !d->client)
         return;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "step", d->phase == PH_ROLLOUT ? "reload" : "restore");
@@ -144,7 +144,7 @@ void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *
 static void reply_error(struct baton_supervisor *sup, struct baton_control_client *c,
                         const char *error, bool busy)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 0);
     if (busy)
@@ -188,7 +188,7 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
 {
     struct baton_supervisor *sup = d->sup;
     uint64_t now = baton__clock_now_ms();
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", ok);
     baton__json_kv_str(&b, "kind", d->rollback ? "rollback" : "deploy");
@@ -474,7 +474,7 @@ static void dry_run_report(struct baton_deploy *d)
 {
     struct baton_journal_state st;
     char err[256];
-    struct baton_buf pr = BATON_BUF_INIT(0);
+    struct baton_buf pr = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     if (baton_journal_read(d->root_fd, &st, err, sizeof(err)) == 0) {
         size_t n = st.n_releases;
         struct baton_release_info *rels = baton__xcalloc(n + 1, sizeof(*rels));
@@ -747,7 +747,7 @@ static void releases_reply(struct baton_supervisor *sup, struct baton_control_cl
         return;
     }
     (void)baton_release_current(sup->release_fd, cur, sizeof(cur));
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 1);
     baton__json_kv_str(&b, "current", cur);

@@ -157,7 +157,7 @@ static void respond_text(struct conn *c, int code, const char *text)
 static void route(struct conn *c, const char *path, size_t len, bool head_only)
 {
     struct baton_supervisor *sup = c->ep->sup;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
 #define IS(s) (len == sizeof(s) - 1 && memcmp(path, s, len) == 0)
     if (IS("/metrics")) {
         baton__metrics_text(sup, &b);

@@ -486,7 +486,7 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__json_kv_int(b, "stats_refused", (long long)gs->stats_refused);
     baton__json_kv_bool(b, "first_ready", sup->first_ready);
     if (sup->history) {
-        struct baton_buf h = BATON_BUF_INIT(0);
+        struct baton_buf h = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
         baton__history_save(sup->history, &h);
         baton__json_kv_str(b, "history", h.data ? h.data : "");
         baton__buf_free(&h);

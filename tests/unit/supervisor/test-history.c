@@ -22,7 +22,7 @@ static void reloads_ring_keeps_the_last_ones(void **state)
     assert_int_equal(h->reload_count, BATON_HISTORY_RELOADS);
     assert_int_equal(h->reloads_ok + h->reloads_failed, BATON_HISTORY_RELOADS + 5);
     assert_int_equal(h->reloads_failed, 5);
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     baton__history_json(h, &b);
     /* Oldest kept first: 5 .. 24. */
     assert_non_null(strstr(b.data, "\"verdict\":{\"n\":5}"));
@@ -56,7 +56,7 @@ static void samples_ring_is_bounded(void **state)
         baton__history_sample(h, &c);
     }
     assert_int_equal(h->sample_count, BATON_HISTORY_SAMPLES);
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     baton__history_json(h, &b);
     char first[64];
     snprintf(first, sizeof(first), "\"requests\":%d,", BATON_HISTORY_SAMPLES);
@@ -85,7 +85,7 @@ static void counters_survive_the_reexec_state(void **state)
     baton__history_drain(h, 20000);
     baton__history_config_error(h, "x");
     h->watch_reloads = 4;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     baton__history_save(h, &b);
     baton__history_restore(again, b.data);
     assert_int_equal(again->reloads_ok, 6);
