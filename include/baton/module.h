@@ -43,12 +43,23 @@ extern "C" {
 /* Marks the module's `baton_module` symbol as exported even under -fvisibility=hidden. */
 #define BATON_MODULE_EXPORT __attribute__((visibility("default")))
 
+/* Levels for ctx->log: the levels of baton-web's own log (an unknown one logs at INFO; a module
+ * cannot raise an alert). */
+enum baton_module_log_level {
+    BATON_MODULE_LOG_DEBUG = 0,
+    BATON_MODULE_LOG_INFO = 1,
+    BATON_MODULE_LOG_NOTICE = 2,
+    BATON_MODULE_LOG_WARNING = 3,
+    BATON_MODULE_LOG_ERROR = 4,
+};
+
 /* What init receives: the worker's view of the server. */
 struct baton_module_context {
     const char *module_path; /* the file given to --module */
     const char *config;      /* this module's configuration text (may be NULL) */
     unsigned generation;     /* BATON_GENERATION of this worker, 0 when not under baton */
-    /* Writes a message to baton-web's log, attributed to the module. */
+    /* Writes a message to baton-web's log at a BATON_MODULE_LOG_* level, attributed to the
+     * module. */
     void (*log)(const struct baton_module_context *ctx, int level, const char *message);
 };
 

@@ -180,7 +180,10 @@ void baton__in_place_verdict(struct baton_verdict *v, const struct baton_generat
 {
     const char *status = w && w->status ? w->status : NULL;
     if (outcome == BATON_IN_PLACE_RELOADED) {
-        v->msg = baton__xasprintf("generation %ld reloaded in place", g->id);
+        /* What the workers now say they serve (baton-web: its modules and their versions). */
+        const char *now = g->workers && g->workers->status ? g->workers->status : NULL;
+        v->msg = baton__xasprintf("generation %ld reloaded in place%s%s%s", g->id, now ? " (" : "",
+                                  now ? now : "", now ? ")" : "");
         return;
     }
     v->pid = w ? w->pid : 0;

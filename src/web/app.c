@@ -37,6 +37,7 @@ struct app {
     char *static_root;
     struct baton__web_module *modules[BATON__WEB_MAX_MODULES];
     size_t nmodules;
+    char refusal[512]; /* why the last reload was refused, for its STATUS= */
     uv_signal_t sigterm, sigint, sighup, sigquit;
     uv_timer_t stats_timer;
     uv_timer_t dev_timer;
@@ -130,6 +131,7 @@ fail_msg:
     snprintf(err, sizeof(err), "%s", strerror(-r));
 fail:
     baton__log_at(BATON_LOG_ERROR, a->generation, getpid(), "%s", err);
+    snprintf(a->refusal, sizeof(a->refusal), "%s", err);
     baton__router_free(router);
     put_modules(mods, n);
     return r;
@@ -158,6 +160,20 @@ static void carry_state(struct app *a, struct baton__web_module **mods, size_t n
 }
 
 static void watch_modules(struct app *a);
+
+/* STATUS= while serving names every module with its version ("serving hello 1.0.0, api 2.1"): it
+ * shows in `baton status` and in the verdict of an in-place reload. */
+static void notify_serving(struct app *a, bool reloaded)
+{
+    char text[512];
+    size_t len = (size_t)snprintf(text, sizeof(text), "serving%s", reloaded ? " (reloaded)" : "");
+    for (size_t i = 0; i < a->nmodules && len < sizeof(text); i++) {
+        const struct baton_module *m = a->modules[i]->mod;
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s %s", i ? "," : ":", m->name,
+                                m->version ? m->version : "-");
+    }
+    baton_notify_status("%s", text);
+}
 
 /* Lets each running module with a `config` hook accept or refuse its new configuration text
  * before anything is loaded. Returns 0 or the first refusal (logged). */
@@ -249,7 +265,7 @@ static void reload(struct app *a, const char *why)
     }
     baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "reloaded: %zu modules, %zu routes",
                   a->nmodules, routes);
-    baton_notify_status("serving (reloaded)");
+    notify_serving(a, true);
     baton_notify_ready();
     return;
 refused:
@@ -257,7 +273,10 @@ refused:
         baton__web_options_free(&fresh);
     baton__log_at(BATON_LOG_ERROR, a->generation, getpid(),
                   "reload refused: still serving the previous modules");
-    baton_notifyf("STATUS=reload refused: still serving the previous modules\nERRNO=%d", -r);
+    /* The reason (a module's own init message, say) goes to the supervisor's verdict. */
+    baton_notifyf("STATUS=reload refused: %s\nERRNO=%d",
+                  a->refusal[0] ? a->refusal : "still serving the previous modules", -r);
+    a->refusal[0] = '\0';
     baton_notify_ready();
 }
 
@@ -510,7 +529,7 @@ int baton__web_app_run(struct baton__web_options *opts, int argc, char **argv)
                       a->modules[i]->mod->version ? a->modules[i]->mod->version : "",
                       a->modules[i]->path);
     baton_notify_ready();
-    baton_notify_status("serving, %zu modules", a->nmodules);
+    notify_serving(a, false);
     uv_run(a->loop, UV_RUN_DEFAULT);
     status = 0;
 out:

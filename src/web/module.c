@@ -18,6 +18,13 @@
 #include "common/log.h"
 #include "web/web.h"
 
+_Static_assert(BATON_MODULE_LOG_DEBUG == (int)BATON_LOG_DEBUG &&
+                   BATON_MODULE_LOG_INFO == (int)BATON_LOG_INFO &&
+                   BATON_MODULE_LOG_NOTICE == (int)BATON_LOG_NOTICE &&
+                   BATON_MODULE_LOG_WARNING == (int)BATON_LOG_WARNING &&
+                   BATON_MODULE_LOG_ERROR == (int)BATON_LOG_ERROR,
+               "module.h's log levels are baton-web's");
+
 static void module_log(const struct baton_module_context *ctx, int level, const char *message)
 {
     const char *name = "module";

@@ -5,6 +5,7 @@ behind; verdicts name a killing signal, the worker's own STATUS= and a wrapper t
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import termios
@@ -200,3 +201,34 @@ def test_listen_fds_naming_a_closed_fd_refused(procs, port):
     # fd 3 is not open in the supervisor: the environment lies about what was passed.
     code, log = run_with_listen_env(procs, port, "1", "baton-badfd")
     assert code == 2 and "Bad file descriptor" in log
+
+
+def test_modules_name_and_version_in_status_and_swap_verdicts(procs, port):
+    """baton-web's STATUS= names its modules with their versions: `baton status` shows them, an
+    in-place swap's verdict says what now serves, and a swap refused by a module's init carries
+    the module's own message (not stale stderr)."""
+    from harness import BATON_WEB, HELLO_MODULE, TEST_MODULES
+    module = procs.tmp / "app.so"
+    shutil.copy(HELLO_MODULE, module)
+    config = write_config(procs.tmp, port, [BATON_WEB, "--module", module], workers=1)
+    sup = Supervisor(procs, config)
+    gen = sup.wait_ready(workers=1)
+    version = run_version()
+    wait_for(lambda: sup.active()["workers"][0]["status"] == f"serving: hello {version}",
+             what="the worker's status naming its module")
+    assert f"serving: hello {version}" in sup.cli("status").stdout
+    r = sup.reload("--in-place")
+    assert r.returncode == 0, r.stderr
+    assert f"reloaded in place (serving (reloaded): hello {version})" in r.stdout, r.stdout
+    # The module file is replaced by one whose init fails: the swap is refused with its message.
+    shutil.copy(TEST_MODULES / "failing_init.so", module)
+    r = sup.reload("--in-place")
+    assert r.returncode == 1
+    assert "init failed: database unreachable at db.invalid:5432" in r.stdout + r.stderr, r
+    assert sup.active()["id"] == gen["id"]
+
+
+def run_version():
+    import subprocess
+    from harness import BATON
+    return subprocess.run([BATON, "version"], capture_output=True, text=True).stdout.split()[1]
