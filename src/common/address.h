@@ -29,6 +29,13 @@ char *baton__address_format(const struct baton_address *addr, char *buf, size_t 
  * is -EADDRINUSE). Returns the fd or -errno. */
 int baton__address_listen(const struct baton_address *addr, int backlog);
 
+/* TCP_DEFER_ACCEPT on a TCP listener fd: with on, the kernel queues a connection for accept()
+ * only once its first bytes have arrived (or, for a client that sends nothing, after about a
+ * second, as BATON_DEFER_ACCEPT_S asks); off restores the plain behaviour. A UNIX socket has
+ * no such option: 0, nothing done. Returns 0 or -errno. */
+#define BATON_DEFER_ACCEPT_S 1
+int baton__address_defer_accept(int fd, int family, int on);
+
 /* Returns the port of a TCP address, 0 for UNIX. */
 int baton__address_port(const struct baton_address *addr);
 

@@ -62,6 +62,10 @@ struct baton_config {
     } app;
 
     struct {
+        bool defer_accept; /* tcp.defer_accept: TCP_DEFER_ACCEPT on the TCP listeners, default on */
+    } tcp;
+
+    struct {
         char *socket; /* absolute; default <dir>/baton.sock */
         char *group;  /* NULL: mode 0600 */
     } control;

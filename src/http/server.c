@@ -20,9 +20,6 @@
 
 #include "http/internal.h"
 
-/* Connections accepted (and, when their request is already there, served) per readiness event.
- * Small, so that workers sharing a listener share a burst of connections too. */
-#define ACCEPT_BATCH 4
 /* Pause after EMFILE/ENFILE before accepting again. */
 #define ACCEPT_RETRY_MS 100
 /* Timeout sweep period, and during a drain (the grace period is short). */
@@ -140,6 +137,13 @@ static void on_accept_retry(uv_timer_t *t)
         set_accepting(s, true);
 }
 
+/*
+ * One accept per readiness event. The listener is level-triggered: while connections wait, the
+ * next epoll_wait reports it again, to this worker or (EPOLLEXCLUSIVE) to another one, so a
+ * burst is shared out rather than taken by whichever worker woke first; and no accept is spent
+ * to learn that the queue is empty (EAGAIN), which on Connection: close traffic was one system
+ * call in four. A stale wake-up (another worker took the connection) still costs one EAGAIN.
+ */
 static void on_listener(uv_poll_t *poll, int status, int events)
 {
     struct baton__listener *l = poll->data;
@@ -148,47 +152,48 @@ static void on_listener(uv_poll_t *poll, int status, int events)
         event(s, BATON__EVENT_ERROR, "listener fd %d: %s", l->fd, uv_strerror(status));
         return;
     }
-    for (int i = 0; i < ACCEPT_BATCH && s->accepting; i++) {
-        if (s->stats.active >= s->config.max_connections) {
-            /* Leave the rest in the shared queue: another worker may take them. */
-            event(s, BATON__EVENT_WARNING, "%u connections: not accepting until one closes",
-                  s->stats.active);
+    if (!s->accepting)
+        return;
+    if (s->stats.active >= s->config.max_connections) {
+        /* Leave the rest in the shared queue: another worker may take them. */
+        event(s, BATON__EVENT_WARNING, "%u connections: not accepting until one closes",
+              s->stats.active);
+        s->accept_paused = true;
+        set_accepting(s, false);
+        return;
+    }
+    int fd;
+    do
+        fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int e = errno;
+        /* EAGAIN: another worker was faster. ECONNABORTED, EPROTO, EPERM: that connection is
+         * gone; the next one is reported again. */
+        if (e == EAGAIN || e == EWOULDBLOCK || e == ECONNABORTED || e == EPROTO || e == EPERM)
+            return;
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            /* Once per episode: the retries every ACCEPT_RETRY_MS stay quiet. */
+            if (!s->out_of_fds)
+                event(s, BATON__EVENT_WARNING,
+                      "accept: %s: not accepting until descriptors free up (retry every %d ms)",
+                      strerror(e), ACCEPT_RETRY_MS);
+            s->out_of_fds = true;
             s->accept_paused = true;
             set_accepting(s, false);
+            uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
             return;
         }
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK)
-                return;
-            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM)
-                continue;
-            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                /* Once per episode: the retries every ACCEPT_RETRY_MS stay quiet. */
-                if (!s->out_of_fds)
-                    event(s, BATON__EVENT_WARNING,
-                          "accept: %s: not accepting until descriptors free up (retry every %d "
-                          "ms)",
-                          strerror(e), ACCEPT_RETRY_MS);
-                s->out_of_fds = true;
-                s->accept_paused = true;
-                set_accepting(s, false);
-                uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
-                return;
-            }
-            event(s, BATON__EVENT_ERROR, "accept: %s", strerror(e));
-            return;
-        }
-        if (s->out_of_fds) {
-            s->out_of_fds = false;
-            event(s, BATON__EVENT_INFO, "accepting again");
-        }
-        int r = baton__conn_accept(s, fd); /* fd is the connection's, even on failure */
-        if (r < 0) {
-            event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
-        }
+        event(s, BATON__EVENT_ERROR, "accept: %s", strerror(e));
+        return;
     }
+    if (s->out_of_fds) {
+        s->out_of_fds = false;
+        event(s, BATON__EVENT_INFO, "accepting again");
+    }
+    int r = baton__conn_accept(s, fd); /* fd is the connection's, even on failure */
+    if (r < 0)
+        event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
 }
 
 static uint32_t list_timeout(const struct baton__server *s, enum baton__conn_list list)

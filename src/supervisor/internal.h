@@ -398,6 +398,8 @@ int baton__listeners_inherit(struct baton_supervisor *sup);
 /* listener.c: binds every `listen:` address, or adopts the one systemd passed for it (exit
  * status 2 material on failure: returns -errno after logging "listen NAME: ADDRESS: reason"). */
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* Applies config's socket options (tcp.defer_accept) to the listeners held: on reload. */
+void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
 /* True when config's `listen:` differs from the listeners held. */
