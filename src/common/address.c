@@ -164,13 +164,13 @@ int baton__address_port(const struct baton_address *addr)
     return 0;
 }
 
-int baton__address_defer_accept(int fd, int family, int on)
+int baton__address_defer_accept(int fd, int family, uint64_t ms)
 {
     if (family != AF_INET && family != AF_INET6)
         return 0;
-    /* Seconds, which the kernel turns into SYN-ACK retransmissions: 1 is the least, and what
-     * nginx's `deferred` uses. */
-    int secs = on ? BATON_DEFER_ACCEPT_S : 0;
+    /* Seconds, which the kernel turns into SYN-ACK retransmissions (1 s, the default, is what
+     * nginx's `deferred` uses). */
+    int secs = ms > 3600 * 1000 ? 3600 : (int)((ms + 999) / 1000);
     if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
         return -errno;
     return 0;

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -29,12 +30,11 @@ char *baton__address_format(const struct baton_address *addr, char *buf, size_t 
  * is -EADDRINUSE). Returns the fd or -errno. */
 int baton__address_listen(const struct baton_address *addr, int backlog);
 
-/* TCP_DEFER_ACCEPT on a TCP listener fd: with on, the kernel queues a connection for accept()
- * only once its first bytes have arrived (or, for a client that sends nothing, after about a
- * second, as BATON_DEFER_ACCEPT_S asks); off restores the plain behaviour. A UNIX socket has
- * no such option: 0, nothing done. Returns 0 or -errno. */
-#define BATON_DEFER_ACCEPT_S 1
-int baton__address_defer_accept(int fd, int family, int on);
+/* TCP_DEFER_ACCEPT on a TCP listener fd: the kernel queues a connection for accept() only once
+ * its first bytes have arrived, or, for a client that sends nothing, after about ms (rounded up
+ * to whole seconds, at most an hour); 0 restores the plain behaviour. A UNIX socket has no such
+ * option: 0, nothing done. Returns 0 or -errno. */
+int baton__address_defer_accept(int fd, int family, uint64_t ms);
 
 /* Returns the port of a TCP address, 0 for UNIX. */
 int baton__address_port(const struct baton_address *addr);

@@ -62,7 +62,8 @@ struct baton_config {
     } app;
 
     struct {
-        bool defer_accept; /* tcp.defer_accept: TCP_DEFER_ACCEPT on the TCP listeners, default on */
+        uint64_t defer_accept_ms; /* tcp.defer_accept: TCP_DEFER_ACCEPT on the TCP listeners
+                                     (whole seconds, 0: off), default 1s */
     } tcp;
 
     struct {

@@ -5,7 +5,7 @@
  * passes (LISTEN_FDS with matching names and addresses) are adopted instead of bound, and
  * handed to systemd's fd store, so even a restart of the supervisor loses no queued connection.
  *
- * TCP listeners get TCP_DEFER_ACCEPT (tcp.defer_accept, on by default, applied again on every
+ * TCP listeners get TCP_DEFER_ACCEPT (tcp.defer_accept, 1 s by default, applied again on every
  * reload, to inherited listeners too): the kernel queues a connection only once its request has
  * arrived, so a worker's read right after accept finds it, and a close-mode request is served
  * with accept, read, write and close. A connection that sends nothing stays in the listener's
@@ -108,7 +108,8 @@ int baton__listeners_inherit(struct baton_supervisor *sup)
 /* tcp.defer_accept on one listener: a failure costs speed, not service, so it is only logged. */
 static void configure(const struct baton_listener *l, const struct baton_config *config)
 {
-    int r = baton__address_defer_accept(l->fd, l->address.u.sa.sa_family, config->tcp.defer_accept);
+    int r =
+        baton__address_defer_accept(l->fd, l->address.u.sa.sa_family, config->tcp.defer_accept_ms);
     if (r < 0)
         baton__log(BATON_LOG_WARNING, "listen %s: %s: TCP_DEFER_ACCEPT: %s", l->name, l->text,
                    strerror(-r));

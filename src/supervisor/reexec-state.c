@@ -215,7 +215,7 @@ static const struct field config_fields[] = {
     F("app.user", F_STR, app.user, 0),
     F("app.restart_initial_ms", F_U64, app.restart_initial_ms, 100),
     F("app.restart_max_ms", F_U64, app.restart_max_ms, 30000),
-    F("tcp.defer_accept", F_BOOL, tcp.defer_accept, 1),
+    F("tcp.defer_accept_ms", F_U64, tcp.defer_accept_ms, 1000),
     F("control.socket", F_STR, control.socket, 0),
     F("control.group", F_STR, control.group, 0),
     F("metrics.listen", F_STR, metrics.listen, 0),
@@ -369,8 +369,6 @@ static struct baton_config *config_from(struct fy_node *m, int version)
                 *(unsigned *)p = (unsigned)f->def;
             else if (f->kind == F_U64)
                 *(uint64_t *)p = (uint64_t)f->def;
-            else if (f->kind == F_BOOL)
-                *(bool *)p = f->def != 0;
             continue;
         }
         switch (f->kind) {

@@ -110,7 +110,7 @@ static void defers_accept_until_data(void **state)
     close(c);
 
     /* On: a connection that sent nothing is not queued; its first bytes queue it. */
-    assert_int_equal(baton__address_defer_accept(lfd, AF_INET, 1), 0);
+    assert_int_equal(baton__address_defer_accept(lfd, AF_INET, 1000), 0);
     c = connect_to(lfd);
     assert_false(queued_within(lfd, 200));
     assert_int_equal(write(c, "GET", 3), 3);
@@ -134,8 +134,8 @@ static void defer_accept_ignores_unix_sockets(void **state)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    assert_int_equal(baton__address_defer_accept(sv[0], AF_UNIX, 1), 0);
-    assert_int_equal(baton__address_defer_accept(-1, AF_INET, 1), -EBADF);
+    assert_int_equal(baton__address_defer_accept(sv[0], AF_UNIX, 1000), 0);
+    assert_int_equal(baton__address_defer_accept(-1, AF_INET, 1000), -EBADF);
     close(sv[0]);
     close(sv[1]);
 }

@@ -116,4 +116,4 @@ const char design_example[] =
     "  format: json\n"
     "  level: warning\n"
     "tcp:\n"
-    "  defer_accept: off\n";
+    "  defer_accept: 0s\n";
