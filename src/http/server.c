@@ -138,29 +138,27 @@ static void on_accept_retry(uv_timer_t *t)
 }
 
 /*
- * One accept per readiness event. The listener is level-triggered: while connections wait, the
- * next epoll_wait reports it again, to this worker or (EPOLLEXCLUSIVE) to another one, so a
- * burst is shared out rather than taken by whichever worker woke first; and no accept is spent
- * to learn that the queue is empty (EAGAIN), which on Connection: close traffic was one system
- * call in four. A stale wake-up (another worker took the connection) still costs one EAGAIN.
+ * One accept per readiness event (BATON_ACCEPT_BATCH, a build-time knob for measuring). The
+ * listener is level-triggered: while connections wait, the next epoll_wait reports it again, to
+ * this worker or (EPOLLEXCLUSIVE) to another one, so a burst is shared out rather than taken by
+ * whichever worker woke first; and no accept is spent to learn that the queue is empty (EAGAIN).
+ * A stale wake-up (another worker took the connection) still costs one EAGAIN.
  */
-static void on_listener(uv_poll_t *poll, int status, int events)
+#ifndef BATON_ACCEPT_BATCH
+#define BATON_ACCEPT_BATCH 1
+#endif
+
+/* Accepts one connection from l and starts it. Returns false when the listener should not be
+ * tried again in this event (empty queue, paused, or an error). */
+static bool accept_one(struct baton__server *s, struct baton__listener *l)
 {
-    struct baton__listener *l = poll->data;
-    struct baton__server *s = l->server;
-    if (status < 0) {
-        event(s, BATON__EVENT_ERROR, "listener fd %d: %s", l->fd, uv_strerror(status));
-        return;
-    }
-    if (!s->accepting)
-        return;
     if (s->stats.active >= s->config.max_connections) {
         /* Leave the rest in the shared queue: another worker may take them. */
         event(s, BATON__EVENT_WARNING, "%u connections: not accepting until one closes",
               s->stats.active);
         s->accept_paused = true;
         set_accepting(s, false);
-        return;
+        return false;
     }
     int fd;
     do
@@ -168,10 +166,10 @@ static void on_listener(uv_poll_t *poll, int status, int events)
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
-        /* EAGAIN: another worker was faster. ECONNABORTED, EPROTO, EPERM: that connection is
-         * gone; the next one is reported again. */
-        if (e == EAGAIN || e == EWOULDBLOCK || e == ECONNABORTED || e == EPROTO || e == EPERM)
-            return;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return false; /* another worker was faster */
+        if (e == ECONNABORTED || e == EPROTO || e == EPERM)
+            return true; /* that connection is gone; the next one may be there */
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
             /* Once per episode: the retries every ACCEPT_RETRY_MS stay quiet. */
             if (!s->out_of_fds)
@@ -182,10 +180,10 @@ static void on_listener(uv_poll_t *poll, int status, int events)
             s->accept_paused = true;
             set_accepting(s, false);
             uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
-            return;
+            return false;
         }
         event(s, BATON__EVENT_ERROR, "accept: %s", strerror(e));
-        return;
+        return false;
     }
     if (s->out_of_fds) {
         s->out_of_fds = false;
@@ -194,6 +192,20 @@ static void on_listener(uv_poll_t *poll, int status, int events)
     int r = baton__conn_accept(s, fd); /* fd is the connection's, even on failure */
     if (r < 0)
         event(s, BATON__EVENT_WARNING, "connection refused: %s", uv_strerror(r));
+    return true;
+}
+
+static void on_listener(uv_poll_t *poll, int status, int events)
+{
+    struct baton__listener *l = poll->data;
+    struct baton__server *s = l->server;
+    if (status < 0) {
+        event(s, BATON__EVENT_ERROR, "listener fd %d: %s", l->fd, uv_strerror(status));
+        return;
+    }
+    for (int i = 0; i < BATON_ACCEPT_BATCH && s->accepting; i++)
+        if (!accept_one(s, l))
+            return;
 }
 
 static uint32_t list_timeout(const struct baton__server *s, enum baton__conn_list list)
