@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,18 @@ int baton__address_port(const struct baton_address *addr)
         return ntohs(addr->u.in.sin_port);
     if (addr->u.sa.sa_family == AF_INET6)
         return ntohs(addr->u.in6.sin6_port);
+    return 0;
+}
+
+int baton__address_defer_accept(int fd, int family, uint64_t ms)
+{
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+    /* Seconds, which the kernel turns into SYN-ACK retransmissions (1 s, the default, is what
+     * nginx's `deferred` uses). */
+    int secs = ms > 3600 * 1000 ? 3600 : (int)((ms + 999) / 1000);
+    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
+        return -errno;
     return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -28,6 +29,12 @@ char *baton__address_format(const struct baton_address *addr, char *buf, size_t 
  * TCP; IPV6_V6ONLY for IPv6; a stale UNIX socket file nobody answers on is replaced, a live one
  * is -EADDRINUSE). Returns the fd or -errno. */
 int baton__address_listen(const struct baton_address *addr, int backlog);
+
+/* TCP_DEFER_ACCEPT on a TCP listener fd: the kernel queues a connection for accept() only once
+ * its first bytes have arrived, or, for a client that sends nothing, after about ms (rounded up
+ * to whole seconds, at most an hour); 0 restores the plain behaviour. A UNIX socket has no such
+ * option: 0, nothing done. Returns 0 or -errno. */
+int baton__address_defer_accept(int fd, int family, uint64_t ms);
 
 /* Returns the port of a TCP address, 0 for UNIX. */
 int baton__address_port(const struct baton_address *addr);

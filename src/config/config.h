@@ -62,6 +62,11 @@ struct baton_config {
     } app;
 
     struct {
+        uint64_t defer_accept_ms; /* tcp.defer_accept: TCP_DEFER_ACCEPT on the TCP listeners
+                                     (whole seconds, 0: off), default 1s */
+    } tcp;
+
+    struct {
         char *socket; /* absolute; default <dir>/baton.sock */
         char *group;  /* NULL: mode 0600 */
         bool watch;   /* control.watch: reload when the configuration files change (default on) */

@@ -52,6 +52,8 @@ const struct config_key baton__config_keys[] = {
     SECTION("app.restart"),
     {"app.restart.initial", KEY_DURATION, OFF(app.restart_initial_ms), 1, 0, false, "100ms", BUILT},
     {"app.restart.max", KEY_DURATION, OFF(app.restart_max_ms), 1, 0, false, "30s", BUILT},
+    SECTION("tcp"),
+    {"tcp.defer_accept", KEY_DURATION, OFF(tcp.defer_accept_ms), 0, 0, false, "1s", BUILT},
     SECTION("control"),
     {"control.socket", KEY_SOCKET, OFF(control.socket), 0, 0, false, "baton.sock", BUILT},
     {"control.group", KEY_STRING, OFF(control.group), 0, 0, true, NULL, BUILT},

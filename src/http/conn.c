@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -185,11 +187,6 @@ static int promote(struct baton__conn *c)
         close(c->fd); /* the handle did not take it */
         return r;
     }
-    /* A connection that outlives its first response: every write goes out at once, as with
-     * nginx's tcp_nodelay. Without it Nagle holds a streamed response's second chunk until the
-     * client acknowledges the first, which it delays by up to 40 ms. (A close-mode connection
-     * never gets here and pays no extra system call. Fails harmlessly on UNIX sockets.) */
-    uv_tcp_nodelay(&c->tcp, 1);
     if (c->state == CONN_CLOSING)
         return 0; /* baton__conn_close() goes on with the shutdown */
     if (!c->in.len && !c->peer_eof && c->state != CONN_RESPONDING && !c->close_after) {
@@ -199,6 +196,24 @@ static int promote(struct baton__conn *c)
         c->reading = true;
     }
     return 0;
+}
+
+/*
+ * TCP_NODELAY, set once, before any write of a connection but its first. Nagle holds a small
+ * segment back only while an earlier one is unacknowledged, so the first write never waits; a
+ * later one (the next keep-alive response, a stream's next chunk, the rest of a partial write, a
+ * file after a head that left alone) would wait for the client's delayed ACK, up to 40 ms. So
+ * a connection answered with one write and closed (Connection: close) pays no system call for
+ * it, and one that lives on pays one, as with nginx's tcp_nodelay. Fails harmlessly on UNIX
+ * sockets.
+ */
+static void nodelay(struct baton__conn *c)
+{
+    if (c->nodelay || !c->wrote)
+        return;
+    c->nodelay = true;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* Adapts the read right after accept to what clients do: when it keeps finding nothing (the
@@ -559,6 +574,7 @@ void baton__conn_emit(struct baton__conn *c, const void *p, size_t n)
 
 static int start_write(struct baton__conn *c)
 {
+    nodelay(c); /* what the kernel did not take, or what queued behind it: a later write */
     uv_buf_t b = uv_buf_init(c->wf.data, (unsigned)c->wf.len);
     if (!c->write_req && !(c->write_req = malloc(sizeof(*c->write_req))))
         return -ENOMEM;
@@ -586,6 +602,7 @@ int baton__conn_flush(struct baton__conn *c)
          * the body, so both leave in one segment. Without it, Nagle holds the body instead
          * until the client acknowledges the head, which it delays by 40 ms. */
         bool file_follows = c->in_request && c->res.mode == RES_FILE && c->res.file_left > 0;
+        nodelay(c);
         if (c->raw || file_follows) {
             ssize_t w;
             do
@@ -601,6 +618,8 @@ int baton__conn_flush(struct baton__conn *c)
         if (n < 0) {
             r = n;
         } else {
+            /* A corked head has not left: the file's first segment carries it. */
+            c->wrote = c->wrote || (n > 0 && (!file_follows || (size_t)n < len));
             s->stats.bytes_out += (size_t)n;
             if ((size_t)n < len) {
                 /* The kernel took part: the rest waits in the connection's own buffer. */
@@ -657,6 +676,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->server->stats.bytes_out += c->wf.len;
+    c->wrote = true;
     baton__buf_reset(&c->wf);
     if (c->state == CONN_CLOSED)
         return;
@@ -729,8 +749,10 @@ static void file_send(struct baton__conn *c)
     int sock = c->fd;
     while (res->file_left > 0) {
         size_t chunk = res->file_left > (1u << 20) ? (1u << 20) : (size_t)res->file_left;
+        nodelay(c);
         ssize_t n = sendfile(sock, res->file_fd, &res->file_offset, chunk);
         if (n > 0) {
+            c->wrote = true;
             res->file_left -= (uint64_t)n;
             res->body_bytes += (uint64_t)n;
             c->server->stats.bytes_out += (uint64_t)n;

@@ -139,6 +139,8 @@ struct baton__conn {
     bool more_input;    /* bytes of another request follow the one being answered */
     bool zombie;        /* closed while a streaming handler still holds the response */
     bool served;        /* a response has been completed on this connection */
+    bool wrote;         /* output has gone out: a later write may meet Nagle (see nodelay()) */
+    bool nodelay;       /* TCP_NODELAY set (or tried) */
     struct baton_request req;
     struct baton_response res;
 };

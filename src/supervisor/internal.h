@@ -449,6 +449,8 @@ int baton__listeners_open(struct baton_supervisor *sup, const struct baton_confi
 void baton__listeners_offer(struct baton_supervisor *sup, const char *name, int fd);
 /* True when fd is a listening socket (SO_ACCEPTCONN) bound to addr. */
 bool baton__listener_is(int fd, const struct baton_address *addr);
+/* Applies config's socket options (tcp.defer_accept) to the listeners held: on reload. */
+void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
 /* True when config's `listen:` differs from the listeners held. */

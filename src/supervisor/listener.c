@@ -4,6 +4,12 @@
  * connection waiting in the kernel's queue survives any number of reloads. Listeners systemd
  * passes (LISTEN_FDS with matching names and addresses) are adopted instead of bound, and
  * handed to systemd's fd store, so even a restart of the supervisor loses no queued connection.
+ *
+ * TCP listeners get TCP_DEFER_ACCEPT (tcp.defer_accept, 1 s by default, applied again on every
+ * reload, to inherited listeners too): the kernel queues a connection only once its request has
+ * arrived, so a worker's read right after accept finds it, and a close-mode request is served
+ * with accept, read, write and close. A connection that sends nothing stays in the listener's
+ * queue, which outlives every worker, so a drain loses none of them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -112,6 +118,22 @@ int baton__listeners_inherit(struct baton_supervisor *sup)
     return 0;
 }
 
+/* tcp.defer_accept on one listener: a failure costs speed, not service, so it is only logged. */
+static void configure(const struct baton_listener *l, const struct baton_config *config)
+{
+    int r =
+        baton__address_defer_accept(l->fd, l->address.u.sa.sa_family, config->tcp.defer_accept_ms);
+    if (r < 0)
+        baton__log(BATON_LOG_WARNING, "listen %s: %s: TCP_DEFER_ACCEPT: %s", l->name, l->text,
+                   strerror(-r));
+}
+
+void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config)
+{
+    for (size_t i = 0; i < sup->n_listeners; i++)
+        configure(&sup->listeners[i], config);
+}
+
 int baton__listeners_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
     struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
@@ -138,6 +160,7 @@ int baton__listeners_open(struct baton_supervisor *sup, const struct baton_confi
         l->name = baton__xstrdup(lc->name);
         l->text = baton__xstrdup(lc->text);
         l->address = lc->address;
+        configure(l, config);
         sup->n_listeners++;
         baton__buf_printf(&names, "%s%s", i ? ":" : "", lc->name);
         baton__log(BATON_LOG_INFO, "%s %s (%s, fd %zu in workers)",

@@ -210,6 +210,7 @@ static const struct field config_fields[] = {
     F("app.restart_initial_ms", F_U64, app.restart_initial_ms, 100),
     F("app.restart_max_ms", F_U64, app.restart_max_ms, 30000),
     F("app.probation_ms", F_U64, app.probation_ms, 0),
+    F("tcp.defer_accept_ms", F_U64, tcp.defer_accept_ms, 1000),
     F("control.socket", F_STR, control.socket, 0),
     F("control.group", F_STR, control.group, 0),
     F("control.watch", F_BOOL, control.watch, 1),

@@ -291,6 +291,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         baton__log(BATON_LOG_WARNING, "listen changes need a restart: keeping the listeners");
         op_progress(sup, gs->last_id + 1, "warning: listen changes need a restart");
     }
+    baton__listeners_configure(sup, config);
     if (sup->control_path && strcmp(sup->control_path, config->control.socket) != 0)
         baton__log(BATON_LOG_WARNING, "control.socket changes need a restart");
     if (baton__endpoint_changed(sup, config->metrics.listen))

@@ -114,4 +114,6 @@ const char design_example[] =
     "  group: staff\n"
     "log:\n"
     "  format: json\n"
-    "  level: warning\n";
+    "  level: warning\n"
+    "tcp:\n"
+    "  defer_accept: 0s\n";

@@ -66,6 +66,7 @@ static void parses_every_key(void **state)
     assert_true(c->log.format_set);
     assert_int_equal(c->log.format, BATON_LOG_JSON);
     assert_int_equal(c->log.level, BATON_LOG_WARNING);
+    assert_int_equal(c->tcp.defer_accept_ms, 0);
 
     /* Origins point at the key, as the user gave the file's name. */
     assert_string_equal(origin(c, "name"), "baton.yaml:1:1");
@@ -105,6 +106,7 @@ static void applies_defaults(void **state)
     assert_null(c->app.user);
     assert_int_equal(c->app.restart_initial_ms, 100);
     assert_int_equal(c->app.restart_max_ms, 30000);
+    assert_int_equal(c->tcp.defer_accept_ms, 1000);
     assert_string_equal(c->control.socket, in_dir("baton.sock"));
     assert_null(c->control.group);
     assert_null(c->metrics.listen);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,90 @@ static void accepts_from_a_listener(void **state)
     assert_int_equal(st.requests, 1);
     assert_int_equal(st.responses[2], 1);
     assert_int_equal(st.active, 0);
+}
+
+/* A loopback TCP listener added to the server (before harness_start()); its address in *a. */
+static int add_tcp_listener(struct sockaddr_in *a)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(*a);
+    assert_int_equal(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
+    assert_int_equal(listen(l, 16), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)a, &alen), 0);
+    assert_int_equal(baton__server_add_listener(H.server, l), 0);
+    return l;
+}
+
+static int tcp_client(const struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(fd, (const struct sockaddr *)a, sizeof(*a)), 0);
+    return fd;
+}
+
+/* The server's one open connection (read, not touched). */
+static struct baton__conn *only_conn(void)
+{
+    struct baton__conn *found = NULL;
+    for (int list = 0; list < LIST_COUNT; list++)
+        for (struct baton__conn *c = H.server->lists[list].next; c; c = c->link.next) {
+            assert_null(found);
+            found = c;
+        }
+    assert_non_null(found);
+    return found;
+}
+
+static int nodelay_of(int fd)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    return v;
+}
+
+/* Each readiness event of a listener accepts at most 4 connections: six waiting ones take two
+ * loop turns, so workers sharing the listener share a burst too. */
+static void accepts_a_bounded_batch_per_event(void **state)
+{
+    start(NULL);
+    struct sockaddr_in a;
+    add_tcp_listener(&a);
+    harness_start(&H);
+    int fds[6];
+    for (int i = 0; i < 6; i++)
+        fds[i] = tcp_client(&a);
+    uv_run(&H.loop, UV_RUN_NOWAIT);
+    assert_int_equal(harness_active(&H), 4);
+    uv_run(&H.loop, UV_RUN_NOWAIT);
+    assert_int_equal(harness_active(&H), 6);
+    uv_run(&H.loop, UV_RUN_NOWAIT);
+    assert_int_equal(harness_active(&H), 6);
+    for (int i = 0; i < 6; i++)
+        close(fds[i]);
+}
+
+/* TCP_NODELAY only on a connection that writes more than once: its first response leaves
+ * without it (a Connection: close exchange never pays the system call), the second sets it. */
+static void nodelay_from_the_second_write(void **state)
+{
+    start(NULL);
+    struct sockaddr_in a;
+    add_tcp_listener(&a);
+    harness_start(&H);
+    struct harness_peer *p = &H.peers[0];
+    p->fd = tcp_client(&a);
+    assert_int_equal(fcntl(p->fd, F_SETFL, O_NONBLOCK), 0);
+    harness_send(p, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    harness_wait_responses(&H, p, 1);
+    struct baton__conn *c = only_conn();
+    assert_int_equal(nodelay_of(c->fd), 0);
+    harness_send(p, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    harness_wait_responses(&H, p, 2);
+    assert_ptr_equal(only_conn(), c);
+    assert_int_not_equal(nodelay_of(c->fd), 0);
+    assert_non_null(strstr(harness_response(p, 1), "hello /2"));
 }
 
 static void slow_head_and_slow_body_get_408(void **state)
@@ -216,6 +301,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(accepts_from_a_listener, teardown),
+        cmocka_unit_test_teardown(accepts_a_bounded_batch_per_event, teardown),
+        cmocka_unit_test_teardown(nodelay_from_the_second_write, teardown),
         cmocka_unit_test_teardown(slow_head_and_slow_body_get_408, teardown),
         cmocka_unit_test_teardown(keep_alive_timeout_closes_quietly, teardown),
         cmocka_unit_test_teardown(idle_connections_give_their_buffers_back, teardown),

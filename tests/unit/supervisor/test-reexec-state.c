@@ -60,7 +60,9 @@ static const char full_yaml[] = "name: roundtrip\n"
                                 "  listen: 127.0.0.1:19100\n"
                                 "log:\n"
                                 "  format: text\n"
-                                "  level: warning\n";
+                                "  level: warning\n"
+                                "tcp:\n"
+                                "  defer_accept: 3s\n";
 
 static const char default_yaml[] = "listen:\n"
                                    "  http: 127.0.0.1:18081\n"
@@ -386,6 +388,7 @@ static void test_version_1(void **state)
     assert_int_equal(g->config->app.stop_signal, SIGUSR1);
     assert_int_equal(g->config->app.ready_timeout_ms, 7000);
     assert_int_equal(g->config->log.level, BATON_LOG_DEBUG);
+    assert_int_equal(g->config->tcp.defer_accept_ms, 1000); /* not in version 1: the default */
     assert_int_equal(g->slots[0].state, BATON_SLOT_RUNNING);
     assert_int_equal(g->slots[0].restarts, 2);
     assert_int_equal(g->workers->state, BATON_WORKER_READY);
