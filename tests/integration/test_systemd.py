@@ -44,7 +44,7 @@ def deb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory, deb):
-    c = nspawn.Container(tmp_path_factory.mktemp("h1"), "baton-h1")
+    c = nspawn.Container(tmp_path_factory.mktemp("sd"), "baton-sd")
     try:
         c.boot()
         c.quiet_apt()
