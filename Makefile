@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The README's two commands: `make run` and `make test`. Everything else is a helper of theirs.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan

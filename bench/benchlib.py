@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What bench/reload and bench/http share: starting nginx, baton and the Go server on loopback
 ports in a temporary directory, reading loadgen's reports and samples, and reading memory figures
 from /proc. Standard library only.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # baton_unit_test(NAME SOURCES... [LIBS libs...])
 #   A cmocka test binary registered with ctest under the label "unit".
 function(baton_unit_test name)

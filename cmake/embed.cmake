@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DIN=file -DOUT=file.c -DNAME=symbol -P embed.cmake: a file as a C array (NUL-terminated)
 # and its length, so the binary carries it without a build-time tool beyond CMake.
 file(READ "${IN}" hex HEX)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # llhttp: prefer a system library found through pkg-config; otherwise build the C sources that
 # Debian's node-llhttp ships as a static library.
 pkg_check_modules(LLHTTP IMPORTED_TARGET libllhttp)

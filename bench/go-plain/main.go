@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // go-plain is the plain Go net/http hello world that bench/http measures baton-web and nginx
 // against: the standard library, default GOMAXPROCS, one process, nothing tuned.
 //

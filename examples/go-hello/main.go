@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // go-hello is the classic Go net/http hello world, changed only so that it can be replaced by
 // a new version without losing a single request: it serves the socket its supervisor (baton or
 // systemd) passes, says READY=1 once it serves, and drains on SIGTERM (contrib/go/baton).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The http.server hello world under baton: serves the socket its supervisor (baton or systemd)
 passes, says READY=1 once it serves, and drains on SIGTERM without losing a request
 (contrib/python/baton.py). Run alone, it listens on --listen (127.0.0.1:8080)."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The same hello world as a WSGI application (any framework's app object works the same way),
 served by contrib/python/baton.py with its drain. Run alone, it listens on --listen."""
 import argparse

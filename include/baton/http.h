@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton-web's handler API: what a handler module sees of a request and how it answers.
  *

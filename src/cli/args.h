@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The `baton` command line, parsed into one plain struct by a pure function (no I/O, no
  * globals, no exit), so that every rule of the contract in DESIGN.md can be unit-tested.

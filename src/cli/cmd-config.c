@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton config`: load the configuration as `baton run` would, and print it with origins. */
 #include "cli/cmd-config.h"
 

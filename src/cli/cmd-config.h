@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton config`: validate the configuration and print the merged result with its origins. */
 #ifndef BATON_CLI_CMD_CONFIG_H
 #define BATON_CLI_CMD_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton deploy ARTIFACT ...` and `baton rollback [VERSION]`: the supervisor does the work
  * (src/supervisor/deploy.c); this streams its progress and prints the result. Killing this
  * process stops only the watching: the deploy goes on. */

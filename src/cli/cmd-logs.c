@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton logs [-f] [-n N] [--json]`: the supervisor's recent log lines (its own and its workers'
  * tagged output, from the ring in src/supervisor/logs.c), then new ones as they come. */
 #include "cli/internal.h"

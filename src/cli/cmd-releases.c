@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton releases [--json]`: the releases of release.root, from the supervisor (which reads
  * them from the journal through the deploy library). */
 #include "cli/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton reload [--in-place] [--wait] [--timeout DUR] [--json]`: one synchronous transaction. */
 #include "cli/internal.h"
 

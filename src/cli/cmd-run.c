@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton run`: load the configuration and run the supervisor in the foreground. */
 #include "cli/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton status [--json] [--watch]`: the supervisor's generations and workers, for people or
  * programs, once or refreshed. */
 #include "cli/internal.h"

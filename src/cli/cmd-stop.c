@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton stop [--fast] [--timeout DUR]`: ask the supervisor to stop and wait until it is gone. */
 #include "cli/internal.h"
 

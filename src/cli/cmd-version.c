@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton version`: the version this command was built as. */
 #include "cli/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client side of the control socket (/work/control-protocol.md, DESIGN.md "Control
  * socket"): a UNIX stream connection carrying one JSON object per line each way, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The usage texts of `baton` and its commands (the full reference is baton(1)). */
 #include "cli/internal.h"
 

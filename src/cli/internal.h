@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The `baton` command: one file per subcommand (cmd-*.c), the control-socket client
  * (control-client.c), the session glue they share (session.c) and the human output (print.c).

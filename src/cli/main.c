@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton`: parse the command line, then hand over to one subcommand. */
 #include "cli/cmd-config.h"
 #include "cli/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listen addresses as written in configuration: host:port, [v6]:port, :port, unix:/path. */
 #ifndef BATON_COMMON_ADDRESS_H
 #define BATON_COMMON_ADDRESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "common/buf.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A growable byte buffer with a mandatory maximum: every buffer a peer can grow has one.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The monotonic clock in the units its callers count in. */
 #include "common/clock.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The monotonic clock: timeouts, deadlines and elapsed times, never the time of day. */
 #ifndef BATON_COMMON_CLOCK_H
 #define BATON_COMMON_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON reader: libfyaml's event parser in JSON mode does the grammar (it refuses YAML-only
  * syntax: plain words, anchors, tags, comments, single quotes, directives, trailing commas);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading JSON documents: the one reader for every JSON the programs read (control requests,
  * control replies, re-exec state, the state file, the deploy journal). Bounded (input size and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "common/duration.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Durations as written in configuration and on the command line: 250ms, 30s, 5m, 1h, 1m30s. */
 #ifndef BATON_COMMON_DURATION_H
 #define BATON_COMMON_DURATION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "common/fd.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small file-descriptor helpers. */
 #ifndef BATON_COMMON_FD_H
 #define BATON_COMMON_FD_H

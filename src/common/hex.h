@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hexadecimal digits, for percent-decoding and JSON \u escapes. */
 #ifndef BATON_COMMON_HEX_H
 #define BATON_COMMON_HEX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing JSON text into a baton_buf. Reading JSON is common/doc.h. */
 #ifndef BATON_COMMON_JSON_H
 #define BATON_COMMON_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Program-level logging (the supervisor, the CLI, baton-web's main): one line per event on
  * stderr, as text or as a JSON object ({"ts","level","msg","gen","pid",...}). Libraries do not
  * log; they return errors to code that does. */

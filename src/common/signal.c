@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signal names: the standard Linux signals, without the "SIG" prefix. */
 #include "common/signal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signal names as people write them in configuration and read them in messages. */
 #ifndef BATON_COMMON_SIGNAL_H
 #define BATON_COMMON_SIGNAL_H

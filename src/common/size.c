@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sizes in bytes: one parser for every byte limit of the configuration. */
 #include "common/size.h"
 

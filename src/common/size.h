@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sizes in bytes as written in configuration: 8192, 512B, 8KiB, 1MiB, 1GB. */
 #ifndef BATON_COMMON_SIZE_H
 #define BATON_COMMON_SIZE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "common/xmalloc.h"
 
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocation that aborts on exhaustion: for the supervisor and the CLI only. Libraries and the
  * HTTP server return -ENOMEM instead. */
 #ifndef BATON_COMMON_XMALLOC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Applying one node of a layer to a key: a section key by key, app.command as a whole, and
  * listen and app.env entry by entry (a later layer replaces an entry or adds one, in order).

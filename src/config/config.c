@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton__config_load(): defaults, then the file, the env file beside it, the environment and
  * --set, each applied in turn (later wins), then the checks that need the merged result.

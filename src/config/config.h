@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor's configuration: baton.yaml, then baton.<env>.yaml beside it, then
  * BATON_<SECTION>_<KEY> environment variables, then --set key=value; later layers win.

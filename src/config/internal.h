@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The configuration library's internals, shared by its files (schema.h has what a schema
  * writer needs; this adds baton.yaml's own parts):

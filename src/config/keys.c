@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The key schema: every configuration key with its type, its place in struct baton_config and
  * its default, and the parsing of one scalar value into its field. Sections, lists and maps

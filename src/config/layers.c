@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The layers that feed the configuration: a YAML file, the BATON_<SECTION>_<KEY> environment
  * variables and --set KEY=VALUE. Each turns its input into nodes and applies them to keys, so

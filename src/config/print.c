@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton__config_print(): the merged configuration as YAML that loads back to the same values,
  * each value followed by a comment naming its origin, or as JSON with the origins beside it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The configuration library for the writer of a schema: the YAML node tree with marks, the key
  * table, the loader that applies nodes to keys with FILE:LINE:COLUMN errors and "did you mean"

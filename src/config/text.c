@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Text helpers of the configuration loader: UTF-8 validation, positions, single-quoted YAML
  * scalars, and excerpts of user text for error messages.

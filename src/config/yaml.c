@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * YAML text to a tree of config_node, through libfyaml's event parser: the events carry the
  * line and column of every scalar and collection (libfyaml 0.7 has no marks on document

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Artifacts: hashing, the .sha256 beside the file, and the whole pre-extraction verification. */
 #include "deploy/internal.h"
 

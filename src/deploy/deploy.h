@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The deploy library: verified artifacts, safe extraction, the release tree, the journal and the
  * lock under release.root (DESIGN.md "Deploy"). Each step is one function with explicit inputs

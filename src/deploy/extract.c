@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Safe extraction of a .tar.gz into a private temporary directory under releases/, then the
  * rename into place. Every path is walked one component at a time below the release with

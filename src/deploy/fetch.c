@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP GETs for pull mode with libcurl's easy interface: bounded bodies, conditional requests,
  * connect and stall timeouts, cancellation, and relative URL resolution. Blocking: called from
  * the worker thread that runs baton_source_poll(). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the files of src/deploy (not part of the API in deploy.h). */
 #ifndef BATON_DEPLOY_INTERNAL_H
 #define BATON_DEPLOY_INTERNAL_H

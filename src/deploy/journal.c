@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * .baton/journal.jsonl: one JSON object a line, each ending in its own CRC-32
  * (`...,"crc":"1a2b3c4d"}` over the bytes before `,"crc"`), appended with one write(2) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pull mode's pure parts: the latest.json reader, RFC 3339 times, the phase bucket and the
  * poll jitter. Nothing here touches the network or the disk. */
 #include "deploy/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One change at a time per release.root: flock(2) on .baton/lock. The kernel drops the lock
  * when its holder dies, so it is never stale; the holder line is only for the busy message. */
 #include "deploy/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retention on disk and the recovery of a deploy interrupted by a crash (DESIGN.md "Crash
  * safety"): the journal's last record says what was done; the disk is brought in line. */
 #include "deploy/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The release tree: release.root, the atomic and durable switch of current, listing, removal
  * and retention. */
 #include "deploy/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* minisign public keys and signatures (legacy "Ed" and prehashed "ED"), trusted comments. */
 #include "deploy/internal.h"
 

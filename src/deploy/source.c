@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pull mode: the update source (release.source). One poll fetches latest.json conditionally,
  * judges it (signature, expiry, version, failed versions, phase), downloads and checks the
  * artifact, and schedules the next poll. Blocking; see deploy.h for the threading rules. */

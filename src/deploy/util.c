@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error text, CRC-32, tree removal, directory fsync and the test kill points. */
 #include "deploy/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Versions: `sort -V` order, valid release names, NAME-VERSION.tar.gz, the downgrade check. */
 #include "deploy/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A per-connection bump allocator for the strings of one request (method, path, headers,
  * parameters). Allocations never move, so pointers handed to handlers stay valid until the

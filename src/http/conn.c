@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One client connection: reading and parsing requests, queuing responses in order, writing
  * them with as few system calls as possible, sending files, and closing without losing what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* From a parsed request to a response: routing, middleware, handlers, static files, the
  * recovery of failed handlers into 500, and the end of a request. */
 #include <errno.h>

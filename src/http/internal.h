@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton-web's HTTP core internals shared between its files: the server, its connections and the
  * request/response objects handlers see. Not installed.

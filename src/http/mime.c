@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Media types of the files a web server commonly serves, looked up by extension with a binary
  * search over a table kept in strcmp order (tests/unit/http/test-static-mime.c checks every

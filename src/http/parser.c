@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "http/parser.h"
 
 #include <errno.h>

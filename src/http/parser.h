@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The socket-free HTTP/1.1 request parser: bytes in, complete requests out, with every limit
  * and framing check of RFC 9112 applied on the way. It owns no I/O, so unit tests and fuzz

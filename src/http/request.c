@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request accessors of the handler API. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The response builders of the handler API and the serialisation of responses onto the wire. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Routes and middleware of the loaded modules, matched against a request's method and path.
  *

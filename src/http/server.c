@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server: listeners and the accept path, the timeout sweep, the cached Date, and the drain.
  *

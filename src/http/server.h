@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The HTTP/1.1 server core of baton-web: listeners, connections, dispatch to routes and static
  * files, timeouts, and the drain. One server runs on one libuv loop (one worker process); it

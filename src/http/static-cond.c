@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files: validators (ETag, Last-Modified), conditional requests (RFC 9110 section 13)
  * and the cache policy of a file name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files: Accept-Encoding (RFC 9110 section 12.5.3), to pick a precompressed sibling.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The static file server's pieces, as functions of plain strings and numbers so that each
  * can be tested without a request: path checks and resolution (static-path.c), validators and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files: from a decoded request path to an open file that is certainly beneath the root.
  *

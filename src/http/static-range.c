@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files: byte ranges (RFC 9110 section 14).
  *

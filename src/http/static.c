@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files: the request/response glue around the pure pieces in static-*.c and mime.c.
  *

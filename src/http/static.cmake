@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Static file serving for baton-web. src/http/CMakeLists.txt compiles BATON_STATIC_SOURCES into
 # the HTTP core library; the unit tests compile BATON_STATIC_UNIT_SOURCES (everything that needs
 # no request object) on their own.

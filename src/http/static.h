@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files for baton-web: what the server core calls for a GET or HEAD that no route
  * matched. Everything the file server decides (path, validators, ranges, encodings, caching)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "http/uri.h"
 
 #include <errno.h>

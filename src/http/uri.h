@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request-target handling: origin-, absolute- and asterisk-form, percent-decoding, dot-segment
  * removal and query lookup (RFC 9112 section 3.2, RFC 3986 sections 2.1 and 5.2.4). */
 #ifndef BATON_HTTP_URI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The drain helper: turns the stop signal into a flag and a readable file descriptor.
  *

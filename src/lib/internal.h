@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libbaton internals shared between its files. Nothing here is installed or exported.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Socket hand-over: systemd's socket-activation protocol, as baton's supervisor speaks it.
  *

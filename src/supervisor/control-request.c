@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Control requests: one JSON object per line, e.g. {"cmd":"reload","wait":true}, read with the
  * common JSON reader (common/doc.h) within the control socket's bounds (the line's length and

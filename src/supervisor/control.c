@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The control socket: a UNIX stream socket (mode 0600, or 0660 for control.group) where the
  * baton CLI sends one JSON request per line and reads progress events and one result per

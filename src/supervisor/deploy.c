@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Deploys, rollbacks and the release list, run by the supervisor (DESIGN.md "Deploy"): the
  * state machine around the deploy library (src/deploy/). A deploy is lock → verify → extract →

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The request head of the metrics endpoint (http-endpoint.c), read strictly: a request line
  * `METHOD SP /target SP HTTP/1.x CRLF`, header lines `name: value CRLF` (a token name, no

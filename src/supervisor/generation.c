@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Generations, their slots and their workers: the supervisor's state machine, and its one owner.
  * Every state change of a worker, a slot, a generation or the running transaction happens in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The supervisor's history for /metrics and the status page: bounded rings and counters. See
  * observe.h. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The metrics.listen endpoint: GET /metrics, /status, /history, /healthz and / (the status
  * page), served by the supervisor's own loop (never by the workers).

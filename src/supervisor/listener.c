@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listening sockets: bound once when the supervisor starts and held for its whole life.
  * Every worker of every generation accepts on these same open file descriptions, so a

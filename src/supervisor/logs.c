@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor's recent log lines, for `baton logs [-f]`: its own messages and the workers'
  * tagged output, as the JSON objects the log writes, in a ring bounded by count and by bytes

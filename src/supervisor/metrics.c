@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * /metrics: the Prometheus text format (0.0.4). Every `_total` series is a counter that never
  * decreases over the supervisor's life (re-execs included: stats.h's totals and the history's

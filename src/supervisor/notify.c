@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The workers' notify socket: one datagram socket in the abstract namespace, named in each
  * worker's NOTIFY_SOCKET. Every message is attributed to its sender by the credentials the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the supervisor shows of itself (DESIGN.md, Observability):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Probation for plain reloads (app.probation, DESIGN.md "Deploy"): a reload whose new
  * generation became ready gets its verdict only after that generation stayed up for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * After a supervisor crash, without systemd: the workers of a supervisor killed by SIGKILL (or
  * an OOM kill, or a bug) live on as orphans and keep serving on the listening sockets they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The re-exec state: what one supervisor image hands the next through a memfd (reexec.c), as
  * one JSON object in a versioned format.

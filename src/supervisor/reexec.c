@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SIGUSR2: the supervisor executes its own binary again, in place. The PID stays (so the
  * workers stay its children), and so do the listeners, the notify and control sockets and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The policy of a reload transaction, asked by generation.c (which alone changes state):
  * how many new workers start at once, which old slot gives way when a new worker is ready,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Starting one worker: fork, then in the child only async-signal-safe calls until execve.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The state file: what a supervisor leaves beside its control socket (`<control.socket>.state`)
  * so that the next `baton run` can tell, after a crash, whether it died and which of its

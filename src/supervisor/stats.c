@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* BATON_STATS= counters: parsing, monotonicity, sums. See stats.h. */
 #include "supervisor/stats.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The workers' request counters (BATON_STATS=, docs/protocol.md): one owner for parsing them,
  * keeping each worker's last report, and folding a worker's final counters into its

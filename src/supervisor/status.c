@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor's state and the reload verdicts as JSON objects (control protocol, see
  * docs/architecture.md): what `baton status --json` and `baton reload` print.

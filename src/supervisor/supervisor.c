@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * `baton run`: the event loop (libuv), the signals, the systemd side, and the glue between the
  * state machine (generation.c, rollout.c) and the world: sockets, processes, the CLI.

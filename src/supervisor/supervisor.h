@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor (`baton run`): owns the listeners, the notify socket and the control socket,
  * and runs generations of workers. This is the one entry point the CLI calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The config watch (control.watch): the configuration file and its environment layers
  * (baton.<env>.yaml beside it) watched with inotify. The directory is watched, not the file:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A worker's output: its stdout and stderr are pipes the supervisor reads and logs line by
  * line, tagged with generation and pid. The last stderr lines are kept on the worker for the

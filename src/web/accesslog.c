@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The access log: one JSON object per response on stdout, off unless --access-log. Lines are
  * collected and written once per loop iteration, not once per request. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The running worker: adopts or binds its listeners, loads the modules, serves, reports to the
  * supervisor (READY=1, STATUS=, BATON_STATS=, STOPPING=1), drains on SIGTERM, and swaps its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The running worker: listeners, modules, the server, signals, notify messages, reloads. */
 #ifndef BATON_WEB_APP_H
 #define BATON_WEB_APP_H

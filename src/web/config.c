@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton-web's configuration file (YAML; JSON is YAML), read with the configuration library
  * (src/config/schema.h) like baton.yaml: the same node tree, FILE:LINE:COLUMN errors, "did you

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton-web: the HTTP/1.1 server for C handler modules.
  *

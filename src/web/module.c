@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The module loader. A module is loaded from a private copy of its file in a memfd, opened by
  * dlopen("/proc/self/fd/N"): rebuilding or replacing the file on disk never changes the code a

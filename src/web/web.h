@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* baton-web's program side: options, configuration file, module loader, access log. */
 #ifndef BATON_WEB_WEB_H
 #define BATON_WEB_WEB_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readyapp's HTTP side: non-blocking connections that answer every request with the same
  * small response, with keep-alive, pipelining, and a drain that loses no request.

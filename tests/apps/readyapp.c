@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readyapp: a small HTTP server built on libbaton, for tests of the supervisor and the library.
  *

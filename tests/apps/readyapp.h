@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readyapp's parts: the process (readyapp.c: options, listeners, signals, notify) and its
  * HTTP connections (readyapp-http.c).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The configuration library (src/config/): baton.yaml, the baton.<env>.yaml overlay and a
 # --set value, all written by people (fuzz-config.c says how the input is split). Corpus:
 # tests/fuzz/corpus/config/ (the loader's own test cases plus what libFuzzer found, minimised

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Both ends of the control protocol: the supervisor's request parser
 # (src/supervisor/control-request.c, in baton_supervisor) and the CLI's reply parser and result
 # printers (src/cli/control-client.c and print.c, compiled in: the CLI is a program, not a

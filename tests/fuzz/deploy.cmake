@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The deploy library's parsers of outside input (src/deploy): the release extractor (artifact
 # bytes), the journal reader (.baton/journal.jsonl after crashes) and pull mode's latest.json
 # reader (what an update source serves). Corpora: tests/fuzz/corpus/extract/ (archives from

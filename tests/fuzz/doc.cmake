@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The JSON reader of src/common (doc.c): control requests, control replies and re-exec state
 # all go through it. Corpus: tests/fuzz/corpus/doc/ (valid documents, YAML that is not JSON,
 # bounds, escapes, duplicate keys).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the small parsers of src/common that read what people write in configuration
  * and on the command line: durations (duration.c: "250ms", "1m30s") and listen addresses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the supervisor's configuration loader (src/config/): YAML and
  * JSON files, the env-file overlay and --set values are all outside input.

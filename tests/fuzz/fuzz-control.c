@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for both ends of the control protocol (one JSON object per line each way):
  *  - the supervisor's request parser, baton__control_request_parse

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the JSON reader, baton__doc_parse and its getters (src/common/doc.c), which
  * reads control requests from local clients, control replies and re-exec state.

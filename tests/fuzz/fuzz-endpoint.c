@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the metrics endpoint's request-head reader (baton__endpoint_parse in
  * src/supervisor/endpoint-request.c). The input is a head as the endpoint hands it over: up to

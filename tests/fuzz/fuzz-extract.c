@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the release extractor (src/deploy/extract.c): the input is the artifact's
  * bytes (a .tar.gz, or anything). Oracles besides the sanitizers:

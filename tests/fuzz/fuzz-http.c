@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for baton-web's request parser (src/http/parser.c over llhttp): the input is the
  * byte stream a client sends on one connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the journal reader (src/deploy/journal.c, baton_journal_replay): the input is
  * the text of .baton/journal.jsonl after any crash or corruption. Oracles besides the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for pull mode's latest.json reader (src/deploy/latest.c, baton_latest_parse): the
  * input is whatever an update source (or anyone between it and us) serves as latest.json.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the supervisor's notify message parser (baton__notify_parse in
  * src/supervisor/notify.c): the datagram a worker sends to NOTIFY_SOCKET, up to the 4096 bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the static file server's header parsers (src/http/static-*.c, listed in
  * static-internal.h): Range, If-Range, Accept-Encoding, If-Match/If-None-Match entity-tag

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for baton-web's --config file (src/web/config.c): its key table, its listen and
  * modules entries and their JSON, over the configuration library's loader (fuzz-config.c

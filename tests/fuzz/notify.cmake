@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The supervisor's notify message parser (baton__notify_parse in src/supervisor/notify.c): the
 # datagrams workers send to NOTIFY_SOCKET. The CLI's reply parser (src/cli/control-client.c) is
 # compiled in to check that STATUS= and BATON_STATS= values reach `baton status` intact.

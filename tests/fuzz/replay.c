@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replays a fuzz target's corpus as an ordinary test: every file named on the command line
  * (directories are walked one level deep) is fed once to LLVMFuzzerTestOneInput. Built with the

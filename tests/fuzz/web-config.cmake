@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # baton-web's --config file (src/web/config.c, compiled in: baton-web is a program, not a
 # library) over the configuration library. Corpus: tests/fuzz/corpus/web-config/.
 baton_fuzz_target(web-config

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """pytest fixtures for baton's integration tests. The helpers they build on, and that every test
 imports, are in harness.py."""
 import pytest

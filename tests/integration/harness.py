@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The one module of helpers for baton's integration tests; every test imports from here
 (conftest.py holds only the pytest fixtures, built on these).
 

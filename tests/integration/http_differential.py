@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Differential testing of baton-web's request parser against h11 (an independent strict parser).
 
 A seeded generator mutates requests (the malformed table of test_http_malformed.py, and valid

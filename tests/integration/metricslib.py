@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the metrics endpoint's tests: a supervisor with metrics.listen, scraping, parsing
 the Prometheus text format, promtool."""
 import json

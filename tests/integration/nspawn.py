@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hosts with a real systemd for the tests: systemd-nspawn containers booting this machine's root.
 
 Each container boots a copy-on-write overlay of `/` (every write goes to a throwaway upper

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Ansible role against three real hosts: systemd-nspawn containers, each with its own sshd
 and its own loopback address (127.0.0.2-4), driven by the real `ansible-playbook`.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The `baton` command line (DESIGN.md "Command line", a contract): usage errors, exit codes,
 messages, and the control-socket client, first against a scripted control server (to see
 every kind of reply rendered), then against a real supervisor running a small app."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`baton logs [-f] [-n N] [--json]`: the supervisor's recent log lines (its own and the workers'
 tagged output) from a bounded ring, and following them until the supervisor stops."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`baton status --watch` refreshes (in place on a terminal, one block or JSON object after
 another elsewhere); verdicts are coloured on a terminal only, never with NO_COLOR; status shows
 the config watch's verdict."""

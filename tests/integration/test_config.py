@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`baton config` (DESIGN.md "Configuration", a contract): the real binary loads a file, the
 env file beside it, BATON_<SECTION>_<KEY> variables and --set, prints the merged result with
 the origin of every value, and refuses bad input with exit 2 and FILE:LINE:COL messages."""

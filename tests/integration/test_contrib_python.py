@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """contrib/python/baton.py from the outside: socket adoption (as strict as libbaton), the
 notify messages, and the drain of serve()/serve_wsgi() (examples/python-hello): a request sent
 on an idle keep-alive connection after SIGTERM is answered with Connection: close, a request in

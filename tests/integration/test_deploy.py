@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton deploy / rollback / releases, run by the supervisor (DESIGN.md "Deploy"): the first
 deploy on an empty release.root, a healthy deploy committed after probation, every broken
 release failing with its reason and the previous version serving, inconclusive probation, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web's request parser cannot be desynchronised: a differential test against h11.
 
 100,000 seeded generated cases (http_differential.py: the malformed table and valid requests,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web's limits, each configured small: head bytes and fields (431), target (414), body
 (413), slow headers and bodies (408), idle keep-alive connections; connections per worker; and
 file-descriptor exhaustion (no busy loop, service resumes once descriptors are free).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web refuses malformed and ambiguous HTTP/1.1 requests the way RFC 9112/9110 say.
 
 One table of raw requests, each sent on its own connection to one real baton-web (started once

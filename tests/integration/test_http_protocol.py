@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web speaks HTTP/1.1 (RFC 9112) correctly over real sockets: keep-alive, pipelining,
 chunked request bodies, Expect: 100-continue, HEAD, Date, HTTP/1.0 connection semantics.
 """

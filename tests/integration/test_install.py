@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`make install` / `make uninstall`: what an installed baton offers a user and a module author.
 
 The build directory is installed into a staging directory (DESTDIR), then used the way a user
@@ -169,3 +170,9 @@ def test_pkg_config_builds_a_module(stage, tmp_path):
          str(tmp_path / "m.so"), str(tmp_path / "module.c")])
     libs = run(["pkg-config", "--libs", "baton"], env=env).stdout.split()
     assert "-lbaton" in libs
+
+
+def test_every_source_file_carries_its_license():
+    """An SPDX line in every tracked source file (scripts/spdx adds it to new ones)."""
+    r = subprocess.run([SOURCE / "scripts" / "spdx", "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, f"files without an SPDX line (run scripts/spdx):\n{r.stdout}"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """libbaton and the protocol from the application's side, tested from outside.
 
 The test plays the supervisor by hand: it owns a listening socket and passes it as fd 3 with

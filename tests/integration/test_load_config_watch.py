@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The config watch under load (control.watch, DESIGN.md Observability): an in-place write, an
 editor's rename-over, a symlink swap, an edit of the symlink's target, the environment layer, and
 a burst of 100 writes each become exactly one reload; an invalid file, a deleted one and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss through deploys: the accounting load client (64 connections, keep-alive and
 Connection: close) runs while a release is deployed → probation → committed, while a release
 that fails 1 s after it said ready is rolled back by itself, and while `baton rollback` runs.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """/metrics under churn: 50 reloads, worker SIGKILLs and one supervisor re-exec (SIGUSR2) under
 the accounting load client, scraping every 100 ms. No `_total` series (nor histogram bucket or
 count) ever decreases, promtool accepts every scrape, the series count stays bounded, and the

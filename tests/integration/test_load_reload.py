@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss: reloads under load, counted by a client that accounts for every request.
 
 For baton-web and for the Go net/http example, with keep-alive and with Connection: close,

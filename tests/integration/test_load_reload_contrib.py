@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss for the language helpers: contrib/go/baton (examples/go-hello) and
 contrib/python/baton.py (examples/python-hello, http.server and WSGI), each under a real
 supervisor while the accounting load client runs, keep-alive and Connection: close:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Broken releases of services that use the language helpers (contrib/go/baton in
 examples/go-hello, contrib/python/baton.py in examples/python-hello): under a real supervisor
 and the accounting load client (keep-alive and Connection: close), reloads to a new generation

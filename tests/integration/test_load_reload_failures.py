@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss when things go wrong: under load, reloads that fail in every way the supervisor
 detects (command not found, exit at start, never ready, a crash in the middle of a rolling
 update, bad configuration), in-place reloads

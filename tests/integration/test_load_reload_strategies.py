@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss for each rollout shape: blue-green, and rolling with a surge of 2 over 4 workers,
 under load with keep-alive and with Connection: close."""
 import pytest

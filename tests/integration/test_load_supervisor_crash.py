@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero loss across a supervisor crash: `kill -9` of `baton run` under load, then a new `baton run`
 with the same configuration.
 

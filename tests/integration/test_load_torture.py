@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Torture: many reloads, chaos and exhausted resources, under the accounting load client.
 
 `make test` runs short versions; `make soak` (BATON_SOAK=1) the long ones the reliability

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tests/tools/loadgen can fail: each way a server can drop a request shows up in its own class.
 
 A small threaded HTTP server in this file misbehaves on purpose (one mode per test); nginx with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supervisor's metrics.listen endpoint: /metrics (Prometheus text, promtool clean),
 /status, /history, /healthz, /, strict minimal HTTP, and bounded under hostile scrapers."""
 import os

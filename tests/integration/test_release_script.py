@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """scripts/release: the hello example's signed, reproducible release artifact.
 
 Checked with the real tools a user and `baton deploy` rely on: sha256sum -c, minisign -V (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The status page (GET / on metrics.listen) in headless Chromium: it renders without a
 JavaScript error, a screenshot is taken, and the numbers it shows match /status."""
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supervisor's everyday life: start, serve, status, reload, stop; what a worker inherits.
 
 Runs the real `baton run` with real workers (tests/apps/readyapp, tests/integration/apps/pyapp.py)

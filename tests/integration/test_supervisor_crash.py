@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A supervisor crash without systemd, the edges: the state file beside the control socket, a
 live supervisor never touched, stale state files, orphans of another configuration, a takeover
 the kernel refuses, an orphan that does not drain, a crash while orphans drain, and what is

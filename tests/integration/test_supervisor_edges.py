@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Edges where the supervisor must say and do what is true: a terminal that goes away stops a
 foreground `baton run` (a `kill -HUP` still reloads); stopping leaves nothing a worker started
 behind; verdicts name a killing signal, the worker's own STATUS= and a wrapper that did not

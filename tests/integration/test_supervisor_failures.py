@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """When things go wrong: a bad new generation is killed and the old one keeps serving with the
 same workers; dying workers come back with backoff; drains are bounded; one transition at a
 time; the control socket refuses strangers and survives garbage."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SIGUSR2: the supervisor re-executes itself in place. Same PID, same listeners, same workers,
 same history; traffic never notices; everything works afterwards (reloads, restarts, stop)."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The workers' BATON_STATS counters in `baton status --json`: structured, per worker, per
 generation and in total, and the total never decreases across reloads and worker crashes (an
 exited worker's final counters are folded into the retired totals)."""

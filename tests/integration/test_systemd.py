@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton under a real systemd: the .deb, baton@.service and baton@.socket in a booted container.
 
 One container (systemd 252 booting a copy-on-write view of this machine, see nspawn.py) gets

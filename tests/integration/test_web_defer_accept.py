@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tcp.defer_accept: the supervisor's TCP listeners queue a connection only once its first bytes
 arrived, so a client that connected and sent nothing yet belongs to no worker: a reload does not
 wait for it, loses nothing, and the new generation answers it. With 0s a connection is accepted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The drain of baton-web (SIGTERM): zero lost requests under load while a second worker shares
 the listening socket, idle connections closed after a quiet grace period (never with a reset),
 requests already received all answered, the last one with Connection: close."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web over real sockets: keep-alive, pipelining, chunked bodies, 100-continue, HEAD,
 limits and framing errors, routing (404, 405), handler errors, streaming, middleware, static.
 """

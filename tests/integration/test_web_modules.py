@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web modules: refusal at start (exit 2 with the reason), private copies, in-place swaps
 on SIGHUP and with --dev, and the notify messages around them."""
 import json

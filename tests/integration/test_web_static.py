@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """baton-web --static: the real server on a temporary tree, spoken to over raw sockets.
 
 Raw sockets, not http.client, because clients normalise `..` and percent-escapes away and the

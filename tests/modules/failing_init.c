@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A module whose init refuses to start: baton-web must exit 2 with the module's reason. */
 #include <errno.h>
 #include <stdio.h>

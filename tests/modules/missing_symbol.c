@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A shared object that is no baton-web module: it lacks the `baton_module` symbol. */
 #include "baton/module.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A module exercising the less common paths of the handler API for the integration tests:
  * streaming, handler errors recovered into 500, middleware, parameters, methods.

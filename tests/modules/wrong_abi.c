@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A module built against a future handler ABI: baton-web must refuse it. */
 #include "baton/module.h"
 

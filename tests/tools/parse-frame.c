@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parse-frame: runs byte streams through baton-web's request parser (src/http/parser.c) the way
  * a connection does, and prints how it frames each one, so a test can compare the real parser

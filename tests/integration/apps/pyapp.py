@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A small worker for the supervisor's tests, speaking baton's protocols without libbaton.
 
 Adopts its listener from fd 3 (LISTEN_FDS / LISTEN_PID checked), reports READY=1 and STATUS=

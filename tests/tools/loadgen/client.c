@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The closed loop: one epoll instance drives a set of connections, each with at most one request
  * in flight. Every attempt ends in finish(), which classifies it exactly once. */
 #include <assert.h>

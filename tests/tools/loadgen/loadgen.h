@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen: a closed-loop HTTP/1.1 load client that accounts for every request it sends.
  *
  * Each connection sends one request, waits for the whole response, then sends the next. Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen's command line, threads and reports. See usage() and docs/BENCHMARKS.md. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Incremental framing of HTTP/1.1 responses (RFC 9112 section 6): enough to know where each
  * response ends, its status, and whether the server will close the connection. Bodies are
  * counted, never stored. */

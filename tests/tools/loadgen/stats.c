@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Counters, the latency histogram and the per-attempt samples of a run. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* verify-artifact ARTIFACT TRUST_KEY [ITERATIONS]: runs baton_artifact_verify (the deploy
  * library's whole check: SHA-256, .sha256, signature, trusted comment) and prints the best
  * wall time in seconds. Used by bench/deploy-verify. */

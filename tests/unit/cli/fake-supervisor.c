@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "fake-supervisor.h"
 
 #include <setjmp.h>

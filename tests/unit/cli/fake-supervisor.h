@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the unit tests of the `baton` command share: a fake supervisor in a child process (it
  * answers one control connection with a scripted reply) and the capture of stdout or stderr. */
 #ifndef BATON_TEST_FAKE_SUPERVISOR_H

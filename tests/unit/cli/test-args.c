@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The `baton` command line (DESIGN.md "Command line", a contract): every command, option form
  * and usage error, through the pure parser. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton config` (cmd-config.c): its own options, a valid file printed with the origin of each
  * value, a broken one refused with exit 2 and FILE:LINE:COL on stderr. */
 #include <setjmp.h>

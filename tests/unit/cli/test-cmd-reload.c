@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton reload` (cmd-reload.c) against a fake supervisor: the request built from the options,
  * progress lines as they come, the one-line verdict, --json, and a failure's details on stderr
  * with the --wait hint for a busy supervisor. */

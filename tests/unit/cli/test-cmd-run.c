@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton run` (cmd-run.c) up to the supervisor: a configuration that does not load is exit 2,
  * each problem on its own "baton: FILE:LINE:COL: ..." line, and nothing is started. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton status` (cmd-status.c) against a fake supervisor: the request it sends, the human
  * rendering of a status reply (listeners, generations, workers, a command quoted for the shell,
  * crash loops, the last reload), --json, and a refusal. */

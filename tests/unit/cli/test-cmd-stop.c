@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton stop` (cmd-stop.c) against a fake supervisor in a child process: the request, waiting
  * until that process is gone (it is named by SO_PEERCRED), a refusal, and --fast. */
 #include <setjmp.h>

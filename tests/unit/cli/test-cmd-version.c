@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `baton version` (cmd-version.c): the version the command was built as, on stdout. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The control-socket client: connecting (missing, stale, live and over-long socket paths),
  * reading JSON lines from a real socket, reading values out of replies, printing results. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The usage texts (help.c) against the argument parser (args.c): every option a command's help
  * names is one the parser accepts for that command, with a value exactly when the help shows
  * one; the overview lists every command; the brief form is the synopsis and a pointer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The human output of reload results (print.c): the one-line success summary and the details
  * of a failure, from reply lines as the supervisor sends them (docs/protocol.md). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The session glue every command shares (session.c): which control socket is used (-s over
  * BATON_SOCKET), what a failed connection means (exit 3, 1 or 2 and a message), and reading a
  * request's progress events up to its result, with every way the supervisor's side can fail. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The monotonic clock (src/common/clock.c): its two units agree and it never goes back. */
 #include <setjmp.h>
 #include <stdarg.h>

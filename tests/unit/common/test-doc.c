@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The JSON reader (doc.c): bounds, strictness (nothing YAML adds), types, escapes, duplicate
  * keys, ranges, and the errors the getters write. */
 #include <errno.h>

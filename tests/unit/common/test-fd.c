@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The file-descriptor helpers: flag toggles, closep, and the write-all/read-all loops over short
  * transfers, EOF, a closed peer and interrupted system calls. */
 #include <errno.h>

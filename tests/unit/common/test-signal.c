@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signal names (src/common/signal.c): parsing what people write, printing what they read. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sizes in bytes (src/common/size.c): the units, what is refused, and the shortest form. */
 #include <errno.h>
 #include <setjmp.h>

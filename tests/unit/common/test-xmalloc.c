@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The aborting allocators of the supervisor and the CLI: zero sizes, contents, and the abort
  * (with its message) on exhaustion, checked in a child process. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared fixture of the configuration library's tests (fixture.h). */
 #include <errno.h>
 #include <limits.h>

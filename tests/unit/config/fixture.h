@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the configuration library's tests share: each test runs in a fresh temporary directory
  * (the current directory), so file names appear in messages as given: "baton.yaml:3:3".

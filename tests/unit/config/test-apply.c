@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Applying nodes to keys (src/config/apply.c): a value of the wrong shape for its key, a
  * section, app.command, app.env and listen.

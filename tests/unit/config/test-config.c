@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton__config_load() (src/config/config.c): the checks on the merged result, every error
  * at once, relative paths, the no-config form, the tolerant control-socket read, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The key table of baton.yaml (src/config/keys.c): every key, the defaults, the values each type
  * takes and refuses, keys not supported yet, and "did you mean".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The layers (src/config/layers.c): the file (and why it cannot be read), the env file beside
  * it, BATON_<SECTION>_<KEY> variables and --set.

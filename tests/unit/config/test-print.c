@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton__config_print() (src/config/print.c): YAML with origins that loads back the same, and
  * JSON.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The text helpers of the configuration library (src/config/text.c): excerpts of user text for
  * messages, UTF-8 validation, positions and single-quoted scalars.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * YAML text to the node tree (src/config/yaml.c): syntax errors at their place, JSON, quoted
  * scalars, hostile input.

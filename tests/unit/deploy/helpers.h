@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the deploy tests: temporary roots, files and commands. */
 #ifndef BATON_TEST_DEPLOY_HELPERS_H
 #define BATON_TEST_DEPLOY_HELPERS_H

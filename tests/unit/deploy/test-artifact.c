@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Verification of artifacts: .sha256, minisign signatures made by the real minisign tool (both
  * kinds), trusted comments, versions and downgrades. Each refusal has its own message. */
 #include <setjmp.h>

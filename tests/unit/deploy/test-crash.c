@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Crash safety: a child runs a whole deploy and is SIGKILLed at each kill point (right after
  * each journal record, between the link and the rename of the switch, right after the install

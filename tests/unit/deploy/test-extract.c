@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Safe extraction: every refusal has its own message and leaves nothing in releases/. Archives
  * are written with libarchive's writer (pax, gzip). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The journal: fsynced CRC-checked lines, torn tails cut off, the release list and the recovery
  * decision rebuilt from it. */
 #include <setjmp.h>

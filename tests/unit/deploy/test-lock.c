@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The deploy lock: one holder, a busy message naming it, never stale after kill -9. */
 #include <setjmp.h>
 #include <stdarg.h>

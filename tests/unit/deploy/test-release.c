@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The release tree: the switch, current, listing, removal, temporary leftovers, retention. */
 #include <setjmp.h>
 #include <stdarg.h>

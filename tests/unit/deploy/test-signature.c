@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* minisign formats: keys, signature files, trusted comments, key ids, both signature kinds. */
 #include <setjmp.h>
 #include <stdarg.h>

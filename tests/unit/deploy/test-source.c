@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pull mode against a local update server (a small HTTP/1.1 server on a loopback port, in a
  * thread of this test): conditional polls, verified downloads, every refusal and error, failed
  * versions, phases; and the latest.json parser, RFC 3339 times and the jitter on their own. */

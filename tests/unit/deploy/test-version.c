@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Versions: the order of `sort -V`, release names, NAME-VERSION.tar.gz, downgrades. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A real HTTP server core on its own libuv loop, and real connections to it over socketpairs:
  * the unit tests of conn.c, dispatch.c, server.c and response.c write request bytes into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The connection (conn.c) over a real socketpair and a real loop: the raw first read, keep-alive
  * and pipelining, requests split across reads, protocol errors with close, 100-continue, a
  * response that continues asynchronously (pipelined input waits for it), the client's EOF, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* From a parsed request to its response (dispatch.c), through real connections: routes and
  * parameters, 404 and 405, middleware, failed handlers recovered into 500 (and a stream cut
  * short with a close), files sent with sendfile (synchronously and asynchronously), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket-free request parser: framing, limits and the request it produces. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Response building and serialisation (response.c), through real connections: handlers build
  * responses with the public API and the bytes are read back from the client's end. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The router: parameters, rest, precedence, 404 and 405 with Allow, owners. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The server (server.c) around real connections: accepting from a listener, the timeout sweep
  * (408 for a slow head or body, the quiet keep-alive close, idle buffers given back), and the
  * drain of idle, busy and never-used connections, with and without its deadline. */

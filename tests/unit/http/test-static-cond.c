@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, validators: HTTP-dates in all three forms, entity tags and their comparison,
  * the RFC 9110 precondition order, and fingerprinted names.

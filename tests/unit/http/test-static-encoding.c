@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, Accept-Encoding: the quality a header gives to br and gzip, with q-values,
  * wildcards, x-gzip, case, and malformed members.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, media types: every extension of the table is found (so the table is sorted
  * for the binary search), charset on text, compressibility, case and the default.

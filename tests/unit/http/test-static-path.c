@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, paths: the request-path check, and the resolver against a real tree with
  * symlinks that stay inside the root and symlinks that leave it, with both resolvers.

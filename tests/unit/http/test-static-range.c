@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, byte ranges: every range-spec form, the satisfiability rules, overflow,
  * garbage, several ranges, and If-Range.

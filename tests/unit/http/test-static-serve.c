@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Static files, the glue: baton__static_serve() against a real tree, with the public
  * request/response API implemented here by a recording fake, so every decision (status,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request targets: percent-decoding, dot segments, query decoding. */
 #include <errno.h>
 #include <setjmp.h>

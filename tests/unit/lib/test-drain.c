@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The drain helper: a real signal raised in the test process wakes the fd and sets the flag.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Socket hand-over: the LISTEN_* variables of systemd's protocol, read by the test process
  * itself with real sockets dup'ed onto fds 3 and 4.

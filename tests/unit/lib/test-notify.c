@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The notify protocol against real datagram sockets bound by the test: a path and an abstract
  * name, with the sender's credentials checked as a supervisor would check them.

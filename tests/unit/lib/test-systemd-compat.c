@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libbaton speaks systemd's protocols: for the same environment it must find what libsystemd
  * finds, and a receiver must not be able to tell baton_notify() from sd_notify().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* baton_version(): exported from libbaton.so (this test links the shared library, where symbols
  * are hidden unless marked), and the project's version as MAJOR.MINOR.PATCH. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen's response framing: every response is fed whole and then byte by byte, and must end
  * exactly where it ends. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Control request parsing (control-request.c): valid requests, every malformed shape, bounds. */
 #include <setjmp.h>
 #include <stdarg.h>

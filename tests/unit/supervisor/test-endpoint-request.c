@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The metrics endpoint's request-head reader: what it accepts, and every refusal. */
 #include <setjmp.h>
 #include <stdarg.h>

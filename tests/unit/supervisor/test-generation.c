@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The generation state machine (generation.c, rollout.c) driven with fake processes and a fake
  * clock: every transition of rolling and blue-green reloads, failures and rollback, restarts
  * with backoff, drains, stops and in-place reloads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The supervisor's history (history.c): bounded rings, histograms, the config error, and the
  * counters' round trip through the re-exec state. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The notify message parser (notify.c): systemd's KEY=VALUE lines. */
 #include <setjmp.h>
 #include <stdarg.h>

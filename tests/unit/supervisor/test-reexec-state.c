@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The re-exec state format (reexec-state.c): a generation's configuration survives save ->
  * restore field for field (checked against `baton config`'s own printing, so a field the
  * format forgets fails here), the whole machine survives a round trip, states are written by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout policy and verdict texts (rollout.c), asked directly: which old slot gives way,
  * how many start at once, and what a verdict says about a worker killed by a signal, an ERRNO=
  * with its STATUS=, stale stderr lines and a wrapper that did not exec. */

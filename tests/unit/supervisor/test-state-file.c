@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The supervisor's state file (state-file.c): its format's round trip, its version check, the
  * atomic replacement on disk, /proc/PID/stat reading, and recover.c's refusal message. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* BATON_STATS= counters: parsing, refusals, monotonicity, sums and their JSON. */
 #include <errno.h>
 #include <setjmp.h>

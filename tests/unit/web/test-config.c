@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baton-web's --config file (src/web/config.c): every key into its option, only what the file
  * sets changes, listen and modules add to what is there, and errors come from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // go-idiom serves the hello world either with the usual Go idiom for a graceful stop (Shutdown
 // on SIGTERM, log.Fatal when Serve returns) or, with -baton, with log.Fatal(baton.Serve(...)).
 // Both adopt their socket and say READY=1 with contrib/go/baton, so only the drain differs.
