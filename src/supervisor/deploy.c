@@ -361,6 +361,29 @@ static int work_lock(struct baton_deploy *d)
     return r;
 }
 
+/*
+ * A version already on disk that never served as a committed release - it failed (or was left
+ * unfinished) and is not current - is removed so the same version can be deployed again: after
+ * the fix of whatever made it fail on this host (a configuration, a missing file), a fleet's
+ * re-run deploys the very artifact again. A committed one is kept: that is a rollback's job.
+ * Runs in the deploy's worker thread, the lock held.
+ */
+static bool replaceable(struct baton_deploy *d)
+{
+    struct baton_journal_state st = {0};
+    char err[256];
+    bool ok = false;
+    if (baton_journal_read(d->root_fd, &st, err, sizeof(err)) < 0)
+        return false;
+    const struct baton_release_info *info = baton_journal_state_find(&st, d->version);
+    if (info &&
+        (info->state == BATON_RELEASE_FAILED || info->state == BATON_RELEASE_UNFINISHED) &&
+        strcmp(d->from, d->version) != 0)
+        ok = baton_release_remove(d->root_fd, d->version, err, sizeof(err)) == 0;
+    baton_journal_state_free(&st);
+    return ok;
+}
+
 static int work_verify(struct baton_deploy *d)
 {
     struct baton_verify_request vr = {
@@ -377,7 +400,7 @@ static int work_verify(struct baton_deploy *d)
     struct stat sb;
     char p[BATON_VERSION_MAX + 16];
     snprintf(p, sizeof(p), "releases/%s", d->version);
-    if (fstatat(d->root_fd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(d->root_fd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !replaceable(d)) {
         snprintf(d->err, sizeof(d->err),
                  "version %s already exists in releases/ (deploy it with baton rollback %s, or "
                  "give the artifact another version)",
