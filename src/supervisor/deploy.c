@@ -53,6 +53,7 @@ struct baton_deploy {
     struct baton_control_client *client; /* NULL once the CLI went away: the deploy goes on */
     struct baton_control_request req;
     bool rollback;
+    bool pulled; /* started by pull mode (pull.c), told of the end */
     enum phase phase;
     char id[40];
     char what[160]; /* "deploy of 1.4.0" */
@@ -111,7 +112,7 @@ static void progress(struct baton_deploy *d, const char *step, const char *fmt, 
     va_end(ap);
     uint64_t now = baton__clock_now_ms();
     baton__log(BATON_LOG_INFO, "%s %s: %s", d->rollback ? "rollback" : "deploy", step, msg);
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "step", step);
@@ -129,7 +130,7 @@ void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *
     struct baton_deploy *d = sup->deploy;
     if (!d || (d->phase != PH_ROLLOUT && d->phase != PH_RESTORE) || !d->client)
         return;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
     baton__json_kv_str(&b, "step", d->phase == PH_ROLLOUT ? "reload" : "restore");
@@ -144,7 +145,7 @@ void baton__deploy_progress(struct baton_supervisor *sup, long gen, const char *
 static void reply_error(struct baton_supervisor *sup, struct baton_control_client *c,
                         const char *error, bool busy)
 {
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 0);
     if (busy)
@@ -188,7 +189,7 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
 {
     struct baton_supervisor *sup = d->sup;
     uint64_t now = baton__clock_now_ms();
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", ok);
     baton__json_kv_str(&b, "kind", d->rollback ? "rollback" : "deploy");
@@ -229,6 +230,8 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
         baton__ctl_tx_done(sup, d->client);
     }
     baton__buf_free(&b);
+    if (d->pulled)
+        baton__pull_deploy_ended(sup, d->version[0] ? d->version : d->req.version, ok);
     sup->deploy = NULL;
     deploy_free(d);
     struct baton_deploy *next = sup->deploy_queue;
@@ -474,7 +477,7 @@ static void dry_run_report(struct baton_deploy *d)
 {
     struct baton_journal_state st;
     char err[256];
-    struct baton_buf pr = BATON_BUF_INIT(0);
+    struct baton_buf pr = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     if (baton_journal_read(d->root_fd, &st, err, sizeof(err)) == 0) {
         size_t n = st.n_releases;
         struct baton_release_info *rels = baton__xcalloc(n + 1, sizeof(*rels));
@@ -747,7 +750,7 @@ static void releases_reply(struct baton_supervisor *sup, struct baton_control_cl
         return;
     }
     (void)baton_release_current(sup->release_fd, cur, sizeof(cur));
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 1);
     baton__json_kv_str(&b, "current", cur);
@@ -773,33 +776,18 @@ static void releases_reply(struct baton_supervisor *sup, struct baton_control_cl
     baton__buf_free(&b);
 }
 
-void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
-                           const struct baton_control_request *req)
+/* A deploy or rollback for req (client c, or NULL), from the configuration as it is now; NULL
+ * with the reason in err when the configuration cannot be read. */
+static struct baton_deploy *deploy_new(struct baton_supervisor *sup, struct baton_control_client *c,
+                                       const struct baton_control_request *req, char *errbuf,
+                                       size_t errsz)
 {
-    if (sup->release_fd < 0) {
-        reply_error(sup, c,
-                    "deploys need release.root in the configuration (and a supervisor started "
-                    "with it)",
-                    false);
-        return;
-    }
-    if (req->cmd == BATON_CONTROL_RELEASES) {
-        releases_reply(sup, c);
-        baton__ctl_tx_done(sup, c);
-        return;
-    }
-    if (req->cmd == BATON_CONTROL_DEPLOY && req->artifact[0] != '/') {
-        reply_error(sup, c, "the artifact path must be absolute", false);
-        return;
-    }
     struct baton_config *config = NULL;
     struct baton_buf err = BATON_BUF_INIT(64 * 1024);
     if (baton__config_load(sup->options, &config, &err) < 0) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "configuration error: %s", err.data ? err.data : "?");
+        snprintf(errbuf, errsz, "configuration error: %s", err.data ? err.data : "?");
         baton__buf_free(&err);
-        reply_error(sup, c, msg, false);
-        return;
+        return NULL;
     }
     baton__buf_free(&err);
 
@@ -832,7 +820,63 @@ void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_cl
     }
     snprintf(d->what, sizeof(d->what), "%s of %s", d->rollback ? "rollback" : "deploy",
              v[0] ? v : "the previous release");
+    return d;
+}
 
+int baton__deploy_pulled(struct baton_supervisor *sup, const char *artifact, const char *version,
+                         char *err, size_t errsz)
+{
+    struct baton_control_request req = {.cmd = BATON_CONTROL_DEPLOY};
+    if (sup->release_fd < 0 || artifact[0] != '/' || strlen(artifact) >= sizeof(req.artifact) ||
+        strlen(version) >= sizeof(req.version)) {
+        snprintf(err, errsz, "cannot deploy %s", artifact);
+        return -EINVAL;
+    }
+    if (sup->gens.stopping) {
+        snprintf(err, errsz, "the supervisor is stopping");
+        return -ECANCELED;
+    }
+    if (sup->deploy || sup->deploy_queue || sup->probation ||
+        sup->gens.transition != BATON_TRANSITION_NONE) {
+        baton__sup_busy_message(sup, err, errsz);
+        return -EBUSY;
+    }
+    snprintf(req.artifact, sizeof(req.artifact), "%s", artifact);
+    snprintf(req.version, sizeof(req.version), "%s", version);
+    struct baton_deploy *d = deploy_new(sup, NULL, &req, err, errsz);
+    if (!d)
+        return -EINVAL;
+    d->pulled = true;
+    sup->deploy = d;
+    start(d);
+    return 0;
+}
+
+void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
+                           const struct baton_control_request *req)
+{
+    if (sup->release_fd < 0) {
+        reply_error(sup, c,
+                    "deploys need release.root in the configuration (and a supervisor started "
+                    "with it)",
+                    false);
+        return;
+    }
+    if (req->cmd == BATON_CONTROL_RELEASES) {
+        releases_reply(sup, c);
+        baton__ctl_tx_done(sup, c);
+        return;
+    }
+    if (req->cmd == BATON_CONTROL_DEPLOY && req->artifact[0] != '/') {
+        reply_error(sup, c, "the artifact path must be absolute", false);
+        return;
+    }
+    char why[1024];
+    struct baton_deploy *d = deploy_new(sup, c, req, why, sizeof(why));
+    if (!d) {
+        reply_error(sup, c, why, false);
+        return;
+    }
     if (sup->deploy) {
         if (!req->wait) {
             /* The lock's own holder line: "busy: deploy of 1.4.0 (pid N) since T". */

@@ -59,7 +59,7 @@ static void probation_free(struct baton_supervisor *sup)
 static void answer(struct baton_supervisor *sup, bool ok, const char *error, const char *msg)
 {
     struct baton_probation *p = sup->probation;
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     if (ok) {
         /* {"ok":true,...,"msg":...} + probation */
         size_t n = strlen(p->verdict);
@@ -124,7 +124,7 @@ bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct ba
         return false;
     /* The previous generation's configuration, as it ran: cloned through the re-exec format,
      * with its directory as resolved when it started. */
-    struct baton_buf b = BATON_BUF_INIT(0);
+    struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     struct baton_config *clone = NULL;
     baton__state_config_json(&b, old->config);
     int r = baton__state_config_parse(b.data, b.len, &clone);

@@ -302,6 +302,7 @@ void baton__sup_stop(struct baton_supervisor *sup, bool fast)
     baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
+    baton__pull_stop(sup);
     baton__gens_stop(&sup->gens, fast, baton__clock_now_ms());
     baton__recover_drain(sup, fast, baton__clock_now_ms());
 }
@@ -542,6 +543,7 @@ static void ensure_stdio(void)
 static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
                         int code)
 {
+    baton__pull_close(sup);
     baton__deploy_close(sup);
     baton__probation_close(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
@@ -582,6 +584,7 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
         return shutdown_all(sup, loop, config, 2);
     }
     (void)baton__deploy_open(sup, config); /* no deploy runs across a re-exec: refused */
+    (void)baton__pull_open(sup, config);
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->control_path)
         baton__recover_own(sup, sup->control_path);
@@ -638,6 +641,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
         baton__deploy_open(sup, config) < 0 || baton__listeners_open(sup, config) < 0 ||
         baton__ctl_open(sup, config) < 0)
         goto out;
+    (void)baton__pull_open(sup, config); /* logged; the supervisor runs without pull mode */
     baton__recover_own(sup, config->control.socket);
     sd_store_listeners(sup);
     if ((r = baton__notify_open(sup)) < 0) {
