@@ -79,7 +79,7 @@ def test_prints_merged_config_with_origins(procs):
 
 
 def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
-    """metrics.*, release.source.*, canary.* and app.probe are documented for features not built
+    """metrics.*, canary.* and app.probe are documented for features not built
     yet: setting one is an error at its place, never a silent no-op."""
     (procs.tmp / "baton.yaml").write_text(GOOD + "metrics:\n  listen: 127.0.0.1:9100\n")
     r = config(procs)
@@ -90,15 +90,16 @@ def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
     r = config(procs, env={"BATON_METRICS_LISTEN": ":9100"})
     assert r.returncode == 2
     assert r.stderr == "environment BATON_METRICS_LISTEN: metrics.listen: not supported yet\n"
-    r = config(procs, "--set", "release.source.url=https://x/latest.json", "--set", "app.probe.path=/")
+    r = config(procs, "--set", "canary.workers=1", "--set", "app.probe.path=/")
     assert r.returncode == 2
-    assert r.stderr == ("--set release.source.url=https://x/latest.json: release.source.url: not "
-                        "supported yet\n"
+    assert r.stderr == ("--set canary.workers=1: canary.workers: not supported yet\n"
                         "--set app.probe.path=/: app.probe: not supported yet\n")
     # Built ones are accepted.
-    r = config(procs, "--set", "release.root=/srv/hello", "--set", "app.probation=5s")
+    r = config(procs, "--set", "release.root=/srv/hello", "--set", "app.probation=5s",
+               "--set", "release.source.url=https://x/latest.json", "--set", "release.source.interval=2m")
     assert r.returncode == 0, r.stderr
     assert "root: /srv/hello" in r.stdout and "probation: 5s" in r.stdout, r.stdout
+    assert "url: https://x/latest.json" in r.stdout and "interval: 2m" in r.stdout, r.stdout
     # `baton run` refuses the same file before it binds anything.
     (procs.tmp / "baton.yaml").write_text(GOOD + "canary: {workers: 1}\n")
     r = procs.run([BATON, "run"], timeout=20)
@@ -108,7 +109,7 @@ def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
     (procs.tmp / "baton.yaml").write_text(GOOD)
     r = config(procs, env={"BATON_METRICS_LISTEN": ""})
     assert r.returncode == 0, r.stderr
-    assert "metrics" not in r.stdout and "source" not in r.stdout
+    assert "metrics" not in r.stdout
 
 
 def test_environment_and_set_override(procs):

@@ -151,8 +151,10 @@ def test_new_versions_pulled_and_unchanged_latest_answered_304(procs, port, pull
     wait_for(lambda: sup.status().get("release") == "2.0", timeout=30, what="2.0 pulled")
     assert serving_version(port) == "2.0"
     assert "pulled 2.0" in sup.proc.log()
-    rel = {r["version"]: r for r in json.loads(sup.cli("releases", "--json").stdout)["releases"]}
-    assert rel["2.0"]["state"] == "committed" and rel["2.0"]["current"], rel
+    def releases():
+        return {r["version"]: r for r in json.loads(sup.cli("releases", "--json").stdout)["releases"]}
+    wait_for(lambda: releases()["2.0"]["state"] == "committed", what="2.0 committed")
+    assert releases()["2.0"]["current"]
     wait_for(lambda: source(sup)["result"] in ("up to date", "not modified"), what="up to date")
 
 
@@ -200,7 +202,7 @@ def test_failed_version_not_retried_until_latest_changes_and_phase_zero(procs, p
     sup = start()
     wait_for(lambda: sup.status().get("release") == "1.0", timeout=30, what="restarted")
     st = polls_after(sup, 2)
-    assert st["result"] == "held" and "2.0" in st["reason"] and "fail" in st["reason"], st
+    assert st["result"] in ("held", "not modified") and "2.0 failed to deploy" in st["reason"], st
     assert len(server.seen("app-2.0.tar.gz")) == 1
 
     # latest.json changes (any byte): 2.0 is judged again and tried again.
