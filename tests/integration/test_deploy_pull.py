@@ -3,6 +3,7 @@ every second with a conditional GET and deploys newer signed versions by itself;
 older metadata is refused with its reason in status; a version that failed to deploy is not
 tried again until latest.json changes; phase 0 is never taken."""
 import datetime
+import time
 import hashlib
 import http.server
 import json
@@ -24,11 +25,18 @@ class UpdateServer:
     def __init__(self, root):
         self.root = root
         self.requests = []
+        self.hang = threading.Event()     # set: every request hangs until release is set
+        self.release = threading.Event()
         self.lock = threading.Lock()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                if server.hang.is_set():
+                    with server.lock:
+                        server.requests.append((self.path, dict(self.headers), None))
+                    server.release.wait(60)
+                    return
                 path = os.path.join(server.root, os.path.basename(self.path.split("?")[0]))
                 status = 404
                 try:
@@ -64,6 +72,7 @@ class UpdateServer:
             return [r for r in self.requests if r[0].endswith("/" + name)]
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -219,3 +228,17 @@ def test_failed_version_not_retried_until_latest_changes_and_phase_zero(procs, p
     assert st["result"] in ("held", "not modified") and "3.0" in st["reason"], st
     assert not server.seen("app-3.0.tar.gz")
     assert sup.status()["release"] == "1.0" and serving_version(port) == "1.0"
+
+
+def test_stop_cancels_a_hanging_poll(procs, pull):
+    """A poll stuck on a server that never answers (curl's stall timeout is 30 s) does not hold
+    the supervisor's exit: baton_source_cancel() ends it at once."""
+    d, server, key, root, start = pull
+    server.hang.set()
+    sup = start()
+    wait_for(lambda: server.seen("latest.json"), what="the poll in flight")
+    assert source(sup)["polling"] is True
+    t0 = time.monotonic()
+    assert sup.stop() == 0
+    assert time.monotonic() - t0 < 5.0
+    assert "supervisor stopped" in sup.proc.log()
