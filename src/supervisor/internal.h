@@ -17,6 +17,7 @@
  *                 sockets taken over (pidfd_getfd), and drained
  *   deploy.c      baton deploy / rollback / releases, probation of deploys, recovery at start
  *   probation.c   app.probation for plain reloads
+ *   pull.c        release.source: pull mode's polls on the thread pool, pulled deploys
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
