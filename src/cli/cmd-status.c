@@ -174,6 +174,9 @@ static void print_status(const struct baton_doc_node *status)
         printf("release: %s\n", rel && *rel ? rel : "no release (waiting for baton deploy)");
         if (baton__cli_text(status, "deploy", NULL))
             printf("running: %s\n", baton__cli_text(status, "deploy", NULL));
+        const struct baton_doc_node *src = baton__doc_get(status, "source");
+        if (src && baton__cli_text(src, "line", NULL))
+            printf("source: %s\n", baton__cli_text(src, "line", NULL));
     }
     while ((l = next_item(status, "listeners", l))) {
         long long fd;

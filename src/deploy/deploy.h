@@ -133,11 +133,11 @@ struct baton_extract_stats {
 };
 
 /* Extracts the .tar.gz at artifact_fd into a new private directory releases/.tmp-XXXXXX (mode
- * 0700 until done), fsyncs every file and directory, and returns its name in tmpname (>= 32
- * bytes). Refuses (nothing left on disk) unsafe names and types, links leaving the release,
- * writes through extracted symlinks, duplicates, and archives past the limits; setuid/setgid
- * bits are dropped. -EEXIST when releases/<version> exists (checked first when version is
- * non-NULL). */
+ * 0700 until done), makes every file and directory durable (one syncfs(2) of its filesystem),
+ * and returns its name in tmpname (>= 32 bytes). Refuses (nothing left on disk) unsafe names
+ * and types, links leaving the release, writes through extracted symlinks, duplicates, and
+ * archives past the limits; setuid/setgid bits are dropped. -EEXIST when releases/<version>
+ * exists (checked first when version is non-NULL). */
 int baton_release_extract(int root_fd, int artifact_fd, const char *version,
                           const struct baton_extract_limits *lim, char *tmpname, size_t tmpnamesz,
                           struct baton_extract_stats *ret_stats, char *err, size_t errsz);

@@ -54,6 +54,7 @@ struct baton_deploy {
     struct baton_control_client *client; /* NULL once the CLI went away: the deploy goes on */
     struct baton_control_request req;
     bool rollback;
+    bool pulled; /* started by pull mode (pull.c), told of the end */
     enum phase phase;
     char id[40];
     char what[160]; /* "deploy of 1.4.0" */
@@ -230,6 +231,8 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
         baton__ctl_tx_done(sup, d->client);
     }
     baton__buf_free(&b);
+    if (d->pulled)
+        baton__pull_deploy_ended(sup, d->version[0] ? d->version : d->req.version, ok);
     sup->deploy = NULL;
     deploy_free(d);
     struct baton_deploy *next = sup->deploy_queue;
@@ -797,33 +800,18 @@ static void releases_reply(struct baton_supervisor *sup, struct baton_control_cl
     baton__buf_free(&b);
 }
 
-void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
-                           const struct baton_control_request *req)
+/* A deploy or rollback for req (client c, or NULL), from the configuration as it is now; NULL
+ * with the reason in err when the configuration cannot be read. */
+static struct baton_deploy *deploy_new(struct baton_supervisor *sup, struct baton_control_client *c,
+                                       const struct baton_control_request *req, char *errbuf,
+                                       size_t errsz)
 {
-    if (sup->release_fd < 0) {
-        reply_error(sup, c,
-                    "deploys need release.root in the configuration (and a supervisor started "
-                    "with it)",
-                    false);
-        return;
-    }
-    if (req->cmd == BATON_CONTROL_RELEASES) {
-        releases_reply(sup, c);
-        baton__ctl_tx_done(sup, c);
-        return;
-    }
-    if (req->cmd == BATON_CONTROL_DEPLOY && req->artifact[0] != '/') {
-        reply_error(sup, c, "the artifact path must be absolute", false);
-        return;
-    }
     struct baton_config *config = NULL;
     struct baton_buf err = BATON_BUF_INIT(64 * 1024);
     if (baton__config_load(sup->options, &config, &err) < 0) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "configuration error: %s", err.data ? err.data : "?");
+        snprintf(errbuf, errsz, "configuration error: %s", err.data ? err.data : "?");
         baton__buf_free(&err);
-        reply_error(sup, c, msg, false);
-        return;
+        return NULL;
     }
     baton__buf_free(&err);
 
@@ -856,7 +844,63 @@ void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_cl
     }
     snprintf(d->what, sizeof(d->what), "%s of %s", d->rollback ? "rollback" : "deploy",
              v[0] ? v : "the previous release");
+    return d;
+}
 
+int baton__deploy_pulled(struct baton_supervisor *sup, const char *artifact, const char *version,
+                         char *err, size_t errsz)
+{
+    struct baton_control_request req = {.cmd = BATON_CONTROL_DEPLOY};
+    if (sup->release_fd < 0 || artifact[0] != '/' || strlen(artifact) >= sizeof(req.artifact) ||
+        strlen(version) >= sizeof(req.version)) {
+        snprintf(err, errsz, "cannot deploy %s", artifact);
+        return -EINVAL;
+    }
+    if (sup->gens.stopping) {
+        snprintf(err, errsz, "the supervisor is stopping");
+        return -ECANCELED;
+    }
+    if (sup->deploy || sup->deploy_queue || sup->probation ||
+        sup->gens.transition != BATON_TRANSITION_NONE) {
+        baton__sup_busy_message(sup, err, errsz);
+        return -EBUSY;
+    }
+    snprintf(req.artifact, sizeof(req.artifact), "%s", artifact);
+    snprintf(req.version, sizeof(req.version), "%s", version);
+    struct baton_deploy *d = deploy_new(sup, NULL, &req, err, errsz);
+    if (!d)
+        return -EINVAL;
+    d->pulled = true;
+    sup->deploy = d;
+    start(d);
+    return 0;
+}
+
+void baton__deploy_request(struct baton_supervisor *sup, struct baton_control_client *c,
+                           const struct baton_control_request *req)
+{
+    if (sup->release_fd < 0) {
+        reply_error(sup, c,
+                    "deploys need release.root in the configuration (and a supervisor started "
+                    "with it)",
+                    false);
+        return;
+    }
+    if (req->cmd == BATON_CONTROL_RELEASES) {
+        releases_reply(sup, c);
+        baton__ctl_tx_done(sup, c);
+        return;
+    }
+    if (req->cmd == BATON_CONTROL_DEPLOY && req->artifact[0] != '/') {
+        reply_error(sup, c, "the artifact path must be absolute", false);
+        return;
+    }
+    char why[1024];
+    struct baton_deploy *d = deploy_new(sup, c, req, why, sizeof(why));
+    if (!d) {
+        reply_error(sup, c, why, false);
+        return;
+    }
     if (sup->deploy) {
         if (!req->wait) {
             /* The lock's own holder line: "busy: deploy of 1.4.0 (pid N) since T". */

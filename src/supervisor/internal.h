@@ -18,6 +18,7 @@
  *                 sockets taken over (pidfd_getfd), and drained
  *   deploy.c      baton deploy / rollback / releases, probation of deploys, recovery at start
  *   probation.c   app.probation for plain reloads
+ *   pull.c        release.source: pull mode's polls on the thread pool, pulled deploys
  *   supervisor.c  the event loop, signals and the systemd side
  */
 #ifndef BATON_SUPERVISOR_INTERNAL_H
@@ -419,6 +420,7 @@ struct baton_supervisor {
     char *release_real;
     struct baton_deploy *deploy, *deploy_queue;
     struct baton_probation *probation; /* probation.c: a reload on probation, or NULL */
+    struct baton_pull *pull;           /* pull.c: release.source, or NULL */
 
     uv_timer_t timer;
     uv_prepare_t prepare;
@@ -643,6 +645,28 @@ bool baton__deploy_busy(const struct baton_supervisor *sup, char *buf, size_t si
 /* The release version generation g runs ("" when not from release.root). */
 void baton__deploy_gen_version(const struct baton_supervisor *sup, const struct baton_generation *g,
                                char *buf, size_t size);
+/* Pull mode's deploy of a downloaded artifact (no control client): started like `baton deploy
+ * ARTIFACT --version V`; its end is told to baton__pull_deploy_ended(). Returns 0, or -EBUSY
+ * while a deploy, rollback, probation or reload runs, -ECANCELED when stopping, -EINVAL (the
+ * reason in err). */
+int baton__deploy_pulled(struct baton_supervisor *sup, const char *artifact, const char *version,
+                         char *err, size_t errsz);
+
+/* pull.c: release.source (DESIGN.md "Pull mode"): the update source polled on the thread pool,
+ * new versions deployed through baton__deploy_pulled(). */
+struct baton_pull;
+/* After baton__deploy_open(): creates the source (nothing without release.source.url), tells it
+ * the journal's failed releases and schedules the first poll. Returns 0 or -errno (logged). */
+int baton__pull_open(struct baton_supervisor *sup, const struct baton_config *config);
+/* The supervisor stops: a poll in flight is cancelled, no other starts. */
+void baton__pull_stop(struct baton_supervisor *sup);
+/* At exit: frees the source (a cancelled poll still running frees it when it returns). */
+void baton__pull_close(struct baton_supervisor *sup);
+/* The pulled deploy of version ended (ok: committed): its files are removed, a failure is
+ * remembered by the source, the next poll is scheduled. */
+void baton__pull_deploy_ended(struct baton_supervisor *sup, const char *version, bool ok);
+/* status.c: "source": {...} (nothing without pull mode). */
+void baton__pull_status_json(const struct baton_supervisor *sup, struct baton_buf *b);
 
 /* probation.c: app.probation for plain reloads. */
 struct baton_probation;

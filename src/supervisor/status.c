@@ -136,6 +136,7 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
         }
         if (baton__deploy_busy(sup, busy, sizeof(busy)))
             baton__json_kv_str(b, "deploy", busy + 6);
+        baton__pull_status_json(sup, b);
     }
     struct baton_counters counters;
     baton__gens_counters(gs, &counters);

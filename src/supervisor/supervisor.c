@@ -313,6 +313,7 @@ void baton__sup_stop(struct baton_supervisor *sup, bool fast)
     baton__log(BATON_LOG_NOTICE, "stopping (%s)", fast ? "fast: SIGKILL" : "draining");
     sup->stop_fast = sup->stop_fast || fast;
     sd_notify(sup, "STOPPING=1");
+    baton__pull_stop(sup);
     baton__gens_stop(&sup->gens, fast, baton__clock_now_ms());
     baton__recover_drain(sup, fast, baton__clock_now_ms());
 }
@@ -555,6 +556,7 @@ static void ensure_stdio(void)
 static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_config *config,
                         int code)
 {
+    baton__pull_close(sup);
     baton__deploy_close(sup);
     baton__probation_close(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
@@ -603,6 +605,7 @@ static int resume(struct baton_supervisor *sup, uv_loop_t *loop, struct baton_co
     if (config && config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0)
         baton__log(BATON_LOG_ERROR, "re-exec: no metrics endpoint");
     baton__watch_open(sup, config ? config->path : NULL, config && config->control.watch);
+    (void)baton__pull_open(sup, config);
     baton__config_free(config); /* the generations keep their own; a reload reads the file */
     if (sup->control_path)
         baton__recover_own(sup, sup->control_path);
@@ -664,6 +667,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
         baton__ctl_open(sup, config) < 0 ||
         (config->metrics.listen && baton__endpoint_open(sup, config->metrics.listen) < 0))
         goto out;
+    (void)baton__pull_open(sup, config); /* logged; the supervisor runs without pull mode */
     baton__recover_own(sup, config->control.socket);
     baton__watch_open(sup, config->path, config->control.watch);
     sd_store_listeners(sup);

@@ -181,39 +181,32 @@ static void refuses_keys_not_supported_yet(void **state)
     expect_error("app: {command: [x]}\nlog: {level: info}\ncanary:\n  workers: 2\n",
                  "baton.yaml:4:3: canary.workers: not supported yet\n");
     expect_error("app:\n  command: [x]\n  probe: {path: /healthz}\n"
-                 "release:\n  root: /srv/x\n  source: {url: \"https://x/latest.json\"}\n"
                  "canary: {workers: 1, min_requests: 5}\n",
                  "baton.yaml:3:3: app.probe: not supported yet\n"
-                 "baton.yaml:6:12: release.source.url: not supported yet\n"
-                 "baton.yaml:7:10: canary.workers: not supported yet\n"
-                 "baton.yaml:7:22: canary.min_requests: not supported yet\n");
+                 "baton.yaml:4:10: canary.workers: not supported yet\n"
+                 "baton.yaml:4:22: canary.min_requests: not supported yet\n");
     /* Even a bad value gets the same answer: the key is the problem, not its value. */
     expect_error("app: {command: [x]}\ncanary: {workers: many}\n",
                  "baton.yaml:2:10: canary.workers: not supported yet\n");
 
     write_file("baton.yaml", "app: {command: [x]}\n");
-    char *env[] = {"BATON_CANARY_DURATION=1m", "BATON_RELEASE_SOURCE_INTERVAL=1m", NULL};
+    char *env[] = {"BATON_CANARY_DURATION=1m", NULL};
     struct result res = load("baton.yaml", NULL, env, NULL);
     assert_int_equal(res.r, -EINVAL);
     assert_string_equal(res.err, "environment BATON_CANARY_DURATION: canary.duration: not "
-                                 "supported yet\n"
-                                 "environment BATON_RELEASE_SOURCE_INTERVAL: "
-                                 "release.source.interval: not supported yet\n");
-    char *sets[] = {"canary={workers: 2}", "app.probe.path=/healthz", "release.source.interval=1m",
-                    NULL};
+                                 "supported yet\n");
+    char *sets[] = {"canary={workers: 2}", "app.probe.path=/healthz", NULL};
     res = load("baton.yaml", NULL, NULL, sets);
     assert_int_equal(res.r, -EINVAL);
     assert_string_equal(res.err, "--set canary={workers: 2}: canary.workers: not supported yet\n"
-                                 "--set app.probe.path=/healthz: app.probe: not supported yet\n"
-                                 "--set release.source.interval=1m: release.source.interval: not "
-                                 "supported yet\n");
+                                 "--set app.probe.path=/healthz: app.probe: not supported yet\n");
+
     /* Null (an empty variable, ~, an empty section) sets nothing and is accepted. */
-    write_file("baton.yaml", "app: {command: [x], probe: ~}\nmetrics: {}\ncanary:\n");
-    char *null_env[] = {"BATON_METRICS_LISTEN=", NULL};
+    write_file("baton.yaml", "app: {command: [x], probe: ~}\ncanary:\n");
+    char *null_env[] = {"BATON_CANARY_WORKERS=", NULL};
     char *null_sets[] = {"canary.workers=~", NULL};
     res = load("baton.yaml", NULL, null_env, null_sets);
     assert_string_equal(res.err, "");
-    assert_null(res.config->metrics.listen);
     assert_null(res.config->release.root);
     baton__config_free(res.config);
 }

@@ -54,11 +54,11 @@ static void prints_and_round_trips(void **state)
     /* Keys not supported yet are not printed, nor their sections. */
     assert_null(strstr(out.data, "canary"));
     assert_null(strstr(out.data, "canary"));
-    assert_null(strstr(out.data, "source"));
     assert_null(strstr(out.data, "probe:"));
     /* Built ones are, with their defaults. */
     assert_non_null(strstr(out.data, line("  probation: 0s", "default")));
     assert_non_null(strstr(out.data, line("  max_size: 1GiB", "default")));
+    assert_non_null(strstr(out.data, line("    interval: 1m", "default"))); /* release.source */
     assert_non_null(strstr(out.data, "    ODD: \"yes\""));
     assert_non_null(strstr(out.data, "    PORT: \"8080\""));
     assert_non_null(strstr(out.data, "  restart:\n    initial: 250ms"));
