@@ -379,8 +379,7 @@ static bool replaceable(struct baton_deploy *d)
     if (baton_journal_read(d->root_fd, &st, err, sizeof(err)) < 0)
         return false;
     const struct baton_release_info *info = baton_journal_state_find(&st, d->version);
-    if (info &&
-        (info->state == BATON_RELEASE_FAILED || info->state == BATON_RELEASE_UNFINISHED) &&
+    if (info && (info->state == BATON_RELEASE_FAILED || info->state == BATON_RELEASE_UNFINISHED) &&
         strcmp(d->from, d->version) != 0)
         ok = baton_release_remove(d->root_fd, d->version, err, sizeof(err)) == 0;
     baton_journal_state_free(&st);
