@@ -253,7 +253,10 @@ def write_config(tmp, port, command, workers=2, extra_app=None, extra="", name="
     for key, value in app.items():
         lines.append(f"  {key}: {json.dumps(value)}")
     lines += ["log:", "  format: json", "  level: debug", "control:", f"  socket: {json.dumps(str(socket))}"]
-    for key, value in (control or {}).items():
+    # Tests rewrite the file and reload when they mean to: the config watch would reload on its
+    # own as well (test_load_config_watch.py tests the watch).
+    control = {"watch": False, **(control or {})}
+    for key, value in control.items():
         lines.append(f"  {key}: {json.dumps(value)}")
     path = tmp / "baton.yaml"
     path.write_text("\n".join(lines) + "\n" + extra)

@@ -47,7 +47,8 @@ def run_on_pty(argv, env, until, timeout=15):
 
 
 def test_status_watch_and_colour(procs, port):
-    config = write_config(procs.tmp, port, [BATON_WEB, "--module", HELLO_MODULE], workers=1)
+    config = write_config(procs.tmp, port, [BATON_WEB, "--module", HELLO_MODULE], workers=1,
+                          control={"watch": True})
     sup = Supervisor(procs, config)
     sup.wait_ready(workers=1)
     assert sup.reload().returncode == 0
