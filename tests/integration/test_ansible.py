@@ -99,19 +99,8 @@ def playbook(fleet, workers=2, extra=()):
         "app": {"command": ["/usr/bin/baton-web", "--module", "{{ baton_module }}"],
                 "workers": workers},
     }
-    varsfile = fleet["tmp"] / "vars.json"
-    varsfile.write_text(json.dumps({"baton_package": str(fleet["deb"]), "baton_config": config}))
-    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PIPELINING="True")
-    r = subprocess.run(["ansible-playbook", "-i", fleet["inventory"], ANSIBLE / "site.yml",
-                        "-e", f"@{varsfile}", *extra],
-                       capture_output=True, text=True, env=env, timeout=600 * TIME_SCALE)
-    recap = {}
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if parts and parts[0] in HOSTS and len(parts) > 2 and parts[1] == ":":
-            recap[parts[0]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
-    return r.returncode, recap, r.stdout + r.stderr
+    return ansible(fleet, "site.yml", {"baton_package": str(fleet["deb"]), "baton_config": config},
+                   extra)
 
 
 def test_site_installs_and_starts_every_host(fleet):
