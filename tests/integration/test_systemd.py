@@ -11,12 +11,13 @@ finally `apt-get remove`. The load client runs on the host: the container shares
 """
 import json
 import re
+import shutil
 import subprocess
 
 import pytest
 
 import nspawn
-from harness import BUILD, LOADGEN, SANITIZE, TIME_SCALE, free_port, http_get, port_answers, read_report, wait_for
+from harness import BUILD, LOADGEN, TIME_SCALE, free_port, http_get, port_answers, read_report, wait_for
 
 pytestmark = pytest.mark.skipif(nspawn.available() is not None, reason=str(nspawn.available()))
 
@@ -190,6 +191,45 @@ def test_socket_activation_hands_the_listener_to_baton(host):
     status_code = http_get(port, "/", timeout=30 * TIME_SCALE)[0]
     assert status_code == 200
     assert "inherited the listener" in host.journal("baton@sock")
+
+
+def test_systemctl_reload_during_a_deploy_is_refused(host, tmp_path):
+    """While a deploy runs (here: held on probation), `systemctl reload` fails (busy) and the
+    deploy goes on to commit."""
+    port = free_port()
+    text = hello_config(host, port).replace("name: hello", "name: rel")
+    # The app runs from the release: the module comes with it.
+    text = text.replace(text[text.index("--module, ") + 10:text.index("]", text.index("--module, "))],
+                        "modules/hello.so")
+    text += "release:\n  root: /var/lib/baton/rel\n  probation: 4s\n  probation_requests: 0\n"
+    host.write("/etc/baton/rel.yaml", text)
+    host.run(["systemctl", "start", "baton@rel"], check=True, timeout=120)
+    src = tmp_path / "rel"
+    (src / "modules").mkdir(parents=True)
+    shutil.copy(BUILD / "modules" / "hello.so", src / "modules" / "hello.so")
+    artifact = tmp_path / "hello-1.0.0.tar.gz"
+    subprocess.run(["tar", "-C", src, "-czf", artifact, "."], check=True)
+    host.copy_in(artifact, "/var/lib/baton/rel-incoming/hello-1.0.0.tar.gz")
+    deploy = subprocess.Popen(["nsenter", "-t", str(host.leader), "-a", "baton", "deploy", "--json",
+                               "-s", "/run/baton/rel/control.sock",
+                               "/var/lib/baton/rel-incoming/hello-1.0.0.tar.gz"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (status := host.run(["baton", "status", "--json", "-s",
+                                              "/run/baton/rel/control.sock"])).returncode == 0
+                 and json.loads(status.stdout).get("deploy"), timeout=30 * TIME_SCALE,
+                 what="the deploy to be running")
+        r = host.run(["systemctl", "reload", "baton@rel"], timeout=60)
+        assert r.returncode != 0, "systemctl reload succeeded while a deploy ran"
+        assert "busy" in host.journal("baton@rel"), host.journal("baton@rel")[-2000:]
+        out, err = deploy.communicate(timeout=60 * TIME_SCALE)
+        assert deploy.returncode == 0, out + err
+        assert http_get(port, "/")[0] == 200
+    finally:
+        if deploy.poll() is None:
+            deploy.kill()
+            deploy.wait()
+        host.run(["systemctl", "stop", "baton@rel"], timeout=120)
 
 
 def test_stop_drains_and_leaves_nothing(host, hello):
