@@ -159,6 +159,12 @@ static bool try_reload(struct baton_control_client *c, bool in_place)
     c->busy = false;
     if (r == -EBUSY)
         return false;
+    if (r == -EINPROGRESS) {
+        char busy[160];
+        baton__sup_busy_message(c->sup, busy, sizeof(busy));
+        reply_error(c, busy, true);
+        return true;
+    }
     reply_error(c, "the supervisor is stopping", false);
     return true;
 }

@@ -501,7 +501,9 @@ void baton__ctl_tick(struct baton_supervisor *sup, uint64_t now);
 
 /* supervisor.c: actions shared by signals and control requests. Starts a reload for client c
  * (NULL: a signal). Returns 0 when started or answered (the verdict goes to c), -EBUSY while
- * another transaction runs, -ECANCELED while stopping (nothing done for either). */
+ * another reload runs or app.max_draining generations drain (a --wait request waits),
+ * -EINPROGRESS while a deploy or a reload's probation runs (refused even with --wait),
+ * -ECANCELED while stopping (nothing done for any of them). */
 int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client *c, bool in_place);
 /* Begins a graceful (or fast) stop. */
 void baton__sup_stop(struct baton_supervisor *sup, bool fast);

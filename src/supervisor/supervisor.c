@@ -256,8 +256,11 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
 
     if (gs->stopping)
         return -ECANCELED;
-    if (gs->transition != BATON_TRANSITION_NONE || sup->deploy || sup->probation ||
-        (!in_place && baton__gens_drain_full(gs)))
+    /* A deploy (or a reload's probation) can hold for minutes, and ends in a reload of its own:
+     * a reload is refused at once, even one that would wait (systemctl reload fails, busy). */
+    if (sup->deploy || sup->probation)
+        return -EINPROGRESS;
+    if (gs->transition != BATON_TRANSITION_NONE || (!in_place && baton__gens_drain_full(gs)))
         return -EBUSY;
     if (!baton__deploy_has_release(sup)) {
         /* An empty release.root: nothing to start (not a failed first generation: the
@@ -447,7 +450,8 @@ static void on_sighup(uv_poll_t *h, int status, int events)
             continue;
         }
         baton__log(BATON_LOG_INFO, "SIGHUP from pid %ld: reload", (long)si.ssi_pid);
-        if (baton__sup_reload(sup, NULL, false) == -EBUSY) {
+        int r = baton__sup_reload(sup, NULL, false);
+        if (r == -EBUSY || r == -EINPROGRESS) {
             baton__sup_busy_message(sup, busy, sizeof(busy));
             baton__log(BATON_LOG_WARNING, "SIGHUP ignored: %s", busy);
         }

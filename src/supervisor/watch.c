@@ -117,7 +117,8 @@ static void on_debounce(uv_timer_t *t)
     }
     baton__log(BATON_LOG_NOTICE, "config watch: %s changed: reloading", w->base);
     sup->history->watch_reloads++;
-    if (baton__sup_reload(sup, NULL, false) == -EBUSY)
+    int r = baton__sup_reload(sup, NULL, false);
+    if (r == -EBUSY || r == -EINPROGRESS) /* applied once the reload or deploy running ends */
         w->pending = true;
 out:
     baton__buf_free(&err);

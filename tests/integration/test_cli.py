@@ -382,6 +382,7 @@ if os.path.exists("fail"):
     sys.exit(3)
 assert os.environ["LISTEN_FDS"] == "1" and int(os.environ["LISTEN_PID"]) == os.getpid()
 listener = socket.socket(fileno=3)
+listener.setblocking(False)  # several workers wake for one connection: the losers must not block
 stopping = False
 def stop(*_):
     global stopping
