@@ -89,37 +89,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* Reads path (at most bufsz-1 bytes, NUL-terminated). */
-static int slurp(const char *path, char *buf, size_t bufsz, size_t *ret_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    int r = 0;
-    for (;;) {
-        if (len == bufsz - 1) {
-            r = -EFBIG;
-            break;
-        }
-        ssize_t k = read(fd, buf + len, bufsz - 1 - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        len += (size_t)k;
-    }
-    close(fd);
-    buf[len] = '\0';
-    if (r == 0)
-        *ret_len = len;
-    return r;
-}
-
 int baton_artifact_check_sha256(const char *artifact, const char *sha256_hex, char *err,
                                 size_t errsz)
 {
@@ -128,7 +97,7 @@ int baton_artifact_check_sha256(const char *artifact, const char *sha256_hex, ch
         return baton__deploy_fail(err, errsz, -ENAMETOOLONG, "artifact path too long");
     char buf[16384];
     size_t len;
-    int r = slurp(path, buf, sizeof(buf), &len);
+    int r = baton__deploy_read_file(path, buf, sizeof(buf), &len);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
@@ -203,7 +172,7 @@ int baton_artifact_verify(const struct baton_verify_request *req, struct baton_v
         }
         char text[4096];
         size_t len;
-        r = slurp(path, text, sizeof(text), &len);
+        r = baton__deploy_read_file(path, text, sizeof(text), &len);
         if (r == -ENOENT) {
             r = baton__deploy_fail(err, errsz, -EPERM,
                                    "artifact not signed: %s missing (release.trust requires a "

@@ -22,6 +22,8 @@ uint32_t baton__crc32(const void *p, size_t n);
 /* Removes name (a file, symlink or whole directory tree) below dirfd without following symlinks.
  * A missing name is success. */
 int baton__deploy_rmtree(int dirfd, const char *name);
+/* Reads a small file whole: at most bufsz-1 bytes, NUL-terminated; -EFBIG when larger. */
+int baton__deploy_read_file(const char *path, char *buf, size_t bufsz, size_t *ret_len);
 
 /* fsync(2) of the directory name below dirfd ("." for dirfd itself). */
 int baton__deploy_fsync_dir(int dirfd, const char *name);

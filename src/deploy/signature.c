@@ -37,35 +37,6 @@ static int b64_decode(const char *s, size_t n, uint8_t *out, size_t outsz, size_
     return 0;
 }
 
-static int read_small_file(const char *path, char *buf, size_t bufsz, size_t *ret_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    int r = 0;
-    for (;;) {
-        if (len == bufsz) {
-            r = -EFBIG;
-            break;
-        }
-        ssize_t n = read(fd, buf + len, bufsz - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (r == 0)
-        *ret_len = len;
-    return r;
-}
-
 int baton_minisign_key_parse(const char *text, size_t len, struct baton_minisign_key *ret_key,
                              char *err, size_t errsz)
 {
@@ -95,7 +66,7 @@ int baton_minisign_key_load(const char *path, struct baton_minisign_key *ret_key
 {
     char buf[4096];
     size_t len = 0;
-    int r = read_small_file(path, buf, sizeof(buf), &len);
+    int r = baton__deploy_read_file(path, buf, sizeof(buf), &len);
     if (r < 0)
         return baton__deploy_fail(err, errsz, r, "cannot read public key %s: %s", path,
                                   strerror(-r));

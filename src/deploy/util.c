@@ -101,3 +101,34 @@ void baton__deploy_test_point(const char *where)
         kill(getpid(), SIGKILL);
 }
 #endif
+
+/* Reads path (at most bufsz-1 bytes, NUL-terminated). */
+int baton__deploy_read_file(const char *path, char *buf, size_t bufsz, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    int r = 0;
+    for (;;) {
+        if (len == bufsz - 1) {
+            r = -EFBIG;
+            break;
+        }
+        ssize_t k = read(fd, buf + len, bufsz - 1 - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = -errno;
+            break;
+        }
+        if (k == 0)
+            break;
+        len += (size_t)k;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (r == 0)
+        *ret_len = len;
+    return r;
+}

@@ -173,6 +173,29 @@ static bool valid_host(const char *v, size_t len)
     return true;
 }
 
+/* The next element of a comma-separated field value at *s (RFC 9110 5.6.1: optional whitespace
+ * around it, empty elements skipped): its start and length, *s moved past it; false at the end. */
+static bool list_next(const char **s, const char **ret, size_t *ret_len)
+{
+    const char *b = *s;
+    while (*b == ' ' || *b == '\t' || *b == ',')
+        b++;
+    if (!*b) {
+        *s = b;
+        return false;
+    }
+    const char *e = b;
+    while (*e && *e != ',')
+        e++;
+    const char *t = e;
+    while (t > b && (t[-1] == ' ' || t[-1] == '\t'))
+        t--;
+    *s = e;
+    *ret = b;
+    *ret_len = (size_t)(t - b);
+    return true;
+}
+
 /*
  * The transfer codings of every Transfer-Encoding field, as one list (RFC 9110 5.3, 5.6.1:
  * elements split on commas, OWS around them and empty elements ignored): how many are
@@ -188,23 +211,13 @@ static void te_codings(const struct baton__parser *p, unsigned *chunked, bool *l
         const struct baton__header *hd = &p->headers[i];
         if (hd->name_len != 17 || strncasecmp(hd->name, "transfer-encoding", 17) != 0)
             continue;
-        const char *s = hd->value;
-        while (*s) {
-            while (*s == ' ' || *s == '\t' || *s == ',')
-                s++;
-            const char *e = s;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if (t > s) {
-                bool is_chunked = t - s == 7 && strncasecmp(s, "chunked", 7) == 0;
-                *chunked += is_chunked;
-                *other |= !is_chunked;
-                *last_chunked = is_chunked;
-            }
-            s = e;
+        const char *s = hd->value, *el;
+        size_t n;
+        while (list_next(&s, &el, &n)) {
+            bool is_chunked = n == 7 && strncasecmp(el, "chunked", 7) == 0;
+            *chunked += is_chunked;
+            *other |= !is_chunked;
+            *last_chunked = is_chunked;
         }
     }
 }
@@ -243,20 +256,11 @@ static bool connection_close(const struct baton__parser *p)
         const struct baton__header *hd = &p->headers[i];
         if (hd->name_len != 10 || strncasecmp(hd->name, "connection", 10) != 0)
             continue;
-        const char *s = hd->value;
-        while (*s) {
-            while (*s == ' ' || *s == '\t' || *s == ',')
-                s++;
-            const char *e = s;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if (t - s == 5 && strncasecmp(s, "close", 5) == 0)
+        const char *s = hd->value, *el;
+        size_t n;
+        while (list_next(&s, &el, &n))
+            if (n == 5 && strncasecmp(el, "close", 5) == 0)
                 return true;
-            s = e;
-        }
     }
     return false;
 }
