@@ -87,6 +87,26 @@ static void set_free(struct ex *x)
 
 /* ---- names ---- */
 
+/* The next component of a path at *p other than "" and ".": its start and length, *p moved past
+ * it and its slashes; false at the end. */
+static bool next_component(const char **p, const char **ret, size_t *ret_len)
+{
+    while (**p) {
+        const char *s = *p;
+        while (**p && **p != '/')
+            (*p)++;
+        size_t n = (size_t)(*p - s);
+        while (**p == '/')
+            (*p)++;
+        if (n == 0 || (n == 1 && s[0] == '.'))
+            continue;
+        *ret = s;
+        *ret_len = n;
+        return true;
+    }
+    return false;
+}
+
 /* Canonical relative form of an archive name: no leading "./", no empty or "." components.
  * "" is the release directory itself. */
 static int normalize(struct ex *x, const char *what, const char *in, char *out)
@@ -97,15 +117,9 @@ static int normalize(struct ex *x, const char *what, const char *in, char *out)
         return FAIL(x, -EPERM, "%s has an absolute name: %s", what, in);
     size_t o = 0;
     const char *p = in;
-    while (*p) {
-        const char *s = p;
-        while (*p && *p != '/')
-            p++;
-        size_t n = (size_t)(p - s);
-        while (*p == '/')
-            p++;
-        if (n == 0 || (n == 1 && s[0] == '.'))
-            continue;
+    const char *s;
+    size_t n;
+    while (next_component(&p, &s, &n)) {
         if (n == 2 && s[0] == '.' && s[1] == '.')
             return FAIL(x, -EPERM, "%s name contains \"..\": %s", what, in);
         if (n > NAME_MAX)
@@ -133,15 +147,9 @@ static bool symlink_target_inside(const char *entry, const char *target)
         depth += *c == '/';
     bool named = false;
     const char *p = target;
-    while (*p) {
-        const char *s = p;
-        while (*p && *p != '/')
-            p++;
-        size_t n = (size_t)(p - s);
-        while (*p == '/')
-            p++;
-        if (n == 0 || (n == 1 && s[0] == '.'))
-            continue;
+    const char *s;
+    size_t n;
+    while (next_component(&p, &s, &n)) {
         if (n == 2 && s[0] == '.' && s[1] == '.') {
             if (named || --depth < 0)
                 return false;
