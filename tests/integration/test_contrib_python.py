@@ -218,10 +218,13 @@ def test_second_signal_stops_at_once(procs, tmp_path):
     rx.settimeout(10)
     p = start(procs, "hello.py", listener, str(tmp_path / "notify"))
     assert rx.recv(4096) == b"READY=1"
-    # A connection that sends half a request keeps the drain waiting...
+    # A connection that sends half a request keeps the drain waiting. A whole request first,
+    # answered, proves the server accepted the connection (one still in the listen queue when
+    # the drain begins would not hold it, and the drain could end before the second signal).
     half = socket.create_connection(("127.0.0.1", listener.getsockname()[1]))
+    status, _ = get(half)
+    assert status == 200
     half.sendall(b"GET / HTTP/1.1\r\n")
-    wait_for(lambda: p.alive(), what="started")
     p.signal(signal.SIGTERM)
     assert rx.recv(4096) == b"STOPPING=1"
     # ... until a second signal.
