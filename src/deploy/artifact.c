@@ -13,17 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (1u << 20)
+#include "common/hex.h"
 
-static void to_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
+#define CHUNK (1u << 20)
 
 static void hash_bytes(const uint8_t *p, size_t n, uint8_t sha256[32], uint8_t blake2b[64])
 {
@@ -199,7 +191,7 @@ int baton_artifact_verify(const struct baton_verify_request *req, struct baton_v
     }
     uint8_t sha256[32], blake2b[64];
     hash_bytes(map, maplen, sha256, have_sig && sig.prehashed ? blake2b : NULL);
-    to_hex(sha256, 32, v.sha256);
+    baton__hex_encode(sha256, 32, v.sha256);
     v.size = (off_t)maplen;
 
     r = baton_artifact_check_sha256(req->artifact, v.sha256, err, errsz);

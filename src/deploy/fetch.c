@@ -124,6 +124,22 @@ static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
     return f->cancel && __atomic_load_n(f->cancel, __ATOMIC_ACQUIRE) ? 1 : 0;
 }
 
+/* Appends "NAME: VALUE" to *hdrs when VALUE is set (a validator from an earlier response).
+ * Returns -ENOMEM when curl cannot allocate. */
+static int append_header(struct curl_slist **hdrs, const char *name, const char *value)
+{
+    if (!value || !value[0])
+        return 0;
+    char line[BATON__FETCH_VALIDATOR_MAX + 64];
+    if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >= sizeof(line))
+        return 0; /* longer than any validator we keep: send the request unconditional */
+    struct curl_slist *n = curl_slist_append(*hdrs, line);
+    if (!n)
+        return -ENOMEM;
+    *hdrs = n;
+    return 0;
+}
+
 /* One GET with the sink s; returns the HTTP status or -errno. */
 static int perform(struct baton__fetch *f, const char *url, const char *etag,
                    const char *last_modified, struct sink *s, bool to_file, char *err, size_t errsz)
@@ -137,22 +153,9 @@ static int perform(struct baton__fetch *f, const char *url, const char *etag,
     f->last_modified[0] = '\0';
     f->effective_url[0] = '\0';
     curl_easy_reset(h);
-    if (etag && etag[0]) {
-        char line[300];
-        snprintf(line, sizeof(line), "If-None-Match: %s", etag);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
-        if (!n)
-            goto nomem;
-        hdrs = n;
-    }
-    if (last_modified && last_modified[0]) {
-        char line[100];
-        snprintf(line, sizeof(line), "If-Modified-Since: %s", last_modified);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
-        if (!n)
-            goto nomem;
-        hdrs = n;
-    }
+    if (append_header(&hdrs, "If-None-Match", etag) < 0 ||
+        append_header(&hdrs, "If-Modified-Since", last_modified) < 0)
+        goto nomem;
     long stall_s = (long)((f->stall_ms + 999) / 1000);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");

@@ -41,14 +41,16 @@ static inline void baton__deploy_test_point(const char *where)
 
 /* ---- HTTP for pull mode (fetch.c; libcurl's easy interface, blocking) ---- */
 
+#define BATON__FETCH_VALIDATOR_MAX 255 /* the longest ETag kept (Last-Modified is shorter) */
+
 struct baton__fetch {
-    void *curl;             /* CURL *, reused across the requests of one poll (keep-alive) */
-    const int *cancel;      /* read atomically: non-zero aborts the transfer */
-    uint64_t connect_ms;    /* connect timeout */
-    uint64_t stall_ms;      /* below 1 byte/s this long: timeout */
-    char etag[256];         /* out: the response's ETag ("" none) */
-    char last_modified[64]; /* out: the response's Last-Modified ("" none) */
-    char effective_url[BATON_LATEST_URL + 1]; /* out: the URL after redirects */
+    void *curl;          /* CURL *, reused across the requests of one poll (keep-alive) */
+    const int *cancel;   /* read atomically: non-zero aborts the transfer */
+    uint64_t connect_ms; /* connect timeout */
+    uint64_t stall_ms;   /* below 1 byte/s this long: timeout */
+    char etag[BATON__FETCH_VALIDATOR_MAX + 1]; /* out: the response's ETag ("" none) */
+    char last_modified[64];                    /* out: its Last-Modified ("" none) */
+    char effective_url[BATON_LATEST_URL + 1];  /* out: the URL after redirects */
 };
 
 /* GETs url (http, https, file; redirects to http and https only) into *ret_body (malloc'd,

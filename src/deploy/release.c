@@ -96,20 +96,29 @@ static int cmp_versions(const void *a, const void *b)
     return baton_version_cmp((const char *)a, (const char *)b);
 }
 
-int baton_release_list(int root_fd, char (**ret_versions)[BATON_VERSION_MAX + 1])
+/* Opens release.root/releases/ for reading its entries (never through a symlink). */
+static int open_releases(int root_fd, DIR **ret)
 {
     int fd = openat(root_fd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
+    *ret = fdopendir(fd);
+    if (!*ret) {
         int r = -errno;
         close(fd);
         return r;
     }
+    return 0;
+}
+
+int baton_release_list(int root_fd, char (**ret_versions)[BATON_VERSION_MAX + 1])
+{
+    DIR *d;
+    int r = open_releases(root_fd, &d);
+    if (r < 0)
+        return r;
     char(*v)[BATON_VERSION_MAX + 1] = NULL;
     size_t n = 0, cap = 0;
-    int r = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!baton_version_valid(e->d_name))
@@ -176,16 +185,11 @@ out:
 
 int baton_release_remove_temporary(int root_fd)
 {
-    int fd = openat(root_fd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int r = -errno;
-        close(fd);
+    DIR *d;
+    int r = open_releases(root_fd, &d);
+    if (r < 0)
         return r;
-    }
-    int count = 0, r = 0;
+    int count = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] != '.' || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))

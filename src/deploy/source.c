@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/hex.h"
 
 #define MINISIG_MAX        4096
 #define DEFAULT_CONNECT_MS 10000
@@ -341,16 +342,6 @@ out:
     return r;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Writes data into dirfd/name through name.part, fsynced and renamed into place. */
 static int write_beside(int dirfd, const char *name, const char *data, size_t len)
 {
@@ -428,7 +419,7 @@ static int download(struct poll *p, struct baton_source_update *upd, char *err, 
         goto out;
     }
     char got[BATON_SHA256_HEX];
-    hex(sha, 32, got);
+    baton__hex_encode(sha, 32, got);
     if (strcmp(got, p->latest.sha256) != 0) {
         p->judged = true;
         p->result = BATON_POLL_REFUSED;

@@ -250,7 +250,6 @@ void baton__response_write_head(struct baton_response *res, int64_t length);
 void baton__response_write_all(struct baton_response *res);
 /* A minimal response for protocol errors (400, 408, 413, ...), always with Connection: close. */
 void baton__response_write_error(struct baton__conn *c, int status);
-const char *baton__status_reason(int status);
 
 /* server.c */
 void baton__server_conn_closed(struct baton__server *s);

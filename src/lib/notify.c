@@ -147,28 +147,31 @@ __attribute__((format(printf, 5, 0))) static int format_message(char *buf, size_
     return 0;
 }
 
-int baton_notifyf(const char *format, ...)
+/* Formats the message into a bounded buffer and sends it. */
+__attribute__((format(printf, 3, 0))) static int
+notify_formatted(const char *prefix, int replace_newlines, const char *format, va_list ap)
 {
     char buf[BATON__NOTIFY_MAX];
-    va_list ap;
-    int r;
-
-    va_start(ap, format);
-    r = format_message(buf, sizeof(buf), "", 0, format, ap);
-    va_end(ap);
+    int r = format_message(buf, sizeof(buf), prefix, replace_newlines, format, ap);
     return r < 0 ? r : baton_notify(buf);
+}
+
+int baton_notifyf(const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    int r = notify_formatted("", 0, format, ap);
+    va_end(ap);
+    return r;
 }
 
 int baton_notify_status(const char *format, ...)
 {
-    char buf[BATON__NOTIFY_MAX];
     va_list ap;
-    int r;
-
     va_start(ap, format);
-    r = format_message(buf, sizeof(buf), "STATUS=", 1, format, ap);
+    int r = notify_formatted("STATUS=", 1, format, ap);
     va_end(ap);
-    return r < 0 ? r : baton_notify(buf);
+    return r;
 }
 
 int baton_notify_ready(void)

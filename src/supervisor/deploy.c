@@ -319,6 +319,16 @@ static void fail(struct baton_deploy *d, const char *reason, bool restore)
 
 /* ---- steps -------------------------------------------------------------------------------- */
 
+/* The newest committed version the journal knows: what "no downgrade" compares against. */
+static void note_newest_committed(struct baton_deploy *d, const struct baton_journal_state *st)
+{
+    d->newest[0] = '\0';
+    for (size_t i = 0; i < st->n_releases; i++)
+        if (st->releases[i].state == BATON_RELEASE_COMMITTED &&
+            (!d->newest[0] || baton_version_cmp(st->releases[i].version, d->newest) > 0))
+            snprintf(d->newest, sizeof(d->newest), "%s", st->releases[i].version);
+}
+
 static int work_lock(struct baton_deploy *d)
 {
     int r =
@@ -332,11 +342,7 @@ static int work_lock(struct baton_deploy *d)
     r = baton_journal_read(d->root_fd, &st, d->err, sizeof(d->err));
     if (r < 0)
         return r;
-    d->newest[0] = '\0';
-    for (size_t i = 0; i < st.n_releases; i++)
-        if (st.releases[i].state == BATON_RELEASE_COMMITTED &&
-            (!d->newest[0] || baton_version_cmp(st.releases[i].version, d->newest) > 0))
-            snprintf(d->newest, sizeof(d->newest), "%s", st.releases[i].version);
+    note_newest_committed(d, &st);
     if (d->rollback) {
         const char *want = d->req.version[0] ? d->req.version : st.previous;
         if (!want[0]) {
@@ -585,11 +591,7 @@ static int work_dry_lock(struct baton_deploy *d)
     int r = baton_journal_read(d->root_fd, &st, d->err, sizeof(d->err));
     if (r < 0)
         return r;
-    d->newest[0] = '\0';
-    for (size_t i = 0; i < st.n_releases; i++)
-        if (st.releases[i].state == BATON_RELEASE_COMMITTED &&
-            (!d->newest[0] || baton_version_cmp(st.releases[i].version, d->newest) > 0))
-            snprintf(d->newest, sizeof(d->newest), "%s", st.releases[i].version);
+    note_newest_committed(d, &st);
     baton_journal_state_free(&st);
     (void)baton_release_current(d->root_fd, d->from, sizeof(d->from));
     return work_verify(d);

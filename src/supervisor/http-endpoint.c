@@ -18,6 +18,7 @@
 
 #include "common/address.h"
 #include "common/fd.h"
+#include "common/http-status.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
@@ -105,28 +106,6 @@ static void conn_flush(struct conn *c)
     conn_close(c);
 }
 
-static const char *reason(int code)
-{
-    switch (code) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Error";
-    }
-}
-
 /* Queues the whole answer (head; the body unless head_only) and starts writing it. */
 static void respond(struct conn *c, int code, const char *type, const char *body, size_t len,
                     bool head_only)
@@ -137,7 +116,7 @@ static void respond(struct conn *c, int code, const char *type, const char *body
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\nCache-Control: no-store\r\n"
                       "X-Content-Type-Options: nosniff\r\n",
-                      code, reason(code), type, len);
+                      code, baton__status_reason(code), type, len);
     if (code == 405)
         baton__buf_puts(&c->out, "Allow: GET, HEAD\r\n");
     if (strncmp(type, "text/html", 9) == 0)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""/metrics under churn: 50 reloads, worker SIGKILLs and one supervisor re-exec (SIGUSR2) under
-the accounting load client, scraping every 100 ms. No `_total` series (nor histogram bucket or
+"""/metrics under churn: 50 reloads (`make soak`, BATON_SOAK=1: 1,000), worker SIGKILLs (4; soak:
+100) and one supervisor re-exec (SIGUSR2) under the accounting load client, scraping every 100 ms. No `_total` series (nor histogram bucket or
 count) ever decreases, promtool accepts every scrape, the series count stays bounded, and the
 request total at the end matches what the load client got answered (within what the killed
 workers had not reported yet: baton-web reports once a second, and a final time when it exits)."""
@@ -13,9 +13,10 @@ import time
 from harness import TIME_SCALE, loadgen, read_report, wait_for
 from metricslib import promtool_check, samples, scrape, start
 
-RELOADS = 50
-KILLS_AT = (10, 20, 30, 40)
-REEXEC_AT = 25
+SOAK = os.environ.get("BATON_SOAK") == "1"
+RELOADS = 1000 if SOAK else 50
+KILLS_AT = set(range(10, RELOADS + 1, 10)) if SOAK else {10, 20, 30, 40}
+REEXEC_AT = RELOADS // 2
 MONOTONIC = re.compile(r"(_total|_bucket|_count|_sum)(\{|$)")
 
 
@@ -41,7 +42,8 @@ def test_counters_never_decrease_under_churn(procs, port):
     sup.wait_ready(workers=2)
     scraper = Scraper(mport)
     scraper.start()
-    seconds = int(25 * TIME_SCALE)
+    # The soak's load runs until the last reload is done, then is ended early (SIGTERM).
+    seconds = 3600 if SOAK else int(25 * TIME_SCALE)
     client, report = loadgen(procs, port, seconds, connections=16)
     wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
     kills = 0
@@ -62,9 +64,12 @@ def test_counters_never_decrease_under_churn(procs, port):
                          what="the supervisor to re-execute")
                 wait_for(lambda: scrape(mport, timeout=1), timeout=10,
                          what="the endpoint after the re-exec")
-        assert client.alive(), "the load ended before the 50 reloads: make it longer"
+        assert client.alive(), f"the load ended before the {RELOADS} reloads: make it longer"
+        if SOAK:
+            client.popen.send_signal(signal.SIGTERM)
         client.wait(timeout=seconds + 30)
         result = read_report(report)
+        seconds = result["duration_s"]
 
         # Every live worker sends its counters within a second of a change.
         last = [None]
@@ -94,6 +99,7 @@ def test_counters_never_decrease_under_churn(procs, port):
         previous.update(s)
     # Live generations only: a handful of per-generation series, however many reloads.
     assert series < 150, f"{series} series"
+    first_series = len(samples(texts[0]))
     for n, text in enumerate(texts):
         problems = promtool_check(text)
         assert problems == "", f"scrape {n}: {problems}"
@@ -106,8 +112,9 @@ def test_counters_never_decrease_under_churn(procs, port):
     # A killed worker's last second of requests was answered but never reported; one whose
     # connections were reset may have counted a response the client never read.
     rate = answered / seconds
-    print(f"scrapes {len(texts)} (failed {scraper.failures}), series max {series}, answered "
-          f"{answered}, counted {counted:.0f}, kills {kills}")
+    print(f"metrics soak: {RELOADS} reloads, {kills} worker kills, 1 re-exec in {seconds:.0f} s; "
+          f"scrapes {len(texts)} (failed {scraper.failures}), series first {first_series} max "
+          f"{series}, answered {answered}, counted {counted:.0f}")
     assert answered - kills * rate * 1.5 <= counted <= answered + kills * 16, (
         f"counted {counted}, answered {answered}, {kills} workers killed, {rate:.0f}/s")
     if kills == 0:
