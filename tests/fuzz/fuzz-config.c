@@ -22,17 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-config: contract broken: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 static char dir[64];
 static char main_path[96], env_path[96], printed_path[96];

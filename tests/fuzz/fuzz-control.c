@@ -29,17 +29,7 @@
 #include "cli/control-client.h"
 #include "cli/internal.h"
 #include "supervisor/internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-control: contract broken: %s (%s:%d)\n", #cond, __FILE__,        \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define MAX_WALK_DEPTH 64

@@ -24,16 +24,7 @@
 #include "common/buf.h"
 #include "common/doc.h"
 #include "common/json.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-doc: contract broken: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define MAX_DEPTH      16

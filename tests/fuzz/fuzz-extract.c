@@ -19,17 +19,7 @@
 
 #include "deploy/deploy.h"
 #include "deploy/internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-extract: contract broken: %s (%s:%d)\n", #cond, __FILE__,        \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 static int root_fd = -1;
 

@@ -26,17 +26,7 @@
 #include <strings.h>
 
 #include "http/parser.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-http: contract broken: %s (%s:%d)\n", #cond, __FILE__,           \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 /* The outcome of one run, folded into a hash so runs can be compared cheaply. */
 struct transcript {

@@ -23,17 +23,7 @@
 #include "cli/control-client.h"
 #include "common/json.h"
 #include "supervisor/internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-notify: contract broken: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 #define NOTIFY_MAX 4096
 

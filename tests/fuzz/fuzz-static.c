@@ -27,17 +27,7 @@
 #include <string.h>
 
 #include "http/static-internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-static: contract broken: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 #define FUZZ_MAX_INPUT (16 * 1024)
 /* The file every request is about: its strong tag and Last-Modified

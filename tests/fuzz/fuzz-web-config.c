@@ -25,17 +25,7 @@
 
 #include "config/schema.h"
 #include "web/web.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz-web-config: contract broken: %s (%s:%d)\n", #cond, __FILE__,     \
-                    __LINE__);                                                                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 /* Overrides the C library's (and the sanitizer's interceptor, which is a weak alias). */
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

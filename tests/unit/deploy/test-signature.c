@@ -10,49 +10,12 @@
 #include <sodium.h>
 
 #include "helpers.h"
-
-/* A key pair and signatures made here with libsodium in minisign's layout. */
-struct kp {
-    uint8_t pk[32], sk[64], id[8];
-};
-
-static void b64(const uint8_t *b, size_t n, char *out, size_t outsz)
-{
-    sodium_bin2base64(out, outsz, b, n, sodium_base64_VARIANT_ORIGINAL);
-}
-
-static void make_key(struct kp *k, char *pubtext, size_t sz)
-{
-    crypto_sign_keypair(k->pk, k->sk);
-    randombytes_buf(k->id, 8);
-    uint8_t raw[42] = {'E', 'd'};
-    memcpy(raw + 2, k->id, 8);
-    memcpy(raw + 10, k->pk, 32);
-    char line[128];
-    b64(raw, 42, line, sizeof(line));
-    snprintf(pubtext, sz, "untrusted comment: test key\n%s\n", line);
-}
+#include "minisign.h"
 
 static void make_sig(const struct kp *k, bool prehashed, const uint8_t *msg, size_t n,
                      const char *comment, char *out, size_t outsz)
 {
-    uint8_t h[64], raw[74] = {'E', prehashed ? 'D' : 'd'};
-    memcpy(raw + 2, k->id, 8);
-    if (prehashed) {
-        crypto_generichash(h, 64, msg, n, NULL, 0);
-        crypto_sign_detached(raw + 10, NULL, h, 64, k->sk);
-    } else {
-        crypto_sign_detached(raw + 10, NULL, msg, n, k->sk);
-    }
-    uint8_t global[64 + 1024], gsig[64];
-    memcpy(global, raw + 10, 64);
-    memcpy(global + 64, comment, strlen(comment));
-    crypto_sign_detached(gsig, NULL, global, 64 + strlen(comment), k->sk);
-    char l2[128], l4[128];
-    b64(raw, 74, l2, sizeof(l2));
-    b64(gsig, 64, l4, sizeof(l4));
-    snprintf(out, outsz, "untrusted comment: x\r\n%s\r\ntrusted comment: %s\r\n%s\r\n", l2, comment,
-             l4);
+    make_sig_text(k, prehashed, msg, n, comment, "\r\n", out, outsz);
 }
 
 static void verifies_both_kinds_with_crlf(void **state)

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "helpers.h"
+#include "minisign.h"
 
 /* ---- the update server ---- */
 
@@ -235,44 +236,12 @@ static int requests(struct server *sv, const char *path, char *last_inm, size_t 
     return n;
 }
 
-/* ---- keys and signatures (minisign's layout, made with libsodium) ---- */
-
-struct kp {
-    uint8_t pk[32], sk[64], id[8];
-};
-
-static void b64(const uint8_t *b, size_t n, char *out, size_t outsz)
-{
-    sodium_bin2base64(out, outsz, b, n, sodium_base64_VARIANT_ORIGINAL);
-}
-
-static void make_key(struct kp *k, char *pubtext, size_t sz)
-{
-    crypto_sign_keypair(k->pk, k->sk);
-    randombytes_buf(k->id, 8);
-    uint8_t raw[42] = {'E', 'd'};
-    memcpy(raw + 2, k->id, 8);
-    memcpy(raw + 10, k->pk, 32);
-    char line[128];
-    b64(raw, 42, line, sizeof(line));
-    snprintf(pubtext, sz, "untrusted comment: test key\n%s\n", line);
-}
+/* ---- signatures (minisign's layout: minisign.h) ---- */
 
 static void make_sig(const struct kp *k, const void *msg, size_t n, const char *comment, char *out,
                      size_t outsz)
 {
-    uint8_t h[64], raw[74] = {'E', 'D'};
-    memcpy(raw + 2, k->id, 8);
-    crypto_generichash(h, 64, msg, n, NULL, 0);
-    crypto_sign_detached(raw + 10, NULL, h, 64, k->sk);
-    uint8_t global[64 + 1024], gsig[64];
-    memcpy(global, raw + 10, 64);
-    memcpy(global + 64, comment, strlen(comment));
-    crypto_sign_detached(gsig, NULL, global, 64 + strlen(comment), k->sk);
-    char l2[128], l4[128];
-    b64(raw, 74, l2, sizeof(l2));
-    b64(gsig, 64, l4, sizeof(l4));
-    snprintf(out, outsz, "untrusted comment: x\n%s\ntrusted comment: %s\n%s\n", l2, comment, l4);
+    make_sig_text(k, true, msg, n, comment, "\n", out, outsz);
 }
 
 /* ---- fixture ---- */
