@@ -704,6 +704,14 @@ def loadgen(procs, port, seconds, connections=64, close=False, path="/", extra=(
     return procs.start(argv, name="loadgen"), report
 
 
+def end_load(client, timeout=30):
+    """Ends a loadgen run once the test's work is done (SIGTERM: no new request is sent, every
+    one in flight is still answered or counted) and waits for it to write its report."""
+    if client.alive():
+        client.popen.send_signal(signal.SIGTERM)
+    client.wait(timeout=timeout)
+
+
 def read_report(path):
     return json.loads(Path(path).read_text())
 

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 
-from harness import TIME_SCALE, loadgen, read_report, wait_for
+from harness import TIME_SCALE, end_load, loadgen, read_report, wait_for
 from metricslib import promtool_check, samples, scrape, start
 
 SOAK = os.environ.get("BATON_SOAK") == "1"
@@ -42,7 +42,7 @@ def test_counters_never_decrease_under_churn(procs, port):
     sup.wait_ready(workers=2)
     scraper = Scraper(mport)
     scraper.start()
-    # The soak's load runs until the last reload is done, then is ended early (SIGTERM).
+    # The load runs until the last reload is done, then is ended early (SIGTERM).
     seconds = 3600 if SOAK else int(25 * TIME_SCALE)
     client, report = loadgen(procs, port, seconds, connections=16)
     wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
@@ -65,9 +65,7 @@ def test_counters_never_decrease_under_churn(procs, port):
                 wait_for(lambda: scrape(mport, timeout=1), timeout=10,
                          what="the endpoint after the re-exec")
         assert client.alive(), f"the load ended before the {RELOADS} reloads: make it longer"
-        if SOAK:
-            client.popen.send_signal(signal.SIGTERM)
-        client.wait(timeout=seconds + 30)
+        end_load(client)
         result = read_report(report)
         seconds = result["duration_s"]
 
@@ -85,7 +83,9 @@ def test_counters_never_decrease_under_churn(procs, port):
         scraper.join(timeout=10)
 
     texts = scraper.texts
-    assert len(texts) > 100, f"only {len(texts)} scrapes ({scraper.failures} failed)"
+    # One scrape every 100 ms for as long as the churn lasted (a busy machine slows the scraper).
+    assert len(texts) >= seconds * 10 / 3, (
+        f"only {len(texts)} scrapes in {seconds:.0f} s ({scraper.failures} failed)")
     assert scraper.failures < 20
     previous = {}
     series = 0

@@ -8,7 +8,7 @@ generation id goes up by one, every worker pid is new, and the old workers exit 
 """
 import pytest
 
-from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing,
+from harness import (end_load, BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing,
                      Supervisor, wait_for, write_config)
 
 RELOADS = 20
@@ -44,5 +44,5 @@ def test_reloads_under_load_lose_nothing(procs, port, app, mode):
         wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15,
                  what=f"generation {old_id} to exit")
 
-    client.wait(timeout=seconds + 30)
+    end_load(client)
     assert_lost_nothing(report, 1000, f"{app} {mode} over {RELOADS} reloads")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from harness import Supervisor, pid_alive, write_config
+from harness import end_load, Supervisor, pid_alive, write_config
 from harness import BIN, GO_HELLO, SOURCE, TIME_SCALE, free_port, loadgen, read_report, wait_for
 
 PYTHON = "/usr/bin/python3"
@@ -69,7 +69,7 @@ def test_helper_reloads_under_load_lose_nothing(procs, port, app, mode):
         wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15,
                  what=f"generation {old_id} to drain and exit")
 
-    client.wait(timeout=seconds + 30)
+    end_load(client)
     result = check_report(report, app, mode, f"over {RELOADS} reloads")
     assert result["sent"] > 1000, result
 
@@ -102,7 +102,7 @@ def test_usual_go_idiom_loses_requests_baton_serve_does_not(procs):
             gen = sup.wait_ready(workers=2, generation=old_id + 1)
             wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15,
                      what=f"generation {old_id} to exit")
-        client.wait(timeout=seconds + 30)
+        end_load(client)
         result = read_report(report)
         lost[variant] = result
         print(f"go-idiom {variant}: sent {result['sent']}, failed {result['failed']} over "

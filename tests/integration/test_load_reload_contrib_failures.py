@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from harness import Supervisor, set_command, write_config
+from harness import end_load, Supervisor, set_command, write_config
 from harness import SOURCE, TIME_SCALE, loadgen, wait_for
 from test_load_reload_contrib import APPS, PYTHON, app_command, check_report
 
@@ -65,6 +65,6 @@ def test_helper_broken_release_keeps_old_generation(procs, port, app, mode):
         assert r.returncode == 0, r.stdout + r.stderr
         sup.wait_ready(workers=2, generation=old_id + 3)  # failed generations consume ids
 
-    client.wait(timeout=seconds + 30)
+    end_load(client)
     result = check_report(report, app, mode, "over 4 failed and 2 good reloads")
     assert result["sent"] > 500, result

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from harness import (BIN, READYAPP, TIME_SCALE, loadgen, assert_lost_nothing, set_command, Supervisor, wait_for,
+from harness import (end_load, BIN, READYAPP, TIME_SCALE, loadgen, assert_lost_nothing, set_command, Supervisor, wait_for,
                      write_config)
 
 
@@ -56,5 +56,5 @@ def test_failed_reloads_under_load_lose_nothing(procs, port, mode):
         sup.wait_ready(workers=2, generation=active + 5)
         rounds += 1
 
-    client.wait(timeout=seconds + 30)
+    end_load(client)
     assert_lost_nothing(report, 500, mode)

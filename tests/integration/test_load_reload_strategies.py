@@ -3,7 +3,7 @@
 under load with keep-alive and with Connection: close."""
 import pytest
 
-from harness import READYAPP, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing, Supervisor, wait_for, write_config
+from harness import end_load, READYAPP, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing, Supervisor, wait_for, write_config
 
 RELOADS = 10
 
@@ -26,5 +26,5 @@ def test_strategies_under_load_lose_nothing(procs, port, strategy, workers, surg
         gen = sup.wait_ready(workers=workers, generation=gen["id"] + 1)
         assert not ({w["pid"] for w in gen["workers"]} & old_pids)
         wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15, what="old exit")
-    client.wait(timeout=seconds + 30)
+    end_load(client)
     assert_lost_nothing(report, 500, f"{strategy} {mode}")
