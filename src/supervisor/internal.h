@@ -76,6 +76,8 @@ struct baton_worker {
     bool reloading;                 /* RELOADING=1 seen, READY=1 not yet */
     bool reload_pending;            /* asked to reload in place; READY=1 not yet */
     pid_t foreign_child;            /* a process of this worker's group that sent notify messages */
+    unsigned short probe_port;      /* app.probe: its private listener on 127.0.0.1 (0: none) */
+    bool probing;                   /* STARTING: READY=1 came, the probe's answer not yet */
     /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c), the
      * number of lines ever kept, and that number when an in-place reload began. */
     char *stderr_tail[BATON_STDERR_TAIL];
