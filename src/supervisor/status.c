@@ -220,6 +220,8 @@ void baton__verdict_json(const struct baton_verdict *v, struct baton_buf *b)
         }
         if (v->status)
             baton__json_kv_str(b, "status", v->status);
+        if (v->probe)
+            baton__json_kv_str(b, "probe", v->probe);
         if (v->stderr) {
             size_t n = 0;
             while (v->stderr[n])

@@ -199,7 +199,13 @@ static void op_release_generation(void *ctx, struct baton_generation *g)
     g->config = NULL;
 }
 
+static void op_probe(void *ctx, struct baton_worker *w)
+{
+    baton__probe_worker(ctx, w);
+}
+
 static const struct baton_gens_ops gens_ops = {
+    .probe = op_probe,
     .spawn = op_spawn,
     .kill = op_kill,
     .progress = op_progress,
@@ -563,6 +569,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     baton__pull_close(sup);
     baton__deploy_close(sup);
     baton__probation_close(sup);
+    baton__probe_close_all(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
     baton__gens_free(&sup->gens);
     baton__endpoint_close(sup);

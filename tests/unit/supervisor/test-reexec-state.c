@@ -261,7 +261,8 @@ static void fake_release_generation(void *ctx, struct baton_generation *g)
 }
 
 static const struct baton_gens_ops ops = {fake_spawn, fake_kill,           fake_progress,
-                                          fake_done,  fake_release_worker, fake_release_generation};
+                                          fake_done,  fake_release_worker, fake_release_generation,
+                                          NULL};
 
 static struct baton_supervisor *sup_new(void)
 {
