@@ -89,8 +89,9 @@ struct baton_deploy {
     bool timer_open;
     uint64_t probation_started_ms;
     struct baton_counters base;
-    bool begun;     /* BEGIN is in the journal */
-    bool exited;    /* a worker of the new generation exited inside probation */
+    struct baton_probe_watch *probes; /* app.probe during probation, or NULL */
+    bool begun;                       /* BEGIN is in the journal */
+    bool exited;                      /* a worker of the new generation exited inside probation */
     bool abandoned; /* the supervisor stops while a step runs: freed when it returns */
 };
 
@@ -171,6 +172,8 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void deploy_free(struct baton_deploy *d)
 {
+    baton__probe_watch_stop(d->probes);
+    d->probes = NULL;
     if (d->journal)
         baton_journal_close(d->journal);
     if (d->lock_fd >= 0)
@@ -295,6 +298,8 @@ static void restore_reload(struct baton_deploy *d);
 static void fail(struct baton_deploy *d, const char *reason, bool restore)
 {
     char err[256];
+    baton__probe_watch_stop(d->probes); /* probation is over, whatever failed */
+    d->probes = NULL;
     snprintf(d->reason, sizeof(d->reason), "%s", reason);
     if (d->switched) {
         if (d->from[0]) {
@@ -618,6 +623,8 @@ static const struct baton_generation *find_gen(const struct baton_supervisor *su
 static void commit(struct baton_deploy *d, const char *verdict)
 {
     char err[256];
+    baton__probe_watch_stop(d->probes);
+    d->probes = NULL;
     snprintf(d->rec.verdict, sizeof(d->rec.verdict), "%s", verdict);
     d->rec.reason[0] = '\0';
     journal(d, BATON_STEP_COMMITTED);
@@ -682,6 +689,19 @@ static void on_probation_tick(uv_timer_t *t)
     }
 }
 
+/* A worker of the new generation failed app.probe inside probation (the watch stopped itself). */
+static void on_probe_failed(struct baton_supervisor *sup, const char *text, void *data)
+{
+    struct baton_deploy *d = data;
+    char why[1400];
+    d->probes = NULL;
+    if (sup->deploy != d || d->phase != PH_PROBATION)
+        return;
+    uv_timer_stop(&d->timer);
+    snprintf(why, sizeof(why), "probation: %s", text);
+    fail(d, why, true);
+}
+
 static void probation_start(struct baton_deploy *d)
 {
     struct baton_supervisor *sup = d->sup;
@@ -701,6 +721,7 @@ static void probation_start(struct baton_deploy *d)
         d->timer_open = true;
     }
     uv_timer_start(&d->timer, on_probation_tick, PROBATION_TICK_MS, PROBATION_TICK_MS);
+    d->probes = baton__probe_watch_start(sup, d->gen, on_probe_failed, d);
 }
 
 bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v)

@@ -919,8 +919,8 @@ int baton__generation_state_parse(const char *name)
 
 const char *baton__cause_name(enum baton_cause c)
 {
-    static const char *const names[] = {"none", "exit",   "signal", "timeout",
-                                        "exec", "config", "stop",   "reload", "probe"};
+    static const char *const names[] = {"none",   "exit", "signal", "timeout", "exec",
+                                        "config", "stop", "reload", "probe"};
     return (unsigned)c < N(names) ? names[c] : "?";
 }
 

@@ -207,8 +207,9 @@ static void on_connect(uv_connect_t *req, int status)
     if (p->finished)
         return;
     if (status < 0) {
-        answer(p, false, "%s", status == UV_ECONNREFUSED ? "connection refused (nothing listens)"
-                                                         : uv_strerror(status));
+        answer(p, false, "%s",
+               status == UV_ECONNREFUSED ? "connection refused (nothing listens)"
+                                         : uv_strerror(status));
         return;
     }
     uv_buf_t buf = uv_buf_init(p->request, (unsigned)strlen(p->request));
@@ -303,7 +304,8 @@ void baton__probe_worker(struct baton_supervisor *sup, struct baton_worker *w)
     baton__probe_start(sup, w, on_ready_probe, NULL);
 }
 
-/* ---- probation: every interval, every ready worker of one generation --------------------------- */
+/* ---- probation: every interval, every ready worker of one generation ---------------------------
+ */
 
 struct baton_probe_watch {
     struct baton_supervisor *sup;

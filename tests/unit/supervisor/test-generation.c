@@ -98,9 +98,8 @@ static void fake_probe(void *ctx, struct baton_worker *w)
     f.probed[f.n_probed++] = w->pid;
 }
 
-static const struct baton_gens_ops ops = {fake_spawn,          fake_kill,
-                                          fake_progress,       fake_done,
-                                          fake_release_worker, fake_release_generation,
+static const struct baton_gens_ops ops = {fake_spawn, fake_kill,           fake_progress,
+                                          fake_done,  fake_release_worker, fake_release_generation,
                                           fake_probe};
 
 static char *command[] = {"app", NULL};
@@ -497,8 +496,8 @@ static void test_probe_gates_readiness(void **state)
     assert_int_equal(f.n_probed, 1);
     assert_int_equal(f.probed[0], 101);
     assert_int_equal(by_pid(101)->state, BATON_WORKER_STARTING); /* not counted yet */
-    assert_int_equal(f.n_spawned, 2);                           /* nor the next one started */
-    ready(101, 111);                                            /* a repeated READY=1: no 2nd */
+    assert_int_equal(f.n_spawned, 2);                            /* nor the next one started */
+    ready(101, 111);                                             /* a repeated READY=1: no 2nd */
     assert_int_equal(f.n_probed, 1);
     baton__gens_worker_probed(&gs, by_pid(101), true, "probe GET /healthz on worker 101: 200 OK",
                               112);
