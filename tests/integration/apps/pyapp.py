@@ -17,6 +17,7 @@ drains on SIGTERM. Flags to misbehave:
   --probe-status N       answer app.probe (the listener named `probe`) with status N (default 200)
   --probe-hang           accept app.probe's connection and never answer
   --probe-fail-after MS  answer the probe 200 for MS after start, then 503
+  --probe-close          close the probe listener (serve no probe)
   --probe-log FILE       append "pid path" to FILE for every probe request
 """
 import argparse
@@ -68,6 +69,7 @@ def main():
     p.add_argument("--probe-hang", action="store_true")
     p.add_argument("--probe-fail-after", type=int)
     p.add_argument("--probe-log")
+    p.add_argument("--probe-close", action="store_true")
     a = p.parse_args()
 
     if a.stderr:
@@ -101,7 +103,9 @@ def main():
         notify(f"ERRNO={a.reload_errno}" if a.reload_errno else "READY=1")
 
     names = os.environ.get("LISTEN_FDNAMES", "").split(":")
-    if "probe" in names:
+    if "probe" in names and a.probe_close:
+        os.close(3 + len(names) - 1)
+    elif "probe" in names:
         assert names[-1] == "probe" and len(names) == int(os.environ["LISTEN_FDS"]), names
         started = time.monotonic()
 

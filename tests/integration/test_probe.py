@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: MIT
+"""app.probe (DESIGN.md "Observability"): each worker gets one more inherited listener, named
+`probe`, private to it; the supervisor sends GET <path> there after READY=1 and before it counts
+the worker ready, and every interval during probation. A worker whose probe fails (a wrong
+status, a hang past the timeout) is not ready: the reload fails with the probe's answer and the
+old generation keeps serving."""
+import json
+
+from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Supervisor, http_get, open_sockets, pyapp,
+                     set_command, wait_for, write_config)
+
+PROBE = {"path": "/healthz", "timeout": "1s", "interval": "200ms", "expect": 200}
+
+
+def reload_json(sup, *args):
+    r = sup.cli("reload", "--json", *args)
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert lines, f"no output from reload ({r.returncode}): {r.stderr}"
+    return r.returncode, lines[-1]
+
+
+def pids(gen):
+    return sorted(w["pid"] for w in gen["workers"])
+
+
+def still_serving(sup, port, before):
+    gen = sup.active()
+    assert gen["id"] == before["id"] and pids(gen) == pids(before)
+    assert all(w["state"] == "ready" for w in gen["workers"])
+    status, _, body = http_get(port)
+    assert status == 200 and f"gen={before['id']}" in body.decode()
+
+
+def test_probe_is_asked_before_ready(procs, port):
+    log = procs.tmp / "probes.log"
+    config = write_config(procs.tmp, port, pyapp("--probe-log", log), workers=2,
+                          extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    gen = sup.wait_ready(workers=2)
+    # Each worker was asked on its own listener, at the configured path.
+    asked = [line.split() for line in log.read_text().splitlines()]
+    assert {int(pid) for pid, _ in asked} == set(pids(gen))
+    assert {path for _, path in asked} == {"/healthz"}
+    assert http_get(port)[0] == 200
+
+
+def test_probe_503_fails_the_reload(procs, port):
+    config = write_config(procs.tmp, port, pyapp(), workers=2, extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    before = sup.wait_ready(workers=2)
+    set_command(config, pyapp("--probe-status", "503"))
+    code, v = reload_json(sup)
+    assert code == 1, v
+    assert v["reason"]["cause"] == "probe", v
+    assert "probe GET /healthz on worker" in v["error"], v
+    assert "503 Service Unavailable (expected 200)" in v["error"], v
+    assert v["reason"]["probe"] in v["error"]
+    still_serving(sup, port, before)
+    # The CLI says it to people too.
+    r = sup.reload()
+    assert r.returncode == 1 and "503 Service Unavailable" in r.stdout + r.stderr
+    still_serving(sup, port, before)
+
+
+def test_probe_timeout_fails_the_reload(procs, port):
+    probe = dict(PROBE, timeout="300ms")
+    config = write_config(procs.tmp, port, pyapp(), workers=1, extra_app={"probe": probe})
+    sup = Supervisor(procs, config)
+    before = sup.wait_ready(workers=1)
+    set_command(config, pyapp("--probe-hang"))
+    code, v = reload_json(sup)
+    assert code == 1, v
+    assert v["reason"]["cause"] == "probe", v
+    assert "timed out after 300ms" in v["error"], v
+    still_serving(sup, port, before)
+
+
+def test_probe_refused_when_nothing_listens(procs, port):
+    # An app that ignores its probe listener (closes it) fails the probe: opt-in means it
+    # must serve it.
+    config = write_config(procs.tmp, port, pyapp(), workers=1, extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    before = sup.wait_ready(workers=1)
+    set_command(config, pyapp("--probe-close"))
+    code, v = reload_json(sup)
+    assert code == 1, v
+    assert v["reason"]["cause"] == "probe", v
+    assert "connection refused" in v["error"], v
+    still_serving(sup, port, before)
+
+
+def test_baton_web_serves_the_probe_out_of_the_box(procs, port):
+    config = write_config(procs.tmp, port, [BATON_WEB, "--module", HELLO_MODULE], workers=2,
+                          extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    sup.wait_ready(workers=2)
+    assert http_get(port)[0] == 200
+    assert http_get(port, "/healthz")[0] == 404  # the built-in is on the probe listener only
+    code, v = reload_json(sup)
+    assert code == 0, v
+    gen = sup.wait_ready(workers=2, generation=2)
+    # Probe requests are not the application's traffic: only our two requests are counted.
+    for _ in range(3):
+        assert http_get(port)[0] == 200
+
+    def counted():
+        req = sup.active()["stats"]["requests"]
+        return req if req == 3 else None
+
+    wait_for(counted, timeout=10, what="the 3 requests counted, probes not")
+    assert sup.active()["id"] == gen["id"]
+
+
+def test_probe_fails_probation_and_rolls_back(procs, port):
+    probe = dict(PROBE, interval="100ms")
+    config = write_config(procs.tmp, port, pyapp(), workers=2,
+                          extra_app={"probe": probe, "probation": f"{int(10 * TIME_SCALE)}s"})
+    sup = Supervisor(procs, config)
+    before = sup.wait_ready(workers=2)
+    # Ready and probed fine at first, then its probe answers 503: probation fails.
+    set_command(config, pyapp("--probe-fail-after", "800"))
+    code, v = reload_json(sup)
+    assert code == 1, v
+    assert v["reason"]["cause"] == "probation", v
+    assert "failed in probation: probe GET /healthz on worker" in v["error"], v
+    assert "503 Service Unavailable (expected 200)" in v["error"], v
+    gen = sup.wait_ready(workers=2)
+    assert gen["id"] > before["id"] + 1  # the previous configuration, started again
+    assert "gen=" in http_get(port)[2].decode()
+
+
+def test_probe_listeners_do_not_leak_fds(procs, port):
+    config = write_config(procs.tmp, port, pyapp(), workers=2, extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    sup.wait_ready(workers=2)
+    assert reload_json(sup)[0] == 0
+    sup.wait_ready(workers=2, generation=2)
+    baseline = open_sockets(sup.pid)
+    for gen in range(3, 8):
+        assert reload_json(sup)[0] == 0
+        sup.wait_ready(workers=2, generation=gen)
+    set_command(config, pyapp("--probe-status", "500"))
+    for _ in range(3):
+        assert reload_json(sup)[0] == 1
+    wait_for(lambda: open_sockets(sup.pid) <= baseline, timeout=10,
+             what=f"supervisor sockets back to {baseline}")
