@@ -5,9 +5,11 @@ the worker ready, and every interval during probation. A worker whose probe fail
 status, a hang past the timeout) is not ready: the reload fails with the probe's answer and the
 old generation keeps serving."""
 import json
+import os
+import subprocess
 
-from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Supervisor, http_get, open_sockets, pyapp,
-                     set_command, wait_for, write_config)
+from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Supervisor, deploy_json, http_get,
+                     open_sockets, pyapp, release_config, set_command, wait_for, write_config)
 
 PROBE = {"path": "/healthz", "timeout": "1s", "interval": "200ms", "expect": 200}
 
@@ -144,3 +146,40 @@ def test_probe_listeners_do_not_leak_fds(procs, port):
         assert reload_json(sup)[0] == 1
     wait_for(lambda: open_sockets(sup.pid) <= baseline, timeout=10,
              what=f"supervisor sockets back to {baseline}")
+
+
+def pyapp_artifact(tmp, version, *args):
+    """A release (like harness.make_artifact's) whose bin/app is pyapp with args."""
+    src = tmp / f"src-{version}"
+    (src / "bin").mkdir(parents=True)
+    argv = " ".join(f"'{a}'" for a in [*pyapp(), *args])
+    (src / "bin" / "app").write_text(f"#!/bin/sh\nexec {argv} \"$@\"\n")
+    (src / "bin" / "app").chmod(0o755)
+    (src / "VERSION").write_text(version + "\n")
+    artifact = tmp / f"app-{version}.tar.gz"
+    subprocess.run(["tar", "-C", src, "-czf", artifact, "."], check=True)
+    return artifact
+
+
+def test_deploy_whose_probe_fails_in_probation_is_rolled_back(procs, port):
+    root = procs.tmp / "root"
+    config = release_config(procs.tmp, port, root, probation="2s", requests=0, timeout="10s",
+                            extra_app={"probe": dict(PROBE, interval="100ms")})
+    sup = Supervisor(procs, config)
+    wait_for(lambda: sup.cli("status", "--json").returncode == 0, what="the control socket")
+    code, _, result, r = deploy_json(sup, "deploy", pyapp_artifact(procs.tmp, "1.0"))
+    assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
+    # 2.0 is ready and passes its first probes, then answers 503 inside probation.
+    code, events, result, r = deploy_json(
+        sup, "deploy", pyapp_artifact(procs.tmp, "2.0", "--probe-fail-after", "600"))
+    assert code == 1, r.stdout + r.stderr
+    assert result["verdict"] == "failed", result
+    assert "probation: probe GET /healthz on worker" in result["error"], result
+    assert "503 Service Unavailable (expected 200)" in result["error"], result
+    assert "1.0 is serving again" in result["msg"], result
+    assert os.readlink(root / "current") == "releases/1.0"
+    wait_for(lambda: sup.active()["release"] == "1.0" and http_get(port)[0] == 200, timeout=15,
+             what="1.0 serving again")
+    rel = json.loads(sup.cli("releases", "--json").stdout)
+    st = {x["version"]: x for x in rel["releases"]}["2.0"]
+    assert st["state"] == "failed" and "probe GET /healthz" in st["reason"], st
