@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Supervisor, deploy_json, http_get,
+from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, Supervisor, deploy_json, http_get,
                      open_sockets, pyapp, release_config, set_command, wait_for, write_config)
 
 PROBE = {"path": "/healthz", "timeout": "1s", "interval": "200ms", "expect": 200}
@@ -111,6 +111,20 @@ def test_baton_web_serves_the_probe_out_of_the_box(procs, port):
 
     wait_for(counted, timeout=10, what="the 3 requests counted, probes not")
     assert sup.active()["id"] == gen["id"]
+
+
+def test_go_hello_serves_the_probe(procs, port):
+    config = write_config(procs.tmp, port, [GO_HELLO], workers=2, extra_app={"probe": PROBE})
+    sup = Supervisor(procs, config)
+    sup.wait_ready(workers=2)
+    assert http_get(port)[2] == b"Hello, World!"
+    assert reload_json(sup)[0] == 0
+    sup.wait_ready(workers=2, generation=2)
+    # A path it does not serve there fails the probe (404): the probe really reaches it.
+    text = config.read_text().replace('"path": "/healthz"', '"path": "/nope"')
+    config.write_text(text)
+    code, v = reload_json(sup)
+    assert code == 1 and "404 Not Found (expected 200)" in v["error"], v
 
 
 def test_probe_fails_probation_and_rolls_back(procs, port):
