@@ -623,6 +623,9 @@ void baton__recover_save(struct baton_supervisor *sup);
 /* Drains the orphans: the stop signal (their generation's), SIGKILL to their process group
  * after its drain_timeout; fast: SIGKILL now. */
 void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now);
+/* True when an orphan still serving runs in directory dir (its cwd: a generation's resolved
+ * app.dir, e.g. a release's directory): deploy.c resumes that release's probation. */
+bool baton__recover_serves_dir(const struct baton_supervisor *sup, const char *dir);
 uint64_t baton__recover_next_deadline(const struct baton_supervisor *sup);
 void baton__recover_tick(struct baton_supervisor *sup, uint64_t now);
 /* True when no orphan is left. */

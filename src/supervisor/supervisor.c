@@ -170,6 +170,8 @@ static void op_done(void *ctx, const struct baton_verdict *v)
         sup->last_reload = baton__xstrdup(b.data);
         if (v->ok && !sup->first_ready) {
             sup->first_ready = true;
+            /* A dead supervisor's workers (a resumed deploy's) drain like an old generation. */
+            baton__recover_drain(sup, false, baton__clock_now_ms());
             sd_notify(sup, "READY=1\nSTATUS=serving");
         }
     } else if (!baton__probation_rollout_done(sup, v, b.data)) {
