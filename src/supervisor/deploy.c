@@ -251,6 +251,10 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
 static void journal(struct baton_deploy *d, enum baton_journal_step step)
 {
     char err[256];
+    /* The state file first (recover.c writes it once per loop turn): a supervisor killed right
+     * after this record leaves its workers to the next one, which takes over every worker of
+     * the new release (probation resumes) - not only those of an earlier turn. */
+    baton__recover_save(d->sup);
     d->rec.step = step;
     if (d->journal && baton_journal_append(d->journal, &d->rec, err, sizeof(err)) < 0)
         baton__log(BATON_LOG_ERROR, "deploy journal: %s", err);

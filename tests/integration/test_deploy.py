@@ -329,7 +329,16 @@ def test_kill_9_in_probation_resumes_probation(procs, port, healthy):
         assert os.readlink(root / "current") == "releases/1.0"
         wait_for(lambda: serving_version(port) == "1.0" and sup.active()["release"] == "1.0",
                  timeout=15, what="1.0 serving again")
-    wait_for(lambda: not any(pid_alive(p) for p in orphans), timeout=20, what="the orphans drained")
+    def drained():
+        left = [p for p in orphans if pid_alive(p)]
+        assert not left or sup.proc.alive()
+        return not left
+    try:
+        wait_for(drained, timeout=20, what="the orphans drained")
+    except AssertionError:
+        left = {p: open(f"/proc/{p}/cmdline").read().replace("\0", " ") for p in orphans
+                if pid_alive(p)}
+        raise AssertionError(f"orphans left: {left}\n{sup.proc.log()[-6000:]}")
     code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "3.0"))
     assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
 
