@@ -468,6 +468,8 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
         baton__json_kv_int(b, "ready_ms", (long long)w->ready_ms);
         baton__json_kv_int(b, "deadline_ms", (long long)w->deadline_ms);
         baton__json_kv_int(b, "probe_port", w->probe_port);
+        if (w->probing)
+            baton__json_kv_bool(b, "probing", 1);
         baton__json_kv_int(b, "out_fd", out);
         baton__json_kv_int(b, "err_fd", err);
         if (w->status)
@@ -576,6 +578,7 @@ static void restore_generation(struct baton_supervisor *sup, const struct baton_
         w->deadline_ms = (uint64_t)get_int(item, "deadline_ms", 0);
         long long port = get_int(item, "probe_port", 0);
         w->probe_port = port > 0 && port < 65536 ? (unsigned short)port : 0;
+        w->probing = get_int(item, "probing", 0) != 0 && w->state == BATON_WORKER_STARTING;
         w->status = get_str(item, "status");
         get_counters(item, "counters", &w->counters);
         int out = (int)get_int(item, "out_fd", -1), err = (int)get_int(item, "err_fd", -1);
