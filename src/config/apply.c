@@ -66,6 +66,8 @@ static const char *expected(const struct config_key *key)
         return "a number from 0 to 1";
     case KEY_URL:
         return "a URL";
+    case KEY_HTTP_PATH:
+        return "a request path (/healthz)";
     case KEY_PATH:
     case KEY_SOCKET:
         return "a path";

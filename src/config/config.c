@@ -241,6 +241,19 @@ static void check_merged(struct config_loader *l, const struct baton_config_opti
         }
         free(key);
     }
+    /* The probe is on when it has a path: another of its keys changed without one would do
+     * nothing, silently. (Its defaults alone, as `baton config` prints them, are fine.) */
+    if (!c->app.probe.path) {
+        const char *key = c->app.probe.timeout_ms != 2000    ? "app.probe.timeout"
+                          : c->app.probe.interval_ms != 5000 ? "app.probe.interval"
+                          : c->app.probe.expect != 200       ? "app.probe.expect"
+                                                             : NULL;
+        if (key)
+            baton__config_error_at(l, where_of(c, key, key),
+                                   "%s is set but app.probe.path is not: the probe needs the "
+                                   "path it asks for, such as path: /healthz",
+                                   key);
+    }
     if (c->app.restart_initial_ms > c->app.restart_max_ms) {
         const struct baton_config_origin *oi = baton__config_origin_get(c, "app.restart.initial");
         bool initial_set = oi && strcmp(oi->origin, "default") != 0;
@@ -449,6 +462,7 @@ void baton__config_free(struct baton_config *config)
     free(config->app.dir);
     free_strings(config->app.env, config->app.n_env);
     free(config->app.user);
+    free(config->app.probe.path);
     free(config->control.socket);
     free(config->control.group);
     free(config->metrics.listen);

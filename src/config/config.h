@@ -58,8 +58,14 @@ struct baton_config {
         unsigned max_draining;        /* default 2 */
         char *user;                   /* NULL: don't switch */
         uint64_t probation_ms;        /* app.probation: a reload's probation, 0: off */
-        uint64_t restart_initial_ms;  /* app.restart.initial, default 100ms */
-        uint64_t restart_max_ms;      /* app.restart.max, default 30s */
+        struct {
+            char *path;           /* app.probe.path: "/healthz"; NULL: no probe (the default) */
+            uint64_t timeout_ms;  /* app.probe.timeout, default 2s */
+            uint64_t interval_ms; /* app.probe.interval: during probation, default 5s */
+            unsigned expect;      /* app.probe.expect: the status that passes, default 200 */
+        } probe;
+        uint64_t restart_initial_ms; /* app.restart.initial, default 100ms */
+        uint64_t restart_max_ms;     /* app.restart.max, default 30s */
     } app;
 
     struct {

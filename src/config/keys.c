@@ -49,7 +49,11 @@ const struct config_key baton__config_keys[] = {
     {"app.max_draining", KEY_UINT, OFF(app.max_draining), 1, 64, false, "2", BUILT},
     {"app.user", KEY_STRING, OFF(app.user), 0, 0, true, NULL, BUILT},
     {"app.probation", KEY_DURATION, OFF(app.probation_ms), 0, 0, false, "0s", BUILT},
-    {"app.probe", KEY_SECTION, 0, 0, 0, false, NULL, NOT_YET},
+    SECTION("app.probe"),
+    {"app.probe.path", KEY_HTTP_PATH, OFF(app.probe.path), 0, 0, true, NULL, BUILT},
+    {"app.probe.timeout", KEY_DURATION, OFF(app.probe.timeout_ms), 1, 0, false, "2s", BUILT},
+    {"app.probe.interval", KEY_DURATION, OFF(app.probe.interval_ms), 1, 0, false, "5s", BUILT},
+    {"app.probe.expect", KEY_UINT, OFF(app.probe.expect), 100, 599, false, "200", BUILT},
     SECTION("app.restart"),
     {"app.restart.initial", KEY_DURATION, OFF(app.restart_initial_ms), 1, 0, false, "100ms", BUILT},
     {"app.restart.max", KEY_DURATION, OFF(app.restart_max_ms), 1, 0, false, "30s", BUILT},
@@ -294,6 +298,11 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
     }
     case KEY_UINT:
         r = parse_uint(text, &u);
+        if (key->min > 1 && (r < 0 || u < key->min || u > key->max)) {
+            snprintf(why, size, "%s must be an integer from %llu to %llu, not '%s'", key->path,
+                     (unsigned long long)key->min, (unsigned long long)key->max, ex);
+            return -EINVAL;
+        }
         if (r == -EINVAL || (r == 0 && u < key->min)) {
             snprintf(why, size, "%s must be a %s integer, not '%s'", key->path,
                      key->min > 0 ? "positive" : "non-negative", ex);
@@ -441,6 +450,16 @@ int baton__config_key_set_scalar(struct config_loader *l, const struct config_ke
              strncmp(text, "file://", 7) != 0) ||
             strlen(text) > 4096) {
             snprintf(why, size, "%s must be an http://, https:// or file:// URL, not '%s'",
+                     key->path, ex);
+            return -EINVAL;
+        }
+        set_string(field, text);
+        return 0;
+    case KEY_HTTP_PATH:
+        if (text[0] != '/' || !printable(text) || strchr(text, ' ') || strlen(text) > 1024) {
+            snprintf(why, size,
+                     "%s must be a request path starting with '/' (/healthz), without spaces, "
+                     "not '%s'",
                      key->path, ex);
             return -EINVAL;
         }

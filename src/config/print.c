@@ -143,6 +143,7 @@ static enum value_kind scalar(const struct baton_config *c, const struct config_
     case KEY_SOCKET:
     case KEY_ADDRESS:
     case KEY_URL:
+    case KEY_HTTP_PATH:
         *ret = *(char *const *)field;
         return *ret ? VALUE_STRING : VALUE_NULL;
     case KEY_UINT:

@@ -88,6 +88,7 @@ enum config_key_type {
     KEY_LOGLEVEL,  /* debug ... error (baton.yaml) */
     KEY_RATE,      /* a fraction from 0 to 1, or a percentage (double) */
     KEY_URL,       /* http://, https:// or file:// (char *) */
+    KEY_HTTP_PATH, /* an HTTP request path: "/healthz", printable, no spaces (char *) */
     KEY_COMMAND,   /* a list of strings (baton.yaml: app.command) */
     KEY_ENV,       /* a mapping of variable names to strings (baton.yaml: app.env) */
     KEY_LISTEN,    /* a mapping of listener names to addresses, in fd order (baton.yaml) */

@@ -89,6 +89,8 @@ struct baton_deploy {
     bool timer_open;
     uint64_t probation_started_ms;
     struct baton_counters base;
+    struct baton_probe_watch *probes; /* app.probe during probation, or NULL */
+    bool resumed;   /* its supervisor was killed in probation: resumed at start (no client) */
     bool begun;     /* BEGIN is in the journal */
     bool exited;    /* a worker of the new generation exited inside probation */
     bool abandoned; /* the supervisor stops while a step runs: freed when it returns */
@@ -171,6 +173,8 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void deploy_free(struct baton_deploy *d)
 {
+    baton__probe_watch_stop(d->probes);
+    d->probes = NULL;
     if (d->journal)
         baton_journal_close(d->journal);
     if (d->lock_fd >= 0)
@@ -247,6 +251,10 @@ static void finish(struct baton_deploy *d, bool ok, const char *verdict, const c
 static void journal(struct baton_deploy *d, enum baton_journal_step step)
 {
     char err[256];
+    /* The state file first (recover.c writes it once per loop turn): a supervisor killed right
+     * after this record leaves its workers to the next one, which takes over every worker of
+     * the new release (probation resumes) - not only those of an earlier turn. */
+    baton__recover_save(d->sup);
     d->rec.step = step;
     if (d->journal && baton_journal_append(d->journal, &d->rec, err, sizeof(err)) < 0)
         baton__log(BATON_LOG_ERROR, "deploy journal: %s", err);
@@ -295,6 +303,8 @@ static void restore_reload(struct baton_deploy *d);
 static void fail(struct baton_deploy *d, const char *reason, bool restore)
 {
     char err[256];
+    baton__probe_watch_stop(d->probes); /* probation is over, whatever failed */
+    d->probes = NULL;
     snprintf(d->reason, sizeof(d->reason), "%s", reason);
     if (d->switched) {
         if (d->from[0]) {
@@ -620,6 +630,8 @@ static const struct baton_generation *find_gen(const struct baton_supervisor *su
 static void commit(struct baton_deploy *d, const char *verdict)
 {
     char err[256];
+    baton__probe_watch_stop(d->probes);
+    d->probes = NULL;
     snprintf(d->rec.verdict, sizeof(d->rec.verdict), "%s", verdict);
     d->rec.reason[0] = '\0';
     journal(d, BATON_STEP_COMMITTED);
@@ -684,6 +696,19 @@ static void on_probation_tick(uv_timer_t *t)
     }
 }
 
+/* A worker of the new generation failed app.probe inside probation (the watch stopped itself). */
+static void on_probe_failed(struct baton_supervisor *sup, const char *text, void *data)
+{
+    struct baton_deploy *d = data;
+    char why[1400];
+    d->probes = NULL;
+    if (sup->deploy != d || d->phase != PH_PROBATION)
+        return;
+    uv_timer_stop(&d->timer);
+    snprintf(why, sizeof(why), "probation: %s", text);
+    fail(d, why, true);
+}
+
 static void probation_start(struct baton_deploy *d)
 {
     struct baton_supervisor *sup = d->sup;
@@ -703,6 +728,18 @@ static void probation_start(struct baton_deploy *d)
         d->timer_open = true;
     }
     uv_timer_start(&d->timer, on_probation_tick, PROBATION_TICK_MS, PROBATION_TICK_MS);
+    d->probes = baton__probe_watch_start(sup, d->gen, on_probe_failed, d);
+}
+
+/* A resumed deploy whose first generation failed: back to the previous release. */
+static void on_resumed_failure(uv_timer_t *t)
+{
+    struct baton_deploy *d = t->data;
+    if (d->sup->deploy != d || d->phase != PH_PROBATION || !d->exited)
+        return;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", d->reason);
+    fail(d, why, true);
 }
 
 bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v)
@@ -719,6 +756,16 @@ bool baton__deploy_rollout_done(struct baton_supervisor *sup, const struct baton
                      v->error ? v->error : "?");
             finish(d, false, "failed", err);
         }
+        return true;
+    }
+    if (!v->ok && d->resumed) {
+        /* No old generation to restore (the first one failed): the previous release starts
+         * again, from the loop's next turn (this runs inside the machine's callback). */
+        snprintf(d->reason, sizeof(d->reason), "%s",
+                 v->error ? v->error : "the new generation failed to start");
+        d->phase = PH_PROBATION;
+        d->exited = true;
+        uv_timer_start(&d->timer, on_resumed_failure, 0, 0);
         return true;
     }
     if (!v->ok) {
@@ -971,6 +1018,61 @@ void baton__deploy_gen_version(const struct baton_supervisor *sup, const struct 
         snprintf(buf, size, "%s", v);
 }
 
+/* DESIGN.md "Crash safety": switched but not committed, and the running generation is the new
+ * release (the dead supervisor's workers of it still serve, taken over by recover.c): probation
+ * restarts instead of switching back. */
+static bool resumable(const struct baton_supervisor *sup, const struct baton_journal_state *st)
+{
+    char cur[BATON_VERSION_MAX + 1], dir[PATH_MAX];
+    const char *v = st->last_deploy_version;
+    if ((st->recovery != BATON_RECOVER_SWITCH_BACK &&
+         st->recovery != BATON_RECOVER_RESTART_PROBATION) ||
+        strcmp(st->last_deploy_kind, "deploy") != 0 || !v[0] ||
+        baton_release_current(sup->release_fd, cur, sizeof(cur)) < 0 || strcmp(cur, v) != 0)
+        return false;
+    snprintf(dir, sizeof(dir), "%s/releases/%s", sup->release_real, v);
+    return baton__recover_serves_dir(sup, dir);
+}
+
+/* The deploy of st's last version, resumed: its first generation (generation 1 of this
+ * supervisor, from `current`) is its rollout, then probation from the start. */
+static void resume(struct baton_supervisor *sup, const struct baton_config *config,
+                   const struct baton_journal_state *st, struct baton_journal *j, int lock)
+{
+    struct baton_deploy *d = baton__xcalloc(1, sizeof(*d));
+    d->sup = sup;
+    d->req.cmd = BATON_CONTROL_DEPLOY;
+    d->resumed = d->switched = d->begun = true;
+    d->phase = PH_ROLLOUT;
+    d->root_fd = sup->release_fd;
+    d->lock_fd = lock;
+    d->journal = j;
+    d->rec = st->last;
+    snprintf(d->rec.version, sizeof(d->rec.version), "%s", st->last_deploy_version);
+    snprintf(d->rec.from, sizeof(d->rec.from), "%s", st->last_deploy_from);
+    d->rec.verdict[0] = d->rec.reason[0] = '\0';
+    snprintf(d->id, sizeof(d->id), "%s", st->last.deploy);
+    snprintf(d->version, sizeof(d->version), "%s", st->last_deploy_version);
+    snprintf(d->from, sizeof(d->from), "%s", st->last_deploy_from);
+    snprintf(d->what, sizeof(d->what), "deploy of %s (resumed)", d->version);
+    d->trust = config->release.trust ? baton__xstrdup(config->release.trust) : NULL;
+    d->keep = config->release.keep;
+    d->max_size = config->release.max_size;
+    d->probation_ms = config->release.probation_ms;
+    d->probation_requests = config->release.probation_requests;
+    d->probation_timeout_ms = config->release.probation_timeout_ms;
+    d->max_error_rate = config->release.max_error_rate;
+    d->started_ms = d->step_started_ms = baton__clock_now_ms();
+    uv_timer_init(sup->loop, &d->timer);
+    d->timer.data = d;
+    d->timer_open = true;
+    sup->deploy = d;
+    baton__log(BATON_LOG_NOTICE,
+               "release.root: the supervisor died during the deploy of %s, whose workers still "
+               "serve: %s stays current and its probation restarts (failing it goes back to %s)",
+               d->version, d->version, d->from[0] ? d->from : "no release");
+}
+
 int baton__deploy_open(struct baton_supervisor *sup, const struct baton_config *config)
 {
     char err[512], real[PATH_MAX];
@@ -999,6 +1101,12 @@ int baton__deploy_open(struct baton_supervisor *sup, const struct baton_config *
             baton_journal_close(j);
         baton_deploy_unlock(lock);
         return -EIO;
+    }
+    if (resumable(sup, &st)) {
+        /* The journal and the lock go to the resumed deploy, which ends like any other. */
+        resume(sup, config, &st, j, lock);
+        baton_journal_state_free(&st);
+        return 0;
     }
     if (st.recovery != BATON_RECOVER_NONE) {
         r = baton_deploy_recover(sup->release_fd, j, &st, config->release.keep, err, sizeof(err));

@@ -12,7 +12,7 @@
  *
  * The transitions (the tables below are checked by the funnels):
  *
- *   worker      STARTING --READY=1 / delay passed--> READY
+ *   worker      STARTING --READY=1 / delay passed (and app.probe answered)--> READY
  *               STARTING|READY --drain--> DRAINING (stop signal) --drain_timeout--> KILLED
  *               STARTING|READY|DRAINING --kill--> KILLED (SIGKILL)
  *               any --exit--> freed (a new generation's live worker fails its rollout;
@@ -591,6 +591,31 @@ int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now)
 
 /* ---- events ----------------------------------------------------------------------------- */
 
+/* w is ready (READY=1 or its delay, and its probe answered): counted, and a rollout goes on. */
+static void worker_became_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now)
+{
+    struct baton_generation *g = w->gen;
+    w->ready_ms = now - w->started_ms;
+    worker_set_state(gs, w, BATON_WORKER_READY, 0);
+    if (gs->transition == BATON_TRANSITION_ROLLOUT && g == gs->tx.gen) {
+        rollout_ready(gs, w, now); /* logged as progress */
+        return;
+    }
+    baton__log_at(BATON_LOG_INFO, g->id, w->pid, "worker ready in %llums (slot %u)",
+                  (unsigned long long)w->ready_ms, w->slot);
+}
+
+/* A worker outside a rollout (a restart) that did not get ready: its slot backs off, it stops. */
+static void stop_unready(struct baton_gens *gs, struct baton_worker *w, uint64_t now)
+{
+    struct baton_generation *g = w->gen;
+    if (w->slot < g->n_slots && g->slots[w->slot].worker == w && g->state == BATON_GEN_ACTIVE &&
+        !gs->stopping)
+        slot_backoff(g, w->slot, now - w->started_ms, now);
+    uint64_t grace = g->config->app.drain_timeout_ms;
+    drain_worker(gs, w, grace > BATON_FAILED_KILL_MS ? BATON_FAILED_KILL_MS : grace, now);
+}
+
 void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now)
 {
     struct baton_generation *g = w->gen;
@@ -602,15 +627,40 @@ void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uin
         w->reloading = false;
         return;
     }
-    w->ready_ms = now - w->started_ms;
     w->reloading = false;
-    worker_set_state(gs, w, BATON_WORKER_READY, 0);
-    if (gs->transition == BATON_TRANSITION_ROLLOUT && g == gs->tx.gen) {
-        rollout_ready(gs, w, now); /* logged as progress */
+    if (w->probing)
+        return; /* a repeated READY=1: the probe's answer decides */
+    if (g->config->app.probe.path && gs->ops->probe) {
+        /* Ready by its own word; counted ready once the probe reaches it (app.probe). The
+         * ready timeout still bounds it; a passed delay has none left: the probe's own
+         * timeout does. */
+        w->probing = true;
+        if (g->config->app.ready == BATON_READY_DELAY)
+            w->deadline_ms = 0;
+        gs->ops->probe(gs->ctx, w);
         return;
     }
-    baton__log_at(BATON_LOG_INFO, g->id, w->pid, "worker ready in %llums (slot %u)",
-                  (unsigned long long)w->ready_ms, w->slot);
+    worker_became_ready(gs, w, now);
+}
+
+void baton__gens_worker_probed(struct baton_gens *gs, struct baton_worker *w, bool ok,
+                               const char *answer, uint64_t now)
+{
+    struct baton_generation *g = w->gen;
+    if (w->state != BATON_WORKER_STARTING || !w->probing)
+        return;
+    w->probing = false;
+    if (ok) {
+        worker_became_ready(gs, w, now);
+        return;
+    }
+    if (gs->transition == BATON_TRANSITION_ROLLOUT && g == gs->tx.gen) {
+        rollout_fail(gs, BATON_CAUSE_PROBE, w, 0, answer, now);
+        return;
+    }
+    baton__log_at(BATON_LOG_WARNING, g->id, w->pid, "worker said READY=1 but %s: stopping it",
+                  answer ? answer : "its probe failed");
+    stop_unready(gs, w, now);
 }
 
 void baton__gens_worker_reloading(struct baton_gens *gs, struct baton_worker *w)
@@ -668,11 +718,7 @@ static void starting_deadline(struct baton_gens *gs, struct baton_worker *w, uin
     }
     baton__log_at(BATON_LOG_WARNING, g->id, w->pid, "worker not ready within %llums: stopping it",
                   (unsigned long long)g->config->app.ready_timeout_ms);
-    if (w->slot < g->n_slots && g->slots[w->slot].worker == w && g->state == BATON_GEN_ACTIVE &&
-        !gs->stopping)
-        slot_backoff(g, w->slot, now - w->started_ms, now);
-    uint64_t grace = g->config->app.drain_timeout_ms;
-    drain_worker(gs, w, grace > BATON_FAILED_KILL_MS ? BATON_FAILED_KILL_MS : grace, now);
+    stop_unready(gs, w, now);
 }
 
 /* Finds one due deadline and acts on it; returns false when nothing was due. Acting may change
@@ -873,8 +919,8 @@ int baton__generation_state_parse(const char *name)
 
 const char *baton__cause_name(enum baton_cause c)
 {
-    static const char *const names[] = {"none", "exit",   "signal", "timeout",
-                                        "exec", "config", "stop",   "reload"};
+    static const char *const names[] = {"none",   "exit", "signal", "timeout", "exec",
+                                        "config", "stop", "reload", "probe"};
     return (unsigned)c < N(names) ? names[c] : "?";
 }
 

@@ -18,6 +18,7 @@
  *                 sockets taken over (pidfd_getfd), and drained
  *   deploy.c      baton deploy / rollback / releases, probation of deploys, recovery at start
  *   probation.c   app.probation for plain reloads
+ *   probe.c       app.probe: the workers' private probe listeners, the GET sent to them
  *   pull.c        release.source: pull mode's polls on the thread pool, pulled deploys
  *   supervisor.c  the event loop, signals and the systemd side
  */
@@ -76,6 +77,8 @@ struct baton_worker {
     bool reloading;                 /* RELOADING=1 seen, READY=1 not yet */
     bool reload_pending;            /* asked to reload in place; READY=1 not yet */
     pid_t foreign_child;            /* a process of this worker's group that sent notify messages */
+    unsigned short probe_port;      /* app.probe: its private listener on 127.0.0.1 (0: none) */
+    bool probing;                   /* STARTING: READY=1 came, the probe's answer not yet */
     /* The last stderr lines, oldest first from tail_start (a ring filled by worker.c), the
      * number of lines ever kept, and that number when an in-place reload began. */
     char *stderr_tail[BATON_STDERR_TAIL];
@@ -131,6 +134,7 @@ enum baton_cause {
     BATON_CAUSE_CONFIG,  /* the configuration did not load */
     BATON_CAUSE_STOP,    /* the supervisor was asked to stop */
     BATON_CAUSE_RELOAD,  /* an in-place reload: a worker reported ERRNO=/failure */
+    BATON_CAUSE_PROBE,   /* a new worker said READY=1 but failed app.probe */
 };
 
 /* How an in-place reload ended (for the whole reload, or for one worker of it). */
@@ -151,6 +155,7 @@ struct baton_verdict {
     int err;         /* EXEC: errno; RELOAD: ERRNO= */
     pid_t pid;       /* the worker named by the cause, 0 when none */
     char *status;    /* the worker's last STATUS=, or NULL */
+    char *probe;     /* PROBE: the probe's answer ("probe GET /healthz on worker N: 503 ...") */
     char **stderr;   /* its last stderr lines, NULL-terminated, or NULL */
     uint64_t ready_ms, total_ms;
     char *error; /* "generation 5 failed: ..." (NULL when ok) */
@@ -174,6 +179,10 @@ struct baton_gens_ops {
     void (*release_worker)(void *ctx, struct baton_worker *w);
     /* g is about to be freed: release g->config. */
     void (*release_generation)(void *ctx, struct baton_generation *g);
+    /* Sends app.probe to w (STARTING, READY=1 seen; its config has a probe path). The answer
+     * comes later, never from inside this call, through baton__gens_worker_probed(). NULL: no
+     * probes (every worker is ready at READY=1). */
+    void (*probe)(void *ctx, struct baton_worker *w);
 };
 
 enum baton_transition {
@@ -236,6 +245,11 @@ int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now);
 
 /* Events from the outside world. */
 void baton__gens_worker_ready(struct baton_gens *gs, struct baton_worker *w, uint64_t now);
+/* The answer to the probe ops->probe sent to w: ok counts it ready; a failure (answer: what the
+ * probe got, for the verdict) fails a rollout it is part of, or stops it like a worker that was
+ * not ready in time. Ignored unless w is STARTING with a probe out. */
+void baton__gens_worker_probed(struct baton_gens *gs, struct baton_worker *w, bool ok,
+                               const char *answer, uint64_t now);
 void baton__gens_worker_reloading(struct baton_gens *gs, struct baton_worker *w);
 void baton__gens_worker_errno(struct baton_gens *gs, struct baton_worker *w, int err, uint64_t now);
 /* Process `pid` of w's process group (not w itself: a wrapper's child) sent a notify message. */
@@ -420,6 +434,7 @@ struct baton_supervisor {
     char *release_real;
     struct baton_deploy *deploy, *deploy_queue;
     struct baton_probation *probation; /* probation.c: a reload on probation, or NULL */
+    struct baton_probe *probes;        /* probe.c: every app.probe request in flight */
     struct baton_pull *pull;           /* pull.c: release.source, or NULL */
 
     uv_timer_t timer;
@@ -608,6 +623,9 @@ void baton__recover_save(struct baton_supervisor *sup);
 /* Drains the orphans: the stop signal (their generation's), SIGKILL to their process group
  * after its drain_timeout; fast: SIGKILL now. */
 void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now);
+/* True when an orphan still serving runs in directory dir (its cwd: a generation's resolved
+ * app.dir, e.g. a release's directory): deploy.c resumes that release's probation. */
+bool baton__recover_serves_dir(const struct baton_supervisor *sup, const char *dir);
 uint64_t baton__recover_next_deadline(const struct baton_supervisor *sup);
 void baton__recover_tick(struct baton_supervisor *sup, uint64_t now);
 /* True when no orphan is left. */
@@ -681,6 +699,37 @@ void baton__probation_worker_exit(struct baton_supervisor *sup, const struct bat
 void baton__probation_after_reap(struct baton_supervisor *sup);
 bool baton__probation_busy(const struct baton_supervisor *sup, char *buf, size_t size);
 void baton__probation_close(struct baton_supervisor *sup);
+
+/* probe.c: app.probe (DESIGN.md "Observability"). */
+struct baton_probe;
+/* Binds a new worker's private probe listener on 127.0.0.1, port 0: its close-on-exec fd (spawn.c
+ * passes it as the worker's last listener, named "probe", and closes its own copy) and port.
+ * Returns 0 or -errno. */
+int baton__probe_listener(int *ret_fd, unsigned short *ret_port);
+/* A probe's answer: ok when the status was app.probe.expect; text is the whole answer for
+ * messages ("probe GET /healthz on worker N: 503 Service Unavailable (expected 200)"). */
+typedef void (*baton_probe_done)(struct baton_supervisor *sup, pid_t pid, long gen, bool ok,
+                                 const char *text, void *data);
+/* Sends GET <app.probe.path> to w's probe listener from the loop, within app.probe.timeout. done
+ * is called once, later (never from inside this call), unless the probe is cancelled first. */
+struct baton_probe *baton__probe_start(struct baton_supervisor *sup, const struct baton_worker *w,
+                                       baton_probe_done done, void *data);
+/* Forgets a probe in flight: its done is not called. */
+void baton__probe_cancel(struct baton_probe *p);
+/* At exit, before the loop's last run: every probe in flight is cancelled. */
+void baton__probe_close_all(struct baton_supervisor *sup);
+/* The machine's ops->probe: the readiness probe, answered through baton__gens_worker_probed(). */
+void baton__probe_worker(struct baton_supervisor *sup, struct baton_worker *w);
+/* Probation's probes: every app.probe.interval, every ready worker of generation gen. The first
+ * failure (a worker still ready that failed its probe) stops the watch, then calls failed once:
+ * the owner must not stop it again. */
+struct baton_probe_watch;
+typedef void (*baton_probe_failed)(struct baton_supervisor *sup, const char *text, void *data);
+/* NULL when gen has no app.probe (or is gone). */
+struct baton_probe_watch *baton__probe_watch_start(struct baton_supervisor *sup, long gen,
+                                                   baton_probe_failed failed, void *data);
+/* Stops the watch (NULL is fine); its probes still out are forgotten. */
+void baton__probe_watch_stop(struct baton_probe_watch *pw);
 
 /* supervisor.c: a transaction's answer (verdict JSON) to its client, systemd and status. */
 void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len);

@@ -2,10 +2,11 @@
 /*
  * Probation for plain reloads (app.probation, DESIGN.md "Deploy"): a reload whose new
  * generation became ready gets its verdict only after that generation stayed up for
- * app.probation with no worker exit. A worker of it that exits inside probation fails the
- * reload, and the previous generation comes back: a new generation is started from the previous
- * one's own configuration and resolved directory (its code, not whatever the files say now),
- * as a normal rolling reload, so the failing generation serves until the restored workers are
+ * app.probation with no worker exit and, with app.probe, every probe of its workers (one per
+ * app.probe.interval) passing. A worker of it that exits, or fails its probe, inside probation
+ * fails the reload, and the previous generation comes back: a new generation is started from the
+ * previous one's own configuration and resolved directory (its code, not whatever the files say
+ * now), as a normal rolling reload, so the failing generation serves until the restored workers are
  * ready and connections wait in the listeners' queues meanwhile.
  *
  * Deploys have their own probation (deploy.c: time, requests and the 5xx share); this one is
@@ -34,8 +35,9 @@ struct baton_probation {
     uint64_t started_ms, duration_ms;
     struct baton_config *restore; /* the previous generation's configuration, its dir resolved */
     char *verdict;                /* the reload's verdict JSON, held until probation ends */
-    char reason[256];
+    char reason[1400];
     uv_timer_t timer;
+    struct baton_probe_watch *probes; /* app.probe every interval, or NULL */
 };
 
 static void on_closed(uv_handle_t *h)
@@ -49,6 +51,7 @@ static void probation_free(struct baton_supervisor *sup)
     if (!p)
         return;
     sup->probation = NULL;
+    baton__probe_watch_stop(p->probes);
     baton__config_free(p->restore);
     free(p->verdict);
     uv_timer_stop(&p->timer);
@@ -94,6 +97,23 @@ static void on_timer(uv_timer_t *t)
     answer(sup, true, NULL, NULL);
 }
 
+static void restore(struct baton_supervisor *sup);
+
+/* A worker of the generation on probation failed app.probe (the watch is stopped already). */
+static void on_probe_failed(struct baton_supervisor *sup, const char *text, void *data)
+{
+    struct baton_probation *p = sup->probation;
+    if (!p || p->phase != PH_WATCH)
+        return;
+    p->probes = NULL;
+    snprintf(p->reason, sizeof(p->reason), "generation %ld failed in probation: %s", p->gen, text);
+    baton__log_at(BATON_LOG_ERROR, p->gen, -1, "%s: restoring generation %ld", p->reason,
+                  p->previous);
+    uv_timer_stop(&p->timer);
+    p->phase = PH_FAILED;
+    restore(sup); /* from the loop, not inside the machine: the restore starts now */
+}
+
 bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct baton_verdict *v,
                                    const char *json)
 {
@@ -108,7 +128,7 @@ bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct ba
         else
             snprintf(msg, sizeof(msg), "generation %ld could not be restored: %s", p->previous,
                      v->error ? v->error : "?");
-        char error[300];
+        char error[sizeof(p->reason)];
         snprintf(error, sizeof(error), "%s", p->reason);
         answer(sup, false, error, msg);
         return true;
@@ -151,6 +171,7 @@ bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct ba
     p->timer.data = sup;
     uv_timer_start(&p->timer, on_timer, p->duration_ms, 0);
     sup->probation = p;
+    p->probes = baton__probe_watch_start(sup, p->gen, on_probe_failed, NULL);
     char line[128];
     snprintf(line, sizeof(line), "generation %ld is serving: probation for %llu ms", v->gen,
              (unsigned long long)p->duration_ms);
@@ -176,6 +197,8 @@ void baton__probation_worker_exit(struct baton_supervisor *sup, const struct bat
     baton__log_at(BATON_LOG_ERROR, p->gen, w->pid, "%s: restoring generation %ld", p->reason,
                   p->previous);
     uv_timer_stop(&p->timer);
+    baton__probe_watch_stop(p->probes);
+    p->probes = NULL;
     p->phase = PH_FAILED;
 }
 
@@ -184,6 +207,15 @@ void baton__probation_after_reap(struct baton_supervisor *sup)
     struct baton_probation *p = sup->probation;
     if (!p || p->phase != PH_FAILED)
         return;
+    restore(sup);
+}
+
+/* The previous generation's configuration starts again as a normal reload. */
+static void restore(struct baton_supervisor *sup)
+{
+    struct baton_probation *p = sup->probation;
+    baton__probe_watch_stop(p->probes);
+    p->probes = NULL;
     p->phase = PH_RESTORE;
     struct baton_config *c = p->restore;
     p->restore = NULL;

@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,6 +651,28 @@ static void signal_orphan(struct baton_orphan *o, int signo)
     if (pidfd_send_signal_(o->pidfd, signo) < 0 && errno != ESRCH)
         baton__log_at(BATON_LOG_ERROR, o->gen, o->pid, "kill SIG%s: %s", baton__signal_name(signo),
                       strerror(errno));
+}
+
+bool baton__recover_serves_dir(const struct baton_supervisor *sup, const char *dir)
+{
+    const struct baton_takeover *rec = sup->recovery;
+    char link[64], cwd[PATH_MAX], want[PATH_MAX];
+    if (!realpath(dir, want))
+        return false;
+    for (size_t i = 0; rec && i < rec->n_orphans; i++) {
+        const struct baton_orphan *o = &rec->orphans[i];
+        if (o->state != ORPHAN_SERVING || o->pidfd < 0)
+            continue;
+        snprintf(link, sizeof(link), "/proc/%ld/cwd", (long)o->pid);
+        ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+        if (n <= 0)
+            continue;
+        cwd[n] = '\0';
+        /* Still the process the pidfd names (its pid not reused since): its cwd is its own. */
+        if (strcmp(cwd, want) == 0 && syscall(SYS_pidfd_send_signal, o->pidfd, 0, NULL, 0) == 0)
+            return true;
+    }
+    return false;
 }
 
 void baton__recover_drain(struct baton_supervisor *sup, bool fast, uint64_t now)

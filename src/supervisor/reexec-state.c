@@ -211,6 +211,10 @@ static const struct field config_fields[] = {
     F("app.restart_initial_ms", F_U64, app.restart_initial_ms, 100),
     F("app.restart_max_ms", F_U64, app.restart_max_ms, 30000),
     F("app.probation_ms", F_U64, app.probation_ms, 0),
+    F("app.probe.path", F_STR, app.probe.path, 0),
+    F("app.probe.timeout_ms", F_U64, app.probe.timeout_ms, 2000),
+    F("app.probe.interval_ms", F_U64, app.probe.interval_ms, 5000),
+    F("app.probe.expect", F_UINT, app.probe.expect, 200),
     F("tcp.defer_accept_ms", F_U64, tcp.defer_accept_ms, 1000),
     F("control.socket", F_STR, control.socket, 0),
     F("control.group", F_STR, control.group, 0),
@@ -463,6 +467,9 @@ static void generation_json(struct baton_buf *b, const struct baton_generation *
         baton__json_kv_int(b, "started_ms", (long long)w->started_ms);
         baton__json_kv_int(b, "ready_ms", (long long)w->ready_ms);
         baton__json_kv_int(b, "deadline_ms", (long long)w->deadline_ms);
+        baton__json_kv_int(b, "probe_port", w->probe_port);
+        if (w->probing)
+            baton__json_kv_bool(b, "probing", 1);
         baton__json_kv_int(b, "out_fd", out);
         baton__json_kv_int(b, "err_fd", err);
         if (w->status)
@@ -569,6 +576,9 @@ static void restore_generation(struct baton_supervisor *sup, const struct baton_
         w->started_ms = (uint64_t)get_int(item, "started_ms", 0);
         w->ready_ms = (uint64_t)get_int(item, "ready_ms", 0);
         w->deadline_ms = (uint64_t)get_int(item, "deadline_ms", 0);
+        long long port = get_int(item, "probe_port", 0);
+        w->probe_port = port > 0 && port < 65536 ? (unsigned short)port : 0;
+        w->probing = get_int(item, "probing", 0) != 0 && w->state == BATON_WORKER_STARTING;
         w->status = get_str(item, "status");
         get_counters(item, "counters", &w->counters);
         int out = (int)get_int(item, "out_fd", -1), err = (int)get_int(item, "err_fd", -1);

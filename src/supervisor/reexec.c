@@ -181,6 +181,12 @@ int baton__reexec_restore(struct baton_supervisor *sup, int state_fd)
         if (w && !w->io)
             baton__worker_io_start(sup, w, fds->workers[i].out, fds->workers[i].err);
     }
+    /* A probe that was out when the old image executed this one is asked again (its answer
+     * went with the old image's loop). */
+    for (struct baton_generation *g = sup->gens.list; g; g = g->next)
+        for (struct baton_worker *w = g->workers; w; w = w->next)
+            if (w->probing && w->state == BATON_WORKER_STARTING)
+                baton__probe_worker(sup, w);
     r = 0;
 out:
     free(fds->control_path);

@@ -92,6 +92,8 @@ void baton__verdict_free(struct baton_verdict *v)
         free(v->stderr);
     }
     free(v->status);
+    free(v->probe);
+    v->probe = NULL;
     free(v->error);
     free(v->msg);
     v->stderr = NULL;
@@ -153,6 +155,10 @@ void baton__rollout_verdict_failed(struct baton_verdict *v, const struct baton_g
         v->err = -detail;
         v->error =
             baton__xasprintf("generation %ld failed: %s", g->id, what ? what : strerror(-detail));
+        break;
+    case BATON_CAUSE_PROBE:
+        v->probe = baton__xstrdup(what ? what : "probe failed");
+        v->error = baton__xasprintf("generation %ld failed: %s", g->id, v->probe);
         break;
     default:
         v->error = baton__xasprintf("generation %ld failed: the supervisor is stopping", g->id);

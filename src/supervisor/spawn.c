@@ -89,7 +89,7 @@ static bool same_key(const char *a, const char *b)
 }
 
 /* The worker's environment: base minus keys app.env overrides, app.env, the protocol's. */
-static char **build_env(struct baton_supervisor *sup, const struct baton_worker *w,
+static char **build_env(struct baton_supervisor *sup, const struct baton_worker *w, bool probe,
                         char **ret_listen_pid)
 {
     const struct baton_config *c = w->gen->config;
@@ -108,8 +108,10 @@ static char **build_env(struct baton_supervisor *sup, const struct baton_worker 
         if (!env_drop(c->app.env[j]))
             env[k++] = baton__xstrdup(c->app.env[j]);
     }
-    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", sup->n_listeners);
-    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s", sup->fdnames);
+    /* app.probe: one more listener, the worker's own, last (DESIGN.md "Observability"). */
+    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", sup->n_listeners + (probe ? 1 : 0));
+    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s%s%s", sup->fdnames,
+                                probe && sup->fdnames[0] ? ":" : "", probe ? "probe" : "");
     env[k++] = baton__xasprintf("NOTIFY_SOCKET=%s", sup->notify_name);
     env[k++] = baton__xasprintf("BATON_GENERATION=%ld", w->gen->id);
     env[k++] = baton__xasprintf("BATON_WORKER=%u", w->slot);
@@ -193,7 +195,7 @@ static void child_fail(int fd, int stage)
 static void child(const struct spawn_plan *p)
 {
     int n = p->n_listen, high = 3 + n;
-    int hi[64];
+    int hi[65];
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigset_t none;
 
@@ -258,8 +260,9 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     struct baton_generation *g = w->gen;
     const struct baton_config *c = g->config;
     struct spawn_plan plan = {0};
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1};
-    int listen_fds[64];
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1}, probe_fd = -1;
+    unsigned short probe_port = 0;
+    int listen_fds[65];
     sigset_t all, old;
     struct child_error ce;
     pid_t pid;
@@ -277,6 +280,14 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     plan.dir = g->dir;
     plan.listen_fds = listen_fds;
     plan.n_listen = (int)sup->n_listeners;
+    if (c->app.probe.path) {
+        /* Bound before the fork: the worker's own, so the port is known before it starts. */
+        if ((r = baton__probe_listener(&probe_fd, &probe_port)) < 0) {
+            *ret_what = baton__xasprintf("probe listener: %s", strerror(-r));
+            return r;
+        }
+        listen_fds[plan.n_listen++] = probe_fd;
+    }
     plan.devnull = sup->devnull;
     if ((r = plan_user(&plan, c->app.user)) < 0) {
         *ret_what = r == -ESRCH ? baton__xasprintf("user %s: no such user", c->app.user)
@@ -288,7 +299,7 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
         *ret_what = baton__xasprintf("pipe: %s", strerror(-r));
         goto out;
     }
-    plan.envp = build_env(sup, w, &plan.listen_pid);
+    plan.envp = build_env(sup, w, probe_fd >= 0, &plan.listen_pid);
     plan.out_w = out[1];
     plan.err_w = err[1];
     plan.error_w = ep[1];
@@ -325,6 +336,7 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
         goto out;
     }
     w->pid = pid;
+    w->probe_port = probe_port;
     baton__fd_nonblock(out[0], true);
     baton__fd_nonblock(err[0], true);
     baton__worker_io_start(sup, w, out[0], err[0]);
@@ -337,6 +349,7 @@ out:
     baton__fd_closep(&err[1]);
     baton__fd_closep(&ep[0]);
     baton__fd_closep(&ep[1]);
+    baton__fd_closep(&probe_fd); /* the worker has it; the supervisor keeps only the port */
     free_strv(plan.envp);
     return r;
 }

@@ -52,6 +52,8 @@ static void worker_json(struct baton_buf *b, const struct baton_worker *w,
     if (w->state != BATON_WORKER_STARTING || w->ready_ms)
         baton__json_kv_int(b, "ready_ms", (long long)w->ready_ms);
     baton__json_kv_int(b, "uptime_ms", (long long)(now - w->started_ms));
+    if (w->probing) /* READY=1 came; app.probe's answer not yet */
+        baton__json_kv_bool(b, "probing", 1);
     baton__json_key(b, "stats");
     baton__counters_json(b, &w->counters);
     baton__buf_puts(b, "}");
@@ -220,6 +222,8 @@ void baton__verdict_json(const struct baton_verdict *v, struct baton_buf *b)
         }
         if (v->status)
             baton__json_kv_str(b, "status", v->status);
+        if (v->probe)
+            baton__json_kv_str(b, "probe", v->probe);
         if (v->stderr) {
             size_t n = 0;
             while (v->stderr[n])

@@ -170,6 +170,8 @@ static void op_done(void *ctx, const struct baton_verdict *v)
         sup->last_reload = baton__xstrdup(b.data);
         if (v->ok && !sup->first_ready) {
             sup->first_ready = true;
+            /* A dead supervisor's workers (a resumed deploy's) drain like an old generation. */
+            baton__recover_drain(sup, false, baton__clock_now_ms());
             sd_notify(sup, "READY=1\nSTATUS=serving");
         }
     } else if (!baton__probation_rollout_done(sup, v, b.data)) {
@@ -199,7 +201,13 @@ static void op_release_generation(void *ctx, struct baton_generation *g)
     g->config = NULL;
 }
 
+static void op_probe(void *ctx, struct baton_worker *w)
+{
+    baton__probe_worker(ctx, w);
+}
+
 static const struct baton_gens_ops gens_ops = {
+    .probe = op_probe,
     .spawn = op_spawn,
     .kill = op_kill,
     .progress = op_progress,
@@ -563,6 +571,7 @@ static int shutdown_all(struct baton_supervisor *sup, uv_loop_t *loop, struct ba
     baton__pull_close(sup);
     baton__deploy_close(sup);
     baton__probation_close(sup);
+    baton__probe_close_all(sup);
     baton__recover_end(sup); /* the state file: removed, or left to the next supervisor */
     baton__gens_free(&sup->gens);
     baton__endpoint_close(sup);

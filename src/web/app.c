@@ -3,6 +3,11 @@
  * The running worker: adopts or binds its listeners, loads the modules, serves, reports to the
  * supervisor (READY=1, STATUS=, BATON_STATS=, STOPPING=1), drains on SIGTERM, and swaps its
  * configuration and modules in place on SIGHUP (or, with --dev, when a module file changes).
+ *
+ * An inherited listener named `probe` (app.probe, DESIGN.md "Observability") is served by a
+ * server of its own: the modules' routes plus a built-in `GET /healthz` (200 "ok") unless a
+ * module routes that path. Its requests never reach BATON_STATS (the supervisor's probes are
+ * not the application's traffic), and it drains and closes with the main server.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -34,6 +39,7 @@ struct app {
     char **argv;
     unsigned generation;
     struct baton__server *server;
+    struct baton__server *probe; /* the `probe` listener's server, or NULL */
     struct baton_static *st;
     char *static_root;
     struct baton__web_module *modules[BATON__WEB_MAX_MODULES];
@@ -136,6 +142,38 @@ fail:
     baton__router_free(router);
     put_modules(mods, n);
     return r;
+}
+
+/* The built-in probe answer's owner: static, never released. */
+static struct baton__owner builtin_owner = {.refs = 1, .name = "baton-web"};
+
+static int builtin_healthz(baton_request *req, baton_response *res, void *data)
+{
+    int r = baton_response_header(res, "Cache-Control", "no-store");
+    return r < 0 ? r : baton_response_text(res, 200, "ok\n");
+}
+
+/* The probe listener's router: every module's routes, then `GET /healthz` unless one of them
+ * answers it. NULL when it cannot be built (logged). */
+static struct baton__router *probe_router(struct app *a, struct baton__web_module **mods, size_t n)
+{
+    static const struct baton_route healthz = {"GET", "/healthz", builtin_healthz, NULL};
+    struct baton__router *router = NULL;
+    struct baton__match m;
+    char err[512], allow[64];
+    int r = baton__router_new(&router);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = baton__web_module_register(mods[i], router, err, sizeof(err));
+    if (r == 0 && baton__router_match(router, "GET", "/healthz", &m, allow, sizeof(allow)) !=
+                      BATON__ROUTE_FOUND)
+        r = baton__router_add(router, &healthz, &builtin_owner, err, sizeof(err));
+    if (r < 0) {
+        baton__log_at(BATON_LOG_ERROR, a->generation, getpid(), "probe listener: %s",
+                      r == -ENOMEM ? strerror(-r) : err);
+        baton__router_free(router);
+        return NULL;
+    }
+    return router;
 }
 
 /* Carries each old module's state to the new module of the same name that can take it. */
@@ -246,6 +284,9 @@ static void reload(struct app *a, const char *why)
     carry_state(a, mods, n);
     size_t routes = baton__router_count(router);
     baton__server_set_router(a->server, router);
+    struct baton__router *pr = a->probe ? probe_router(a, mods, n) : NULL;
+    if (pr)
+        baton__server_set_router(a->probe, pr);
     put_modules(a->modules, a->nmodules);
     memcpy(a->modules, mods, n * sizeof(mods[0]));
     a->nmodules = n;
@@ -363,6 +404,8 @@ static void close_everything(struct app *a)
     if (a->notify)
         send_stats(a);
     baton__server_close(a->server);
+    if (a->probe)
+        baton__server_close(a->probe);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -397,13 +440,35 @@ static void on_signal(uv_signal_t *h, int signo)
     baton_notify_stopping();
     baton_notify_status("draining %u connections", st.active);
     uv_timer_stop(&a->dev_timer);
+    if (a->probe)
+        baton__server_drain(a->probe); /* its end is the main server's (on_drained) */
     baton__server_drain(a->server);
 }
 
 /* ---- start --------------------------------------------------------------------------------- */
 
+/* The `probe` listener's own server (same limits, no access log, no stats report). */
+static int add_probe(struct app *a, int fd)
+{
+    struct baton__server_hooks hooks = {
+        .data = a, .handler_error = on_handler_error, .event = on_event};
+    struct baton__router *router = probe_router(a, a->modules, a->nmodules);
+    int r = router ? baton__server_new(a->loop, &a->opts->server, &hooks, &a->probe) : -ENOMEM;
+    if (r == 0)
+        r = baton__server_add_listener(a->probe, fd);
+    if (r < 0) {
+        baton__log(BATON_LOG_ERROR, "probe listener fd %d: %s", fd, strerror(-r));
+        baton__router_free(router);
+        return r;
+    }
+    baton__server_set_router(a->probe, router);
+    baton__log_at(BATON_LOG_DEBUG, a->generation, getpid(), "probe listener on fd %d", fd);
+    return 0;
+}
+
 static int add_listeners(struct app *a)
 {
+    int probe = baton_listen_fd_by_name("probe"); /* the names go with the environment below */
     int n = baton_listen_fds(1);
     if (n < 0) {
         baton__log(BATON_LOG_ERROR, "LISTEN_FDS: %s", strerror(-n));
@@ -413,6 +478,12 @@ static int add_listeners(struct app *a)
         if (a->opts->nlisten)
             baton__log(BATON_LOG_INFO, "using %d inherited listeners; --listen ignored", n);
         for (int i = 0; i < n; i++) {
+            if (BATON_LISTEN_FDS_START + i == probe) {
+                int r = add_probe(a, probe);
+                if (r < 0)
+                    return r;
+                continue;
+            }
             int r = baton__server_add_listener(a->server, BATON_LISTEN_FDS_START + i);
             if (r < 0) {
                 baton__log(BATON_LOG_ERROR, "inherited listener fd %d: %s",
@@ -498,6 +569,8 @@ int baton__web_app_run(struct baton__web_options *opts, int argc, char **argv)
     router = NULL;
     baton__server_set_static(a->server, a->st);
     int r = baton__server_start(a->server);
+    if (r == 0 && a->probe)
+        r = baton__server_start(a->probe);
     if (r < 0) {
         baton__log(BATON_LOG_ERROR, "cannot start serving: %s", uv_strerror(r));
         status = 1;
@@ -537,11 +610,14 @@ out:
     if (a->server && !a->closed) {
         /* Refused before serving: close what the server opened and let libuv finish. */
         baton__server_close(a->server);
+        if (a->probe)
+            baton__server_close(a->probe);
         uv_run(a->loop, UV_RUN_DEFAULT);
     }
     baton__web_access_log_flush();
     baton__router_free(router);
     baton__server_free(a->server);
+    baton__server_free(a->probe);
     put_modules(a->modules, a->nmodules);
 #ifdef BATON_HAVE_STATIC
     baton__static_close(a->st);

@@ -91,10 +91,10 @@ def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
     r = config(procs, env={"BATON_CANARY_WORKERS": "2"})
     assert r.returncode == 2
     assert r.stderr == "environment BATON_CANARY_WORKERS: canary.workers: not supported yet\n"
-    r = config(procs, "--set", "canary.workers=1", "--set", "app.probe.path=/")
+    r = config(procs, "--set", "canary.workers=1", "--set", "canary.duration=1s")
     assert r.returncode == 2
     assert r.stderr == ("--set canary.workers=1: canary.workers: not supported yet\n"
-                        "--set app.probe.path=/: app.probe: not supported yet\n")
+                        "--set canary.duration=1s: canary.duration: not supported yet\n")
     # Built ones are accepted.
     r = config(procs, "--set", "release.root=/srv/hello", "--set", "app.probation=5s",
                "--set", "release.source.url=https://x/latest.json", "--set", "release.source.interval=2m")
@@ -111,6 +111,50 @@ def test_keys_not_supported_yet_are_refused_in_every_layer(procs):
     r = config(procs, env={"BATON_CANARY_WORKERS": ""})
     assert r.returncode == 0, r.stderr
     assert "canary" not in r.stdout
+
+
+def test_app_probe(procs):
+    # Off by default: printed with its defaults and no path, and that loads back.
+    (procs.tmp / "baton.yaml").write_text(GOOD)
+    r = config(procs, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["app"]["probe"] == {
+        "path": None, "timeout": "2s", "interval": "5s", "expect": 200}
+    # Every layer sets it, with origins.
+    (procs.tmp / "baton.yaml").write_text(
+        GOOD.replace("  workers: 2\n", "  workers: 2\n  probe: {path: /healthz, timeout: 1s}\n"))
+    r = config(procs, "--set", "app.probe.expect=204", env={"BATON_APP_PROBE_INTERVAL": "250ms"})
+    assert r.returncode == 0, r.stderr
+    assert line_of(r.stdout, "path").split() == ["path:", "/healthz", "#", "baton.yaml:10:11"]
+    assert line_of(r.stdout, "timeout").split()[:2] == ["timeout:", "1s"]
+    assert line_of(r.stdout, "interval").split() == ["interval:", "250ms", "#",
+                                                     "BATON_APP_PROBE_INTERVAL"]
+    assert line_of(r.stdout, "expect").split() == ["expect:", "204", "#", "--set"]
+    (procs.tmp / "printed.yaml").write_text(r.stdout)
+    again = config(procs, "-c", "printed.yaml", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["config"]["app"]["probe"] == {
+        "path": "/healthz", "timeout": "1s", "interval": "250ms", "expect": 204}
+    # Bad values, each with its place; a typo gets a suggestion.
+    bad = {
+        "{path: healthz}": "app.probe.path must be a request path starting with '/'",
+        "{path: /x, timeout: 0s}": "app.probe.timeout must be at least 1ms, not '0s'",
+        "{path: /x, interval: soon}": "app.probe.interval: bad duration 'soon'",
+        "{path: /x, expect: 99}": "app.probe.expect must be an integer from 100 to 599, not '99'",
+        "{path: /x, expect: 600}": "app.probe.expect must be an integer from 100 to 599, not '600'",
+        "{path: /x, pth: /y}": "unknown key 'pth' in app.probe (did you mean 'path'?)",
+        "{timeout: 3s}": "app.probe.timeout is set but app.probe.path is not",
+        "/healthz": "app.probe must be a mapping of keys, not a value",
+    }
+    for value, message in bad.items():
+        (procs.tmp / "baton.yaml").write_text(
+            GOOD.replace("  workers: 2\n", f"  workers: 2\n  probe: {value}\n"))
+        r = config(procs)
+        assert r.returncode == 2, value
+        assert r.stderr.startswith("baton.yaml:10:") and message in r.stderr, (value, r.stderr)
+    (procs.tmp / "baton.yaml").write_text(GOOD)
+    r = config(procs, "--set", "app.probe.path=/a b")
+    assert r.returncode == 2 and "app.probe.path must be a request path" in r.stderr, r.stderr
 
 
 def test_environment_and_set_override(procs):

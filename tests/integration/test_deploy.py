@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from harness import (BATON, deploy_json, make_artifact, make_minisign_key, release_config,
+from harness import (BATON, deploy_json, make_artifact, make_minisign_key, pid_alive, release_config,
                      serving_version, Supervisor, wait_for)
 
 
@@ -285,6 +285,60 @@ def test_kill_9_mid_deploy_then_restart(procs, port, point):
         assert st["state"] == "committed", st
     else:  # nothing unfinished is counted as committed
         assert st is None or st["state"] in ("failed", "unfinished"), st
+    code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "3.0"))
+    assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_kill_9_in_probation_resumes_probation(procs, port, healthy):
+    """Killed in probation while the new release's workers serve: the restarted supervisor takes
+    them over, keeps `current` and restarts probation on a new generation of that release;
+    passing commits it, failing rolls back as usual (DESIGN.md "Crash safety")."""
+    root = procs.tmp / "root"
+    config = release_config(procs.tmp, port, root, probation="100ms")
+    sup = Supervisor(procs, config)
+    wait_for(lambda: sup.cli("status", "--json").returncode == 0, what="control socket")
+    assert deploy_json(sup, "deploy", make_artifact(procs.tmp, "1.0"))[0] == 0
+    config.write_text(config.read_text().replace('probation: "100ms"', 'probation: "6s"'))
+    sup.proc.signal(signal.SIGTERM)
+    sup.proc.wait()
+    sup = Supervisor(procs, config, env={"BATON_TEST_KILL_AT": "journal-probation"})
+    sup.wait_ready(workers=2)
+    # A sick 2.0 crashes 2.5 s after it starts: after the takeover, inside the new probation.
+    args = () if healthy else ("--crash-after", "2500")
+    r = sup.cli("deploy", make_artifact(procs.tmp, "2.0", args))
+    assert r.returncode != 0
+    wait_for(lambda: not sup.proc.alive(), timeout=10, what="the supervisor killed")
+    assert os.readlink(root / "current") == "releases/2.0"
+    orphans = procs.marked_pids()
+    assert orphans  # 2.0's workers live on, serving
+    sup = Supervisor(procs, config)
+    if healthy:
+        gen = sup.wait_ready(workers=2)
+        assert gen["release"] == "2.0"
+        wait_for(lambda: (release_state(sup, "2.0") or {}).get("state") == "committed",
+                 timeout=20, what="2.0 committed after its resumed probation")
+        assert os.readlink(root / "current") == "releases/2.0"
+        assert serving_version(port) == "2.0"
+        assert "probation restarts" in sup.proc.log()
+    else:
+        wait_for(lambda: (release_state(sup, "2.0") or {}).get("state") == "failed",
+                 timeout=30, what="2.0 failed in its resumed probation")
+        st = release_state(sup, "2.0")
+        assert "probation: worker" in st["reason"], st  # judged, not merely switched back
+        assert os.readlink(root / "current") == "releases/1.0"
+        wait_for(lambda: serving_version(port) == "1.0" and sup.active()["release"] == "1.0",
+                 timeout=15, what="1.0 serving again")
+    def drained():
+        left = [p for p in orphans if pid_alive(p)]
+        assert not left or sup.proc.alive()
+        return not left
+    try:
+        wait_for(drained, timeout=20, what="the orphans drained")
+    except AssertionError:
+        left = {p: open(f"/proc/{p}/cmdline").read().replace("\0", " ") for p in orphans
+                if pid_alive(p)}
+        raise AssertionError(f"orphans left: {left}\n{sup.proc.log()[-6000:]}")
     code, _, result, r = deploy_json(sup, "deploy", make_artifact(procs.tmp, "3.0"))
     assert code == 0 and result["verdict"] == "ok", r.stdout + r.stderr
 

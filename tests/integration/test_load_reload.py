@@ -5,6 +5,7 @@ For baton-web and for the Go net/http example, with keep-alive and with Connecti
 64 connections: at least 20 reloads each while tests/tools/loadgen runs, and every request it sent
 must be answered with a 2xx. Each reload must really change the generation: the active
 generation id goes up by one, every worker pid is new, and the old workers exit (drained).
+Both apps run with app.probe: each new worker is probed on its own listener before it counts.
 """
 import pytest
 
@@ -22,7 +23,8 @@ APPS = {
 @pytest.mark.parametrize("mode", ["keepalive", "close"])
 @pytest.mark.parametrize("app", list(APPS))
 def test_reloads_under_load_lose_nothing(procs, port, app, mode):
-    config = write_config(procs.tmp, port, APPS[app](), workers=2)
+    config = write_config(procs.tmp, port, APPS[app](), workers=2,
+                          extra_app={"probe": {"path": "/healthz", "timeout": "2s"}})
     sup = Supervisor(procs, config)
     gen = sup.wait_ready(workers=2)
 

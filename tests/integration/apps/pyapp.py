@@ -14,6 +14,11 @@ drains on SIGTERM. Flags to misbehave:
   --stderr TEXT          write TEXT (and a second line) to stderr first
   --reload-errno N       answer the reload signal with ERRNO=N instead of READY=1
   --crash-slot N         the worker in slot N (BATON_WORKER) dies by SIGSEGV before READY=1
+  --probe-status N       answer app.probe (the listener named `probe`) with status N (default 200)
+  --probe-hang           accept app.probe's connection and never answer
+  --probe-fail-after MS  answer the probe 200 for MS after start, then 503
+  --probe-close          close the probe listener (serve no probe)
+  --probe-log FILE       append "pid path" to FILE for every probe request
 """
 import argparse
 import os
@@ -60,6 +65,11 @@ def main():
     p.add_argument("--stderr")
     p.add_argument("--reload-errno", type=int)
     p.add_argument("--crash-slot", type=int)
+    p.add_argument("--probe-status", type=int, default=200)
+    p.add_argument("--probe-hang", action="store_true")
+    p.add_argument("--probe-fail-after", type=int)
+    p.add_argument("--probe-log")
+    p.add_argument("--probe-close", action="store_true")
     a = p.parse_args()
 
     if a.stderr:
@@ -91,6 +101,40 @@ def main():
     def on_hup(signo, frame):
         notify("RELOADING=1")
         notify(f"ERRNO={a.reload_errno}" if a.reload_errno else "READY=1")
+
+    names = os.environ.get("LISTEN_FDNAMES", "").split(":")
+    if "probe" in names and a.probe_close:
+        os.close(3 + len(names) - 1)
+    elif "probe" in names:
+        assert names[-1] == "probe" and len(names) == int(os.environ["LISTEN_FDS"]), names
+        started = time.monotonic()
+
+        class Probe(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if a.probe_log:
+                    with open(a.probe_log, "a") as f:
+                        f.write(f"{os.getpid()} {self.path}\n")
+                if a.probe_hang:
+                    time.sleep(3600)
+                status = a.probe_status
+                if a.probe_fail_after is not None and \
+                        (time.monotonic() - started) * 1000 > a.probe_fail_after:
+                    status = 503
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        probe = ThreadingHTTPServer(("127.0.0.1", 0), Probe, bind_and_activate=False)
+        probe.socket.close()
+        probe.socket = socket.socket(fileno=3 + len(names) - 1)
+        probe.daemon_threads = True
+        threading.Thread(target=probe.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_hup)

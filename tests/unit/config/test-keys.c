@@ -182,7 +182,6 @@ static void refuses_keys_not_supported_yet(void **state)
                  "baton.yaml:4:3: canary.workers: not supported yet\n");
     expect_error("app:\n  command: [x]\n  probe: {path: /healthz}\n"
                  "canary: {workers: 1, min_requests: 5}\n",
-                 "baton.yaml:3:3: app.probe: not supported yet\n"
                  "baton.yaml:4:10: canary.workers: not supported yet\n"
                  "baton.yaml:4:22: canary.min_requests: not supported yet\n");
     /* Even a bad value gets the same answer: the key is the problem, not its value. */
@@ -195,11 +194,11 @@ static void refuses_keys_not_supported_yet(void **state)
     assert_int_equal(res.r, -EINVAL);
     assert_string_equal(res.err, "environment BATON_CANARY_DURATION: canary.duration: not "
                                  "supported yet\n");
-    char *sets[] = {"canary={workers: 2}", "app.probe.path=/healthz", NULL};
+    char *sets[] = {"canary={workers: 2}", "canary.duration=1s", NULL};
     res = load("baton.yaml", NULL, NULL, sets);
     assert_int_equal(res.r, -EINVAL);
     assert_string_equal(res.err, "--set canary={workers: 2}: canary.workers: not supported yet\n"
-                                 "--set app.probe.path=/healthz: app.probe: not supported yet\n");
+                                 "--set canary.duration=1s: canary.duration: not supported yet\n");
 
     /* Null (an empty variable, ~, an empty section) sets nothing and is accepted. */
     write_file("baton.yaml", "app: {command: [x], probe: ~}\ncanary:\n");
@@ -209,6 +208,59 @@ static void refuses_keys_not_supported_yet(void **state)
     assert_string_equal(res.err, "");
     assert_null(res.config->release.root);
     baton__config_free(res.config);
+}
+
+/* app.probe: off without a path; each key's values, in every layer. */
+static void parses_app_probe(void **state)
+{
+    write_file("baton.yaml", "app: {command: [x]}\n");
+    struct result res = load("baton.yaml", NULL, NULL, NULL);
+    assert_int_equal(res.r, 0);
+    assert_null(res.config->app.probe.path);
+    assert_int_equal(res.config->app.probe.timeout_ms, 2000);
+    assert_int_equal(res.config->app.probe.interval_ms, 5000);
+    assert_int_equal(res.config->app.probe.expect, 200);
+    baton__config_free(res.config);
+
+    write_file("baton.yaml", "app:\n  command: [x]\n  probe: {path: /healthz?full=1, timeout: "
+                             "500ms}\n");
+    char *env[] = {"BATON_APP_PROBE_INTERVAL=1m", NULL};
+    char *sets[] = {"app.probe.expect=204", NULL};
+    res = load("baton.yaml", NULL, env, sets);
+    assert_string_equal(res.err, "");
+    assert_int_equal(res.r, 0);
+    assert_string_equal(res.config->app.probe.path, "/healthz?full=1");
+    assert_int_equal(res.config->app.probe.timeout_ms, 500);
+    assert_int_equal(res.config->app.probe.interval_ms, 60000);
+    assert_int_equal(res.config->app.probe.expect, 204);
+    assert_string_equal(origin(res.config, "app.probe.path"), "baton.yaml:3:11");
+    assert_string_equal(origin(res.config, "app.probe.interval"), "BATON_APP_PROBE_INTERVAL");
+    assert_string_equal(origin(res.config, "app.probe.expect"), "--set");
+    baton__config_free(res.config);
+
+    expect_error("app:\n  command: [x]\n  probe: {path: healthz}\n",
+                 "baton.yaml:3:17: app.probe.path must be a request path starting with '/' "
+                 "(/healthz), without spaces, not 'healthz'\n");
+    expect_error("app:\n  command: [x]\n  probe: {path: \"/a b\"}\n",
+                 "baton.yaml:3:17: app.probe.path must be a request path starting with '/' "
+                 "(/healthz), without spaces, not '/a b'\n");
+    expect_error("app:\n  command: [x]\n  probe: {path: /, timeout: 0ms, interval: 0s}\n",
+                 "baton.yaml:3:29: app.probe.timeout must be at least 1ms, not '0ms'\n"
+                 "baton.yaml:3:44: app.probe.interval must be at least 1ms, not '0s'\n");
+    expect_error("app:\n  command: [x]\n  probe: {path: /, expect: 42}\n",
+                 "baton.yaml:3:28: app.probe.expect must be an integer from 100 to 599, not "
+                 "'42'\n");
+    expect_error("app:\n  command: [x]\n  probe: {path: /, expect: ok}\n",
+                 "baton.yaml:3:28: app.probe.expect must be an integer from 100 to 599, not "
+                 "'ok'\n");
+    expect_error("app:\n  command: [x]\n  probe: {path: /, intervall: 1s}\n",
+                 "baton.yaml:3:20: unknown key 'intervall' in app.probe (did you mean "
+                 "'interval'?)\n");
+    expect_error("app:\n  command: [x]\n  probe: {expect: 204}\n",
+                 "baton.yaml:3:19: app.probe.expect is set but app.probe.path is not: the probe "
+                 "needs the path it asks for, such as path: /healthz\n");
+    expect_error("app:\n  command: [x]\n  probe: /healthz\n",
+                 "baton.yaml:3:10: app.probe must be a mapping of keys, not a value\n");
 }
 
 /* Signal keys go through src/common/signal.c (tested there): names, numbers, any case. */
@@ -231,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reports_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_keys_not_supported_yet, setup, teardown),
         cmocka_unit_test_setup_teardown(parses_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(parses_app_probe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,9 @@ static struct fake {
     int exit_status, err;
     char error[256], msg[256], status[64];
     int n_stderr;
+    pid_t probed[16]; /* ops->probe calls */
+    int n_probed;
+    char probe[128]; /* the verdict's probe answer */
 } f;
 
 static int fake_spawn(void *ctx, struct baton_worker *w, char **ret_what)
@@ -71,6 +74,7 @@ static void fake_done(void *ctx, const struct baton_verdict *v)
     snprintf(f.error, sizeof(f.error), "%s", v->error ? v->error : "");
     snprintf(f.msg, sizeof(f.msg), "%s", v->msg ? v->msg : "");
     snprintf(f.status, sizeof(f.status), "%s", v->status ? v->status : "");
+    snprintf(f.probe, sizeof(f.probe), "%s", v->probe ? v->probe : "");
     f.n_stderr = 0;
     for (char **p = v->stderr; p && *p; p++)
         f.n_stderr++;
@@ -89,8 +93,14 @@ static void fake_release_generation(void *ctx, struct baton_generation *g)
     free(g->config);
 }
 
+static void fake_probe(void *ctx, struct baton_worker *w)
+{
+    f.probed[f.n_probed++] = w->pid;
+}
+
 static const struct baton_gens_ops ops = {fake_spawn, fake_kill,           fake_progress,
-                                          fake_done,  fake_release_worker, fake_release_generation};
+                                          fake_done,  fake_release_worker, fake_release_generation,
+                                          fake_probe};
 
 static char *command[] = {"app", NULL};
 
@@ -472,10 +482,55 @@ static void test_first_generation_failure(void **state)
     assert_true(baton__gens_idle(&gs));
 }
 
+/* app.probe: READY=1 sends the probe; only its passing answer counts the worker ready. A failed
+ * one fails the rollout with the probe's answer, and the old generation keeps serving. */
+static void test_probe_gates_readiness(void **state)
+{
+    start_first(1, BATON_STRATEGY_ROLLING); /* no probe: ready at READY=1, nothing probed */
+    assert_int_equal(f.n_probed, 0);
+    struct baton_config *c = config(2, BATON_STRATEGY_ROLLING, 1);
+    c->app.probe.path = "/healthz";
+    c->app.probe.expect = 200;
+    assert_int_equal(baton__gens_reload(&gs, c, 100), 2);
+    ready(101, 110);
+    assert_int_equal(f.n_probed, 1);
+    assert_int_equal(f.probed[0], 101);
+    assert_int_equal(by_pid(101)->state, BATON_WORKER_STARTING); /* not counted yet */
+    assert_int_equal(f.n_spawned, 2);                            /* nor the next one started */
+    ready(101, 111);                                             /* a repeated READY=1: no 2nd */
+    assert_int_equal(f.n_probed, 1);
+    baton__gens_worker_probed(&gs, by_pid(101), true, "probe GET /healthz on worker 101: 200 OK",
+                              112);
+    assert_int_equal(by_pid(101)->state, BATON_WORKER_READY);
+    assert_int_equal(killed(100, SIGTERM), 1); /* rolling: the old one goes now */
+    assert_int_equal(f.n_spawned, 3);
+    ready(102, 120);
+    assert_int_equal(f.n_probed, 2);
+    baton__gens_worker_probed(&gs, by_pid(102), false,
+                              "probe GET /healthz on worker 102: 503 Service Unavailable "
+                              "(expected 200)",
+                              121);
+    assert_int_equal(f.n_done, 1);
+    assert_false(f.ok);
+    assert_int_equal(f.cause, BATON_CAUSE_PROBE);
+    assert_string_equal(f.error, "generation 2 failed: probe GET /healthz on worker 102: 503 "
+                                 "Service Unavailable (expected 200)");
+    assert_string_equal(f.probe, "probe GET /healthz on worker 102: 503 Service Unavailable "
+                                 "(expected 200)");
+    assert_string_equal(baton__cause_name(BATON_CAUSE_PROBE), "probe");
+    assert_int_equal(gs.active->id, 1); /* the old generation is restored and serves */
+    assert_int_equal(f.n_spawned, 4);
+    assert_int_equal(f.spawned[3]->gen->id, 1);
+    /* A late answer for a worker no longer starting changes nothing. */
+    baton__gens_worker_probed(&gs, by_pid(102), true, "late", 122);
+    assert_int_equal(f.n_done, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_generation_rolling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_gates_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolling_drains_one_old_per_ready_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_surge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_count_changes, setup, teardown),

@@ -43,6 +43,8 @@ static const char full_yaml[] = "name: roundtrip\n"
                                 "  max_draining: 4\n"
                                 "  user: nobody\n"
                                 "  probation: 3s\n"
+                                "  probe: {path: /ready, timeout: 750ms, interval: 3s, "
+                                "expect: 204}\n"
                                 "  restart: {initial: 250ms, max: 9s}\n"
                                 "release:\n"
                                 "  root: rel\n"
@@ -259,7 +261,8 @@ static void fake_release_generation(void *ctx, struct baton_generation *g)
 }
 
 static const struct baton_gens_ops ops = {fake_spawn, fake_kill,           fake_progress,
-                                          fake_done,  fake_release_worker, fake_release_generation};
+                                          fake_done,  fake_release_worker, fake_release_generation,
+                                          NULL};
 
 static struct baton_supervisor *sup_new(void)
 {
