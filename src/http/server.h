@@ -33,7 +33,7 @@ struct baton__server_config {
     {                                                                                              \
         .limits = BATON__LIMITS_DEFAULT, .max_connections = 16384, .header_timeout_ms = 10000,     \
         .body_timeout_ms = 30000, .keepalive_timeout_ms = 30000, .send_timeout_ms = 30000,         \
-        .drain_grace_ms = 100, .drain_timeout_ms = 30000, .linger_ms = 2000, .generation = 0,      \
+        .drain_grace_ms = 1000, .drain_timeout_ms = 30000, .linger_ms = 2000, .generation = 0,     \
     }
 
 enum baton__event_level {

@@ -13,7 +13,7 @@
  *   limits: {header_bytes: 8192, header_count: 100, uri_bytes: 4096, body_bytes: 1048576,
  *            connections: 16384}
  *   timeouts: {header: 10s, body: 30s, keepalive: 30s, send: 30s, linger: 2s,
- *              drain_grace: 100ms, drain: 30s}
+ *              drain_grace: 1s, drain: 30s}
  *
  * Relative paths are relative to the file's directory. Only the keys the file sets change the
  * options; flags parsed afterwards win.

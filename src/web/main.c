@@ -47,7 +47,7 @@ static void usage(FILE *f)
            "  --keepalive-timeout DUR idle keep-alive connection (30s)\n"
            "  --send-timeout DUR      client not reading (30s)\n"
            "  --drain-grace DUR       quiet time before an idle connection closes at drain "
-           "(100ms)\n"
+           "(1s)\n"
            "  --drain-timeout DUR     at drain, close everything after (30s)\n"
            "  --log-format text|json  --log-level LEVEL\n"
            "  --version, --help\n");
