@@ -370,11 +370,14 @@ enum baton_sup_state {
     BATON_SUP_STOPPING,
 };
 
+/* A listening socket the supervisor holds (listener.c), known by its address. */
 struct baton_listener {
-    char *name, *text; /* from the configuration the supervisor started with */
+    char *name, *text; /* from the configuration that last named it */
     struct baton_address address;
     int fd;
     bool adopted; /* passed by systemd: its UNIX socket file is not ours to remove */
+    bool current; /* the serving generation's (or the start's): fd store, state file, status */
+    char *stored; /* the name it has in systemd's fd store, or NULL when not stored */
 };
 
 struct baton_supervisor {
@@ -388,11 +391,10 @@ struct baton_supervisor {
     bool stop_fast;
     bool stop_requested; /* stop from the loop (asked for inside a state machine callback) */
 
-    struct baton_listener *listeners;
+    struct baton_listener *listeners; /* every one held: current, and those a generation uses */
     size_t n_listeners;
     struct baton_inherited *inherited; /* systemd's listeners, until baton__listeners_open() */
     size_t n_inherited;
-    char *fdnames; /* LISTEN_FDNAMES value */
 
     char **base_env;        /* the supervisor's environment without LISTEN_* and NOTIFY_SOCKET */
     char *sd_notify_socket; /* the supervisor's own NOTIFY_SOCKET (systemd), or NULL */
@@ -456,9 +458,27 @@ bool baton__listener_is(int fd, const struct baton_address *addr);
 void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
-/* True when config's `listen:` differs from the listeners held. */
+/* True when config's `listen:` differs from the current listeners (addresses or names). */
 bool baton__listeners_changed(const struct baton_supervisor *sup,
                               const struct baton_config *config);
+/* The listener held on addr, or NULL. */
+struct baton_listener *baton__listener_find(const struct baton_supervisor *sup,
+                                            const struct baton_address *addr);
+/* Before generation `gen` starts from config: binds every address of its `listen:` not held yet
+ * (with the socket options of the start) and says what changes as progress lines. Returns how
+ * many it bound, or -errno with "listen NAME: ADDRESS: reason" in err when one cannot be bound:
+ * then nothing changed (those bound for it are closed again). Listeners held stay as they are;
+ * those config no longer names close later (baton__listeners_update()). */
+int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_config *config,
+                             long gen, char *err, size_t errsz);
+/* Once per loop turn: the serving generation's listeners become the current ones (renamed as it
+ * names them), any listener no live generation uses is closed, and systemd's fd store and the
+ * state file follow when that changed anything. */
+void baton__listeners_update(struct baton_supervisor *sup);
+/* Hands the current listeners to systemd's fd store (FDSTORE=1) when not stored yet. */
+void baton__listeners_store(struct baton_supervisor *sup);
+/* status.c: the listeners as a JSON array: current ones in fd order, then those closing. */
+void baton__listeners_status_json(const struct baton_supervisor *sup, struct baton_buf *b);
 
 /* spawn.c: the gens_ops spawn: forks and execs w, sets w->pid and starts its output capture. */
 int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, char **ret_what);

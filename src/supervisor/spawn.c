@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -108,8 +109,12 @@ static char **build_env(struct baton_supervisor *sup, const struct baton_worker 
         if (!env_drop(c->app.env[j]))
             env[k++] = baton__xstrdup(c->app.env[j]);
     }
-    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", sup->n_listeners);
-    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s", sup->fdnames);
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    for (size_t i = 0; i < c->n_listen; i++)
+        baton__buf_printf(&names, "%s%s", i ? ":" : "", c->listen[i].name);
+    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", c->n_listen);
+    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s", names.data ? names.data : "");
+    baton__buf_free(&names);
     env[k++] = baton__xasprintf("NOTIFY_SOCKET=%s", sup->notify_name);
     env[k++] = baton__xasprintf("BATON_GENERATION=%ld", w->gen->id);
     env[k++] = baton__xasprintf("BATON_WORKER=%u", w->slot);
@@ -266,17 +271,26 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     int r;
 
     resolve(sup, g);
-    if (sup->n_listeners > 64) {
+    if (c->n_listen > 64) {
         *ret_what = baton__xstrdup("listen: more than 64 listeners");
         return -E2BIG;
     }
-    for (size_t i = 0; i < sup->n_listeners; i++)
-        listen_fds[i] = sup->listeners[i].fd;
+    /* The generation's own listeners, in its `listen:` order (a reload may have changed them:
+     * an older generation keeps those it started with). */
+    for (size_t i = 0; i < c->n_listen; i++) {
+        const struct baton_listener *l = baton__listener_find(sup, &c->listen[i].address);
+        if (!l) {
+            *ret_what =
+                baton__xasprintf("listen %s: %s: not open", c->listen[i].name, c->listen[i].text);
+            return -EBADF;
+        }
+        listen_fds[i] = l->fd;
+    }
     plan.path = g->exec_path;
     plan.argv = c->app.command;
     plan.dir = g->dir;
     plan.listen_fds = listen_fds;
-    plan.n_listen = (int)sup->n_listeners;
+    plan.n_listen = (int)c->n_listen;
     plan.devnull = sup->devnull;
     if ((r = plan_user(&plan, c->app.user)) < 0) {
         *ret_what = r == -ESRCH ? baton__xasprintf("user %s: no such user", c->app.user)
