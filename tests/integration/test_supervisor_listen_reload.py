@@ -118,6 +118,8 @@ def test_removed_listener_closes_after_the_old_generation_drained(procs, port):
     assert "fd" not in ls["old"]
     assert holds(sup.pid, old_inode)
     assert [l["name"] for l in read_state(procs.tmp)["listeners"]] == ["http"]
+    text = sup.cli("status").stdout
+    assert f"listen: old 127.0.0.1:{old} (closing: used by generation 1)" in text, text
 
     # Generation 1 killed at its drain_timeout: the listener is gone, the address refuses.
     wait_for(lambda: not pid_alive(pid1), timeout=15 * TIME_SCALE, what="generation 1 to be killed")
