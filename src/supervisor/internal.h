@@ -166,8 +166,9 @@ struct baton_gens_ops {
     int (*spawn)(void *ctx, struct baton_worker *w, char **ret_what);
     /* Sends a signal to w's process (the stop signal and SIGKILL: to its process group too). */
     void (*kill)(void *ctx, struct baton_worker *w, int signo);
-    /* A line of progress for the current transaction (also logged). */
-    void (*progress)(void *ctx, long gen, const char *msg);
+    /* A line of progress for the current transaction (also logged); step names its kind
+     * ("start", "ready", "drain", "signal", "reloaded") for programs. */
+    void (*progress)(void *ctx, long gen, const char *step, const char *msg);
     /* The current transaction ended; v is valid during the call only. */
     void (*done)(void *ctx, const struct baton_verdict *v);
     /* w is about to be freed: release w->io. */
@@ -411,7 +412,8 @@ struct baton_supervisor {
     struct baton_control_client *clients;
     struct baton_control_client *tx_client; /* asked for the running transaction, or NULL */
     uint64_t tx_started_ms;
-    char *last_reload; /* JSON object of the last verdict, or NULL */
+    uint64_t tx_step_ms; /* when the running transaction's last progress event was sent */
+    char *last_reload;   /* JSON object of the last verdict, or NULL */
 
     char *exe_path; /* for SIGUSR2: the binary and the argv to execute again */
     char **exe_argv;
@@ -704,8 +706,9 @@ void baton__probation_close(struct baton_supervisor *sup);
 
 /* supervisor.c: a transaction's answer (verdict JSON) to its client, systemd and status. */
 void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len);
-/* A progress line of the running transaction (logged, sent to its client). */
-void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg);
+/* A progress line of the running transaction (logged, sent to its client as an event with
+ * step, msg, gen, elapsed_ms and step_ms: the time since the previous event). */
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *step, const char *msg);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

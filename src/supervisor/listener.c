@@ -295,7 +295,7 @@ int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_co
                                          "socket activation (kept across restarts by the fd store "
                                          "only; add it to the socket unit to make it permanent)"
                                        : "");
-        baton__sup_progress(sup, gen, msg);
+        baton__sup_progress(sup, gen, "listen", msg);
     }
     for (size_t i = 0; i < sup->n_listeners; i++) {
         const struct baton_listener *l = &sup->listeners[i];
@@ -311,7 +311,7 @@ int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_co
                  l->adopted ? " (passed by systemd: its socket unit still holds it, remove it "
                               "there)"
                             : "");
-        baton__sup_progress(sup, gen, msg);
+        baton__sup_progress(sup, gen, "listen", msg);
     }
     baton__listeners_configure(sup, config);
     return (int)(sup->n_listeners - first);

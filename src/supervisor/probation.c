@@ -154,7 +154,7 @@ bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct ba
     char line[128];
     snprintf(line, sizeof(line), "generation %ld is serving: probation for %llu ms", v->gen,
              (unsigned long long)p->duration_ms);
-    baton__sup_progress(sup, v->gen, line);
+    baton__sup_progress(sup, v->gen, "probation", line);
     return true;
 }
 

@@ -83,20 +83,25 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
                       baton__signal_name(signo), strerror(errno));
 }
 
-static void op_progress(void *ctx, long gen, const char *msg)
+static void op_progress(void *ctx, long gen, const char *step, const char *msg)
 {
     struct baton_supervisor *sup = ctx;
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
     baton__deploy_progress(sup, gen, msg);
     if (!sup->tx_client)
         return;
+    uint64_t now = baton__clock_now_ms();
+    uint64_t since = sup->tx_step_ms > sup->tx_started_ms ? sup->tx_step_ms : sup->tx_started_ms;
     struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
+    baton__json_kv_str(&b, "step", step);
     baton__json_kv_str(&b, "msg", msg);
     baton__json_kv_int(&b, "gen", gen);
-    baton__json_kv_int(&b, "elapsed_ms", (long long)(baton__clock_now_ms() - sup->tx_started_ms));
+    baton__json_kv_int(&b, "elapsed_ms", (long long)(now - sup->tx_started_ms));
+    baton__json_kv_int(&b, "step_ms", (long long)(now - since));
     baton__buf_puts(&b, "}");
+    sup->tx_step_ms = now;
     baton__ctl_send(sup->tx_client, b.data, b.len);
     baton__buf_free(&b);
 }
@@ -171,9 +176,9 @@ void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, 
     finish(sup, ok, json, len, true);
 }
 
-void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg)
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *step, const char *msg)
 {
-    op_progress(sup, gen, msg);
+    op_progress(sup, gen, step, msg);
 }
 
 static void op_release_worker(void *ctx, struct baton_worker *w)
@@ -281,6 +286,7 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return 0;
     }
     baton__log(BATON_LOG_INFO, "reload: reading the configuration");
+    sup->tx_step_ms = now;
     if (baton__config_load(sup->options, &config, &err) < 0) {
         config_failed(sup, err.data ? err.data : "configuration error");
         baton__buf_free(&err);
