@@ -466,8 +466,10 @@ bool baton__listeners_changed(const struct baton_supervisor *sup,
 /* The listener held on addr, or NULL. */
 struct baton_listener *baton__listener_find(const struct baton_supervisor *sup,
                                             const struct baton_address *addr);
-/* Before generation `gen` starts from config: binds every address of its `listen:` not held yet
- * (with the socket options of the start) and says what changes as progress lines. Returns how
+/* Before generation `gen` starts from config, in the same loop turn as baton__gens_reload():
+ * binds every address of its `listen:` not held yet (with the socket options of the start) and
+ * says what changes as progress lines (a listener no generation names is closed at the next
+ * baton__listeners_update(), as after a reload that did not start). Returns how
  * many it bound, or -errno with "listen NAME: ADDRESS: reason" in err when one cannot be bound:
  * then nothing changed (those bound for it are closed again). Listeners held stay as they are;
  * those config no longer names close later (baton__listeners_update()). */

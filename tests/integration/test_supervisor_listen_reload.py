@@ -164,3 +164,23 @@ def test_address_in_use_fails_the_reload_and_changes_nothing(procs, port):
     assert r.returncode == 0, r.stdout + r.stderr
     assert http_get(taken)[0] == 200
     sup.stop()
+
+
+def test_listener_of_a_failed_generation_closes_with_it(procs, port):
+    config = write_config(procs.tmp, port, pyapp(), workers=1)
+    sup = Supervisor(procs, config)
+    gen = sup.wait_ready(workers=1)
+    extra = free_port()
+    set_listen(config, {"http": f"127.0.0.1:{port}", "admin": f"127.0.0.1:{extra}"})
+    set_command(config, pyapp("--exit-at-start", "3"))
+    r = sup.reload()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"listening on 127.0.0.1:{extra} (admin), new in generation 2" in r.stdout
+    # Rolled back: generation 1 serves on its one listener; the new one went with generation 2.
+    assert sup.active()["id"] == gen["id"]
+    wait_for(lambda: [l["name"] for l in sup.status()["listeners"]] == ["http"], timeout=10,
+             what="the failed generation's listener to close")
+    assert refused(extra)
+    assert http_get(port)[0] == 200
+    sup.stop()
+
