@@ -460,12 +460,10 @@ bool baton__listener_is(int fd, const struct baton_address *addr);
 void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
-/* True when config's `listen:` differs from the current listeners (addresses or names). */
-bool baton__listeners_changed(const struct baton_supervisor *sup,
-                              const struct baton_config *config);
-/* The listener held on addr, or NULL. */
+/* The listener held for `listen:` entry lc (its address; for a TCP port 0, its name too), or
+ * NULL. */
 struct baton_listener *baton__listener_find(const struct baton_supervisor *sup,
-                                            const struct baton_address *addr);
+                                            const struct baton_listen_config *lc);
 /* Before generation `gen` starts from config, in the same loop turn as baton__gens_reload():
  * binds every address of its `listen:` not held yet (with the socket options of the start) and
  * says what changes as progress lines (a listener no generation names is closed at the next

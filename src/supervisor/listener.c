@@ -191,16 +191,33 @@ out:
     return r;
 }
 
-static bool same_address(const struct baton_address *a, const struct baton_address *b)
+/* True when l is the listener of `listen:` entry lc: the same address; for a TCP port 0 (any
+ * free port, which may repeat) the same name too, since the address alone names none. */
+static bool matches(const struct baton_listener *l, const struct baton_listen_config *lc)
 {
-    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
+    const struct baton_address *a = &l->address, *b = &lc->address;
+    if (a->len != b->len || memcmp(&a->u, &b->u, a->len) != 0)
+        return false;
+    bool any_port = (b->u.sa.sa_family == AF_INET && b->u.in.sin_port == 0) ||
+                    (b->u.sa.sa_family == AF_INET6 && b->u.in6.sin6_port == 0);
+    return !any_port || strcmp(l->name, lc->name) == 0;
+}
+
+/* True when a configuration names l. */
+static bool named_by(const struct baton_listener *l, const struct baton_config *c)
+{
+    for (size_t k = 0; c && k < c->n_listen; k++) {
+        if (matches(l, &c->listen[k]))
+            return true;
+    }
+    return false;
 }
 
 struct baton_listener *baton__listener_find(const struct baton_supervisor *sup,
-                                            const struct baton_address *addr)
+                                            const struct baton_listen_config *lc)
 {
     for (size_t i = 0; i < sup->n_listeners; i++) {
-        if (same_address(&sup->listeners[i].address, addr))
+        if (matches(&sup->listeners[i], lc))
             return &sup->listeners[i];
     }
     return NULL;
@@ -227,22 +244,6 @@ void baton__listeners_close(struct baton_supervisor *sup)
     sup->n_listeners = 0;
 }
 
-bool baton__listeners_changed(const struct baton_supervisor *sup, const struct baton_config *config)
-{
-    size_t current = 0;
-    for (size_t i = 0; i < sup->n_listeners; i++)
-        current += sup->listeners[i].current;
-    if (config->n_listen != current)
-        return true;
-    for (size_t i = 0; i < config->n_listen; i++) {
-        const struct baton_listen_config *lc = &config->listen[i];
-        const struct baton_listener *l = baton__listener_find(sup, &lc->address);
-        if (!l || !l->current || strcmp(l->name, lc->name) != 0)
-            return true;
-    }
-    return false;
-}
-
 /* True when the socket activation of this supervisor passed any listener (systemd's own). */
 static bool socket_activated(const struct baton_supervisor *sup)
 {
@@ -262,7 +263,7 @@ int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_co
 
     for (size_t i = 0; i < config->n_listen; i++) {
         const struct baton_listen_config *lc = &config->listen[i];
-        if (baton__listener_find(sup, &lc->address))
+        if (baton__listener_find(sup, lc))
             continue;
         int fd = baton__address_listen(&lc->address, LISTEN_BACKLOG);
         if (fd < 0) {
@@ -299,10 +300,7 @@ int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_co
     }
     for (size_t i = 0; i < sup->n_listeners; i++) {
         const struct baton_listener *l = &sup->listeners[i];
-        bool kept = false;
-        for (size_t k = 0; k < config->n_listen && !kept; k++)
-            kept = same_address(&l->address, &config->listen[k].address);
-        if (kept || !l->current)
+        if (named_by(l, config) || !l->current)
             continue;
         snprintf(msg, sizeof(msg),
                  "listener %s (%s) is not in generation %ld: closed once no "
@@ -326,10 +324,8 @@ out:
 static bool in_use(const struct baton_supervisor *sup, const struct baton_listener *l)
 {
     for (const struct baton_generation *g = sup->gens.list; g; g = g->next) {
-        for (size_t k = 0; g->config && k < g->config->n_listen; k++) {
-            if (same_address(&l->address, &g->config->listen[k].address))
-                return true;
-        }
+        if (named_by(l, g->config))
+            return true;
     }
     return false;
 }
@@ -381,9 +377,7 @@ void baton__listeners_update(struct baton_supervisor *sup)
         struct baton_listener *l = &sup->listeners[i];
         const struct baton_listen_config *lc = NULL;
         for (size_t k = 0; k < active->config->n_listen && !lc; k++)
-            lc = same_address(&l->address, &active->config->listen[k].address)
-                     ? &active->config->listen[k]
-                     : NULL;
+            lc = matches(l, &active->config->listen[k]) ? &active->config->listen[k] : NULL;
         if (l->current != (lc != NULL))
             changed = true;
         l->current = lc != NULL;
@@ -437,8 +431,7 @@ void baton__listeners_status_json(const struct baton_supervisor *sup, struct bat
                 continue;
             long fd = -1;
             for (size_t k = 0; active && k < active->config->n_listen && fd < 0; k++)
-                fd = same_address(&l->address, &active->config->listen[k].address) ? 3 + (long)k
-                                                                                   : -1;
+                fd = matches(l, &active->config->listen[k]) ? 3 + (long)k : -1;
             baton__buf_puts(b, first ? "{" : ",{");
             first = false;
             baton__json_kv_str(b, "name", l->name);
@@ -451,13 +444,10 @@ void baton__listeners_status_json(const struct baton_supervisor *sup, struct bat
             baton__buf_puts(b, "[");
             bool g_first = true;
             for (const struct baton_generation *g = sup->gens.list; g; g = g->next) {
-                for (size_t k = 0; g->config && k < g->config->n_listen; k++) {
-                    if (!same_address(&l->address, &g->config->listen[k].address))
-                        continue;
-                    baton__buf_printf(b, "%s%ld", g_first ? "" : ",", g->id);
-                    g_first = false;
-                    break;
-                }
+                if (!named_by(l, g->config))
+                    continue;
+                baton__buf_printf(b, "%s%ld", g_first ? "" : ",", g->id);
+                g_first = false;
             }
             baton__buf_puts(b, "]}");
         }

@@ -575,7 +575,7 @@ static void describe(const struct baton_supervisor *sup, const struct baton_take
     sf->listeners = baton__xcalloc(most ? most : 1, sizeof(*sf->listeners));
     for (size_t i = 0; i < (ref ? ref->n_listen : sup->n_listeners); i++) {
         const struct baton_listener *l =
-            ref ? baton__listener_find(sup, &ref->listen[i].address) : &sup->listeners[i];
+            ref ? baton__listener_find(sup, &ref->listen[i]) : &sup->listeners[i];
         char addr[160];
         if (!l || !l->current)
             continue;

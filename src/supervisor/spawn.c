@@ -278,7 +278,7 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     /* The generation's own listeners, in its `listen:` order (a reload may have changed them:
      * an older generation keeps those it started with). */
     for (size_t i = 0; i < c->n_listen; i++) {
-        const struct baton_listener *l = baton__listener_find(sup, &c->listen[i].address);
+        const struct baton_listener *l = baton__listener_find(sup, &c->listen[i]);
         if (!l) {
             *ret_what =
                 baton__xasprintf("listen %s: %s: not open", c->listen[i].name, c->listen[i].text);
