@@ -58,8 +58,8 @@ def test_slow_reload_on_a_terminal_shows_a_spinner(procs, port):
     # Redrawn while the worker takes its 2.5 s: the waited time counts up past 2 s.
     assert max(int(s) for s in spins) >= 2, spins
     # Each step line as in a pipe, the ready one with its own time; the spinner erased first.
-    assert re.search(r"\r\x1b\[K\[\+2\.\ds\] ready +generation 2: worker \d+ ready in \d+ms \(1/1\) "
-                     r"\(2\.\ds\)\r?\n", out), repr(out)
+    assert re.search(r"\r\x1b\[K\[\+\d+\.\ds\] ready +generation 2: worker \d+ ready in \d+ms \(1/1\) "
+                     r"\(\d+\.\ds\)\r?\n", out), repr(out)
     # The verdict in green, then back to normal.
     assert "\x1b[1;32mgeneration 2 is serving" in out and out.rstrip().endswith("\x1b[0m"), repr(out)
 
@@ -80,9 +80,9 @@ def test_not_a_terminal_plain_lines_and_json_fields(procs, port):
     out = r.stdout + r.stderr
     assert ESC not in out and "\r" not in out, repr(out)
     lines = r.stdout.splitlines()
-    assert re.fullmatch(r"\[\+\d+ms\] start +generation 2: starting 1 worker.* \(\d+ms\)", lines[0]), lines
-    assert any(re.fullmatch(r"\[\+1\.\ds\] ready +generation 2: worker \d+ ready in \d+ms \(1/1\) "
-                            r"\(1\.\ds\)", line) for line in lines), lines
+    assert re.fullmatch(r"\[\+[0-9.]+m?s\] start +generation 2: starting 1 worker.* \([0-9.]+m?s\)", lines[0]), lines
+    assert any(re.fullmatch(r"\[\+\d+\.\ds\] ready +generation 2: worker \d+ ready in \d+ms \(1/1\) "
+                            r"\(\d+\.\ds\)", line) for line in lines), lines
     assert lines[-1].startswith("generation 2 is serving"), lines
 
     r = sup.cli("reload", "--json")
@@ -115,7 +115,7 @@ def test_rollback_on_a_terminal(procs, port):
     assert code == 0, out
     assert SPINNER.search(out), repr(out)
     assert re.search(r"\[\+[0-9.ms]+\] switch +current -> releases/1\.0", out), repr(out)
-    assert re.search(r"\r\x1b\[K\[\+1\.\ds\] reload +generation 3: worker \d+ ready", out), repr(out)
+    assert re.search(r"\r\x1b\[K\[\+\d+\.\ds\] reload +generation 3: worker \d+ ready", out), repr(out)
     assert "\x1b[1;32m" in out, repr(out)
 
     # Through a pipe, a rollback has no control character either.
