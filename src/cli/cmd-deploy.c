@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `baton deploy ARTIFACT ...` and `baton rollback [VERSION]`: the supervisor does the work
- * (src/supervisor/deploy.c); this streams its progress and prints the result. Killing this
- * process stops only the watching: the deploy goes on. */
+ * (src/supervisor/deploy.c); this streams its progress (progress.c: a line per step, on a
+ * terminal a running step redrawn in place) and prints the result, coloured on a terminal.
+ * Killing this process stops only the watching: the deploy goes on. */
 #include "cli/internal.h"
 
 #include <limits.h>
@@ -11,36 +12,12 @@
 
 #include "common/json.h"
 
-static void on_progress(void *ctx, const char *line, size_t len, const struct baton_doc_node *event)
-{
-    const struct baton_cli_args *args = ctx;
-    const char *msg = baton__cli_text(event, "msg", NULL);
-    const char *step = baton__cli_text(event, "step", NULL);
-    long long elapsed, step_ms;
-    char t[32], s[32];
-
-    if (args->json) {
-        fwrite(line, 1, len, stdout);
-        fputc('\n', stdout);
-    } else if (msg) {
-        bool timed = baton__cli_int(event, "step_ms", &step_ms);
-        if (!baton__cli_int(event, "elapsed_ms", &elapsed))
-            elapsed = 0;
-        if (timed)
-            printf("[+%s] %-9s %s (%s)\n", baton__cli_format_ms(elapsed, t, sizeof(t)),
-                   step ? step : "", msg, baton__cli_format_ms(step_ms, s, sizeof(s)));
-        else
-            printf("[+%s] %-9s %s\n", baton__cli_format_ms(elapsed, t, sizeof(t)), step ? step : "",
-                   msg);
-    }
-    fflush(stdout);
-}
-
 int baton__cmd_deploy(const struct baton_cli_args *args)
 {
     struct baton_control c = {.fd = -1};
     struct baton_buf req = BATON_BUF_INIT(4 * PATH_MAX);
     struct baton_doc *doc = NULL;
+    struct baton_cli_progress progress;
     const struct baton_doc_node *result;
     const char *line, *error;
     char path[PATH_MAX];
@@ -66,8 +43,10 @@ int baton__cmd_deploy(const struct baton_cli_args *args)
     (void)baton__json_kv_bool(&req, "allow_downgrade", args->allow_downgrade);
     (void)baton__json_kv_bool(&req, "dry_run", args->dry_run);
     (void)baton__buf_puts(&req, "}");
-    code = baton__cli_request(&c, req.data, req.len, 0, on_progress, (void *)args, &doc, &result,
-                              &line);
+    baton__cli_progress_init(&progress, stdout, args->json);
+    code = baton__cli_request_ticking(&c, req.data, req.len, 0, baton__cli_progress_on_event,
+                                      baton__cli_progress_on_tick, &progress, &doc, &result, &line);
+    baton__cli_progress_end(&progress);
     if (code != BATON_EXIT_OK)
         goto out;
     code = baton__cli_true(result, "ok") ? BATON_EXIT_OK : BATON_EXIT_FAILED;
@@ -75,10 +54,12 @@ int baton__cmd_deploy(const struct baton_cli_args *args)
     if (args->json) {
         printf("%s\n", line);
     } else if (code == BATON_EXIT_OK) {
-        printf("%s\n", msg ? msg : "done");
+        printf("%s%s%s\n", baton__cli_color(stdout, BATON_COLOR_OK), msg ? msg : "done",
+               baton__cli_color(stdout, BATON_COLOR_OFF));
     } else {
         error = baton__cli_text(result, "error", NULL);
-        fprintf(stderr, "baton: %s\n", error && *error ? error : "failed");
+        fprintf(stderr, "baton: %s%s%s\n", baton__cli_color(stderr, BATON_COLOR_BAD),
+                error && *error ? error : "failed", baton__cli_color(stderr, BATON_COLOR_OFF));
         if (msg && *msg)
             fprintf(stderr, "  %s\n", msg);
         if (baton__cli_true(result, "busy") && !args->wait)

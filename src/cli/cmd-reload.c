@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `baton reload [--in-place] [--wait] [--timeout DUR] [--json]`: one synchronous transaction. */
+/* `baton reload [--in-place] [--wait] [--timeout DUR] [--json]`: one synchronous transaction,
+ * its progress shown as it happens (progress.c). */
 #include "cli/internal.h"
 
 #include <string.h>
@@ -9,26 +10,6 @@
 /* How long past --timeout the client still waits, so the supervisor's own "timed out" verdict
  * (with its reason) arrives before the client gives up on it. */
 #define CLIENT_GRACE_MS 1000
-
-static void on_progress(void *ctx, const char *line, size_t len, const struct baton_doc_node *event)
-{
-    const struct baton_cli_args *args = ctx;
-    const char *msg = baton__cli_text(event, "msg", NULL);
-    long long elapsed;
-    char t[32];
-
-    if (args->json) {
-        fwrite(line, 1, len, stdout);
-        fputc('\n', stdout);
-    } else if (msg) {
-        if (baton__cli_int(event, "elapsed_ms", &elapsed))
-            printf("[+%s] %s\n", baton__cli_format_ms(elapsed, t, sizeof(t)), msg);
-        else
-            printf("%s\n", msg);
-    }
-    /* Progress is only worth something while it happens, also through a pipe. */
-    fflush(stdout);
-}
 
 static void build_request(const struct baton_cli_args *args, struct baton_buf *req)
 {
@@ -46,6 +27,7 @@ int baton__cmd_reload(const struct baton_cli_args *args)
     struct baton_control c = {.fd = -1};
     struct baton_buf req = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     struct baton_doc *doc = NULL;
+    struct baton_cli_progress progress;
     const struct baton_doc_node *result;
     const char *line, *error;
     uint64_t deadline = 0;
@@ -57,8 +39,10 @@ int baton__cmd_reload(const struct baton_cli_args *args)
     build_request(args, &req);
     if (args->timeout_given && args->timeout_ms > 0)
         deadline = baton__clock_now_ms() + args->timeout_ms + CLIENT_GRACE_MS;
-    code = baton__cli_request(&c, req.data, req.len, deadline, on_progress, (void *)args, &doc,
-                              &result, &line);
+    baton__cli_progress_init(&progress, stdout, args->json);
+    code = baton__cli_request_ticking(&c, req.data, req.len, deadline, baton__cli_progress_on_event,
+                                      baton__cli_progress_on_tick, &progress, &doc, &result, &line);
+    baton__cli_progress_end(&progress);
     if (code != BATON_EXIT_OK)
         goto out;
 

@@ -3,6 +3,7 @@
  * programs, once or refreshed. */
 #include "cli/internal.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,6 +184,16 @@ static void print_status(const struct baton_doc_node *status)
         printf("listen: %s %s", text_or(l, "name", "?"), text_or(l, "address", "?"));
         if (baton__cli_int(l, "fd", &fd))
             printf(" (fd %lld)", fd);
+        if (strcmp(text_or(l, "state", ""), "closing") == 0) {
+            /* Removed by a reload: open until the generations still on it are gone. */
+            const struct baton_doc_node *g = NULL;
+            int64_t id;
+            printf(" (closing: used by generation");
+            while ((g = next_item(l, "generations", g)))
+                if (baton__doc_int(g, 0, INT64_MAX, &id) == 0)
+                    printf(" %lld", (long long)id);
+            putchar(')');
+        }
         putchar('\n');
     }
     print_generations(status);

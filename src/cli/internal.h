@@ -68,6 +68,38 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
                        uint64_t deadline_ms, baton_cli_event_fn on_event, void *ctx,
                        struct baton_doc **ret_doc, const struct baton_doc_node **ret_root,
                        const char **ret_line);
+/* The same, calling on_tick(ctx) every BATON_CLI_TICK_MS while it waits (on_tick NULL: never). */
+#define BATON_CLI_TICK_MS 100
+int baton__cli_request_ticking(struct baton_control *c, const char *request, size_t len,
+                               uint64_t deadline_ms, baton_cli_event_fn on_event,
+                               void (*on_tick)(void *ctx), void *ctx, struct baton_doc **ret_doc,
+                               const struct baton_doc_node **ret_root, const char **ret_line);
+
+/* progress.c: a transaction's progress events as they come (reload, deploy, rollback). */
+struct baton_cli_progress {
+    FILE *out;
+    bool json;            /* the events as JSON lines */
+    bool live;            /* a terminal: a running step is redrawn in place */
+    bool drawn;           /* the running-step line is on screen */
+    unsigned frame;       /* of the spinner */
+    uint64_t started_ms;  /* the request sent (our clock) */
+    uint64_t last_ms;     /* the last event (our clock) */
+    long long elapsed_ms; /* the supervisor's elapsed_ms at the last event */
+    char msg[256];        /* the last event's message */
+};
+/* Starts showing progress on out (--json: json). */
+void baton__cli_progress_init(struct baton_cli_progress *p, FILE *out, bool json);
+/* One event: its line ("[+1.2s] step message (step time)"), or the JSON line as received. */
+void baton__cli_progress_event(struct baton_cli_progress *p, const char *line, size_t len,
+                               const struct baton_doc_node *event);
+/* Between events: on a terminal, once the running step took over a second, redraws its line. */
+void baton__cli_progress_tick(struct baton_cli_progress *p);
+/* Erases the running-step line before the verdict is printed. */
+void baton__cli_progress_end(struct baton_cli_progress *p);
+/* The two above as callbacks of baton__cli_request_ticking() (ctx: the progress). */
+void baton__cli_progress_on_event(void *ctx, const char *line, size_t len,
+                                  const struct baton_doc_node *event);
+void baton__cli_progress_on_tick(void *ctx);
 
 /* Lenient readers for printing a reply: a member that is missing or of another type reads as
  * `fallback` (text), or leaves *ret alone and returns false (numbers, booleans). */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
 
@@ -150,6 +151,15 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
                        struct baton_doc **ret_doc, const struct baton_doc_node **ret_root,
                        const char **ret_line)
 {
+    return baton__cli_request_ticking(c, request, len, deadline_ms, on_event, NULL, ctx, ret_doc,
+                                      ret_root, ret_line);
+}
+
+int baton__cli_request_ticking(struct baton_control *c, const char *request, size_t len,
+                               uint64_t deadline_ms, baton_cli_event_fn on_event,
+                               void (*on_tick)(void *ctx), void *ctx, struct baton_doc **ret_doc,
+                               const struct baton_doc_node **ret_root, const char **ret_line)
+{
     int r = baton__control_send(c, request, len);
 
     /* A supervisor that refuses us (another uid) writes its reason and closes, maybe before
@@ -164,7 +174,17 @@ int baton__cli_request(struct baton_control *c, const char *request, size_t len,
         char *line;
         size_t n;
 
-        r = baton__control_read_line(c, deadline_ms, &line, &n);
+        /* With a tick, the read gives up every tick (a partial line stays buffered). */
+        uint64_t until = deadline_ms;
+        if (on_tick) {
+            uint64_t tick = baton__clock_now_ms() + BATON_CLI_TICK_MS;
+            until = deadline_ms && deadline_ms < tick ? deadline_ms : tick;
+        }
+        r = baton__control_read_line(c, until, &line, &n);
+        if (r == -ETIMEDOUT && until != deadline_ms) {
+            on_tick(ctx);
+            continue;
+        }
         if (r == 0) {
             fprintf(stderr, "baton: the supervisor at %s closed the connection without an answer\n",
                     c->path);

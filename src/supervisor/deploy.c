@@ -465,6 +465,11 @@ static int reload(struct baton_deploy *d, enum phase phase)
         return -EINVAL;
     }
     baton__buf_free(&err);
+    /* New listen addresses are bound before the generation starts (listener.c). */
+    if (baton__listeners_prepare(sup, config, sup->gens.last_id + 1, d->err, sizeof(d->err)) < 0) {
+        baton__config_free(config);
+        return -EADDRNOTAVAIL;
+    }
     d->phase = phase;
     long id = baton__gens_reload(&sup->gens, config, baton__clock_now_ms());
     if (id < 0) {

@@ -238,17 +238,17 @@ static struct baton_generation *generation_new(struct baton_gens *gs, long id,
     return g;
 }
 
-static void progress(struct baton_gens *gs, long gen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void progress(struct baton_gens *gs, long gen, const char *step, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void progress(struct baton_gens *gs, long gen, const char *fmt, ...)
+static void progress(struct baton_gens *gs, long gen, const char *step, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    gs->ops->progress(gs->ctx, gen, msg);
+    gs->ops->progress(gs->ctx, gen, step, msg);
 }
 
 /* ---- workers ---------------------------------------------------------------------------- */
@@ -491,8 +491,8 @@ static void rollout_ready(struct baton_gens *gs, struct baton_worker *w, uint64_
 {
     struct baton_generation *g = gs->tx.gen, *old = gs->tx.old;
     gs->tx.ready++;
-    progress(gs, g->id, "generation %ld: worker %ld ready in %llums (%u/%u)", g->id, (long)w->pid,
-             (unsigned long long)w->ready_ms, gs->tx.ready, g->n_slots);
+    progress(gs, g->id, "ready", "generation %ld: worker %ld ready in %llums (%u/%u)", g->id,
+             (long)w->pid, (unsigned long long)w->ready_ms, gs->tx.ready, g->n_slots);
     struct baton_slot *pick = baton__rollout_pick_old(gs, w->slot);
     if (pick) {
         unsigned i = (unsigned)(pick - old->slots);
@@ -500,7 +500,7 @@ static void rollout_ready(struct baton_gens *gs, struct baton_worker *w, uint64_
         if (pick->state == BATON_SLOT_BACKOFF) {
             slot_set_state(old, i, BATON_SLOT_RETIRED, NULL);
         } else {
-            progress(gs, old->id, "generation %ld: draining worker %ld", old->id,
+            progress(gs, old->id, "drain", "generation %ld: draining worker %ld", old->id,
                      (long)pick->worker->pid);
             drain_worker(gs, pick->worker, old->config->app.drain_timeout_ms, now);
         }
@@ -522,7 +522,7 @@ long baton__gens_reload(struct baton_gens *gs, struct baton_config *config, uint
     transition_set(gs, BATON_TRANSITION_ROLLOUT, g, gs->active, now);
     long id = g->id;
     baton__rollout_begin_text(g, msg, sizeof(msg));
-    progress(gs, g->id, "%s", msg);
+    progress(gs, g->id, "start", "%s", msg);
     rollout_advance(gs, now);
     return id;
 }
@@ -542,8 +542,8 @@ static void in_place_step(struct baton_gens *gs, struct baton_worker *w,
         if (w) {
             w->reload_pending = false;
             gs->tx.pending--;
-            progress(gs, g->id, "generation %ld: worker %ld reloaded (%llums)", g->id, (long)w->pid,
-                     (unsigned long long)(now - gs->tx.started_ms));
+            progress(gs, g->id, "reloaded", "generation %ld: worker %ld reloaded (%llums)", g->id,
+                     (long)w->pid, (unsigned long long)(now - gs->tx.started_ms));
         }
         if (gs->tx.pending > 0)
             return;
@@ -577,8 +577,8 @@ int baton__gens_reload_in_place(struct baton_gens *gs, uint64_t now)
         w->tail_mark = w->tail_total; /* stderr lines older than this reload are stale */
         gs->tx.pending++;
     }
-    progress(gs, g->id, "generation %ld: asking %u worker%s to reload in place (SIG%s)", g->id,
-             gs->tx.pending, gs->tx.pending == 1 ? "" : "s",
+    progress(gs, g->id, "signal", "generation %ld: asking %u worker%s to reload in place (SIG%s)",
+             g->id, gs->tx.pending, gs->tx.pending == 1 ? "" : "s",
              baton__signal_name(g->config->app.reload_signal));
     for (struct baton_worker *w = g->workers; w; w = w->next) {
         if (w->reload_pending)

@@ -171,8 +171,9 @@ struct baton_gens_ops {
     int (*spawn)(void *ctx, struct baton_worker *w, char **ret_what);
     /* Sends a signal to w's process (the stop signal and SIGKILL: to its process group too). */
     void (*kill)(void *ctx, struct baton_worker *w, int signo);
-    /* A line of progress for the current transaction (also logged). */
-    void (*progress)(void *ctx, long gen, const char *msg);
+    /* A line of progress for the current transaction (also logged); step names its kind
+     * ("start", "ready", "drain", "signal", "reloaded") for programs. */
+    void (*progress)(void *ctx, long gen, const char *step, const char *msg);
     /* The current transaction ended; v is valid during the call only. */
     void (*done)(void *ctx, const struct baton_verdict *v);
     /* w is about to be freed: release w->io. */
@@ -384,11 +385,14 @@ enum baton_sup_state {
     BATON_SUP_STOPPING,
 };
 
+/* A listening socket the supervisor holds (listener.c), known by its address. */
 struct baton_listener {
-    char *name, *text; /* from the configuration the supervisor started with */
+    char *name, *text; /* from the configuration that last named it */
     struct baton_address address;
     int fd;
     bool adopted; /* passed by systemd: its UNIX socket file is not ours to remove */
+    bool current; /* the serving generation's (or the start's): fd store, state file, status */
+    char *stored; /* the name it has in systemd's fd store, or NULL when not stored */
 };
 
 struct baton_supervisor {
@@ -402,11 +406,10 @@ struct baton_supervisor {
     bool stop_fast;
     bool stop_requested; /* stop from the loop (asked for inside a state machine callback) */
 
-    struct baton_listener *listeners;
+    struct baton_listener *listeners; /* every one held: current, and those a generation uses */
     size_t n_listeners;
     struct baton_inherited *inherited; /* systemd's listeners, until baton__listeners_open() */
     size_t n_inherited;
-    char *fdnames; /* LISTEN_FDNAMES value */
 
     char **base_env;        /* the supervisor's environment without LISTEN_* and NOTIFY_SOCKET */
     char *sd_notify_socket; /* the supervisor's own NOTIFY_SOCKET (systemd), or NULL */
@@ -423,7 +426,8 @@ struct baton_supervisor {
     struct baton_control_client *clients;
     struct baton_control_client *tx_client; /* asked for the running transaction, or NULL */
     uint64_t tx_started_ms;
-    char *last_reload; /* JSON object of the last verdict, or NULL */
+    uint64_t tx_step_ms; /* when the running transaction's last progress event was sent */
+    char *last_reload;   /* JSON object of the last verdict, or NULL */
 
     char *exe_path; /* for SIGUSR2: the binary and the argv to execute again */
     char **exe_argv;
@@ -471,9 +475,27 @@ bool baton__listener_is(int fd, const struct baton_address *addr);
 void baton__listeners_configure(struct baton_supervisor *sup, const struct baton_config *config);
 /* Closes the listeners and unlinks the UNIX socket files it bound. */
 void baton__listeners_close(struct baton_supervisor *sup);
-/* True when config's `listen:` differs from the listeners held. */
-bool baton__listeners_changed(const struct baton_supervisor *sup,
-                              const struct baton_config *config);
+/* The listener held for `listen:` entry lc (its address; for a TCP port 0, its name too), or
+ * NULL. */
+struct baton_listener *baton__listener_find(const struct baton_supervisor *sup,
+                                            const struct baton_listen_config *lc);
+/* Before generation `gen` starts from config, in the same loop turn as baton__gens_reload():
+ * binds every address of its `listen:` not held yet (with the socket options of the start) and
+ * says what changes as progress lines (a listener no generation names is closed at the next
+ * baton__listeners_update(), as after a reload that did not start). Returns how
+ * many it bound, or -errno with "listen NAME: ADDRESS: reason" in err when one cannot be bound:
+ * then nothing changed (those bound for it are closed again). Listeners held stay as they are;
+ * those config no longer names close later (baton__listeners_update()). */
+int baton__listeners_prepare(struct baton_supervisor *sup, const struct baton_config *config,
+                             long gen, char *err, size_t errsz);
+/* Once per loop turn: the serving generation's listeners become the current ones (renamed as it
+ * names them), any listener no live generation uses is closed, and systemd's fd store and the
+ * state file follow when that changed anything. */
+void baton__listeners_update(struct baton_supervisor *sup);
+/* Hands the current listeners to systemd's fd store (FDSTORE=1) when not stored yet. */
+void baton__listeners_store(struct baton_supervisor *sup);
+/* status.c: the listeners as a JSON array: current ones in fd order, then those closing. */
+void baton__listeners_status_json(const struct baton_supervisor *sup, struct baton_buf *b);
 
 /* spawn.c: the gens_ops spawn: forks and execs w, sets w->pid and starts its output capture. */
 int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, char **ret_what);
@@ -733,8 +755,9 @@ void baton__probe_watch_stop(struct baton_probe_watch *pw);
 
 /* supervisor.c: a transaction's answer (verdict JSON) to its client, systemd and status. */
 void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, size_t len);
-/* A progress line of the running transaction (logged, sent to its client). */
-void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg);
+/* A progress line of the running transaction (logged, sent to its client as an event with
+ * step, msg, gen, elapsed_ms and step_ms: the time since the previous event). */
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *step, const char *msg);
 
 /* status.c */
 void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b);

@@ -175,7 +175,7 @@ bool baton__probation_rollout_done(struct baton_supervisor *sup, const struct ba
     char line[128];
     snprintf(line, sizeof(line), "generation %ld is serving: probation for %llu ms", v->gen,
              (unsigned long long)p->duration_ms);
-    baton__sup_progress(sup, v->gen, line);
+    baton__sup_progress(sup, v->gen, "probation", line);
     return true;
 }
 
@@ -219,8 +219,13 @@ static void restore(struct baton_supervisor *sup)
     p->phase = PH_RESTORE;
     struct baton_config *c = p->restore;
     p->restore = NULL;
-    /* After the exit went through the machine (not inside its transition). */
-    long id = baton__gens_reload(&sup->gens, c, baton__clock_now_ms());
+    /* After the exit went through the machine (not inside its transition). A listener the
+     * previous generation had and the failed one dropped is open again (bound anew when
+     * closed meanwhile). */
+    char why[512];
+    long id = baton__listeners_prepare(sup, c, sup->gens.last_id + 1, why, sizeof(why)) < 0
+                  ? -EADDRNOTAVAIL
+                  : baton__gens_reload(&sup->gens, c, baton__clock_now_ms());
     if (id < 0) {
         baton__config_free(c);
         answer(sup, false, p->reason, "the previous generation could not be restored");

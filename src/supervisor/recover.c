@@ -569,14 +569,21 @@ static void describe(const struct baton_supervisor *sup, const struct baton_take
     for (const struct baton_generation *g = gs->list; g; g = g->next)
         sf->config = g->config && g->config->path ? g->config->path : sf->config;
     sf->last_id = gs->last_id;
-    sf->listeners = baton__xcalloc(sup->n_listeners ? sup->n_listeners : 1, sizeof(*sf->listeners));
-    for (size_t i = 0; i < sup->n_listeners; i++) {
+    /* The current listeners (the serving generation's, in its order): those a next supervisor
+     * takes over for the same configuration. */
+    const struct baton_config *ref = gs->active ? gs->active->config : NULL;
+    size_t most = ref && ref->n_listen > sup->n_listeners ? ref->n_listen : sup->n_listeners;
+    sf->listeners = baton__xcalloc(most ? most : 1, sizeof(*sf->listeners));
+    for (size_t i = 0; i < (ref ? ref->n_listen : sup->n_listeners); i++) {
+        const struct baton_listener *l =
+            ref ? baton__listener_find(sup, &ref->listen[i]) : &sup->listeners[i];
         char addr[160];
-        sf->listeners[i].name = sup->listeners[i].name;
-        sf->listeners[i].address =
-            baton__xstrdup(baton__address_format(&sup->listeners[i].address, addr, sizeof(addr)));
+        if (!l || !l->current)
+            continue;
+        sf->listeners[sf->n_listeners].name = l->name;
+        sf->listeners[sf->n_listeners++].address =
+            baton__xstrdup(baton__address_format(&l->address, addr, sizeof(addr)));
     }
-    sf->n_listeners = sup->n_listeners;
     sf->workers = baton__xcalloc(n ? n : 1, sizeof(*sf->workers));
     for (size_t i = 0; i < rec->n_orphans; i++) {
         const struct baton_orphan *o = &rec->orphans[i];

@@ -7,7 +7,9 @@
  *    "last_reload": "{...}", "notify_fd": 5, "notify_name": "@baton/...", "control_fd": 6,
  *    "control_path": "/srv/x/baton.sock",
  *    "listeners": [{"name": "http", "text": "127.0.0.1:8080", "address": "127.0.0.1:8080",
- *                   "fd": 3, "adopted": false}],
+ *                   "fd": 3, "adopted": false, "current": true, "stored": "http"}],
+ *    (every listener held, those only a draining generation still uses with "current": false;
+ *    each generation's own `listen:` is in its "config")
  *    "generations": [{"id": 4, "state": "active", "started_ms": ..., "killed": false,
  *                     "exec_path": "...", "resolved_dir": "...", "config": {"app.workers": 2, ...},
  *                     "slots": [{"state": "backoff", "restart_at_ms": ..., ...}],
@@ -516,6 +518,9 @@ void baton__state_save(const struct baton_supervisor *sup, struct baton_buf *b)
         baton__json_kv_str(b, "address", baton__address_format(&l->address, addr, sizeof(addr)));
         baton__json_kv_int(b, "fd", l->fd);
         baton__json_kv_bool(b, "adopted", l->adopted);
+        baton__json_kv_bool(b, "current", l->current);
+        if (l->stored)
+            baton__json_kv_str(b, "stored", l->stored);
         baton__buf_puts(b, "}");
     }
     baton__buf_puts(b, "],\"generations\":[");
@@ -593,7 +598,6 @@ static void restore_generation(struct baton_supervisor *sup, const struct baton_
 
 static int restore_listeners(struct baton_supervisor *sup, const struct baton_doc_node *root)
 {
-    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
     const struct baton_doc_node *listeners = array(root, "listeners"), *item = NULL;
     size_t n = baton__doc_count(listeners);
     sup->listeners = baton__xcalloc(n ? n : 1, sizeof(*sup->listeners));
@@ -604,17 +608,15 @@ static int restore_listeners(struct baton_supervisor *sup, const struct baton_do
         l->text = get_str(item, "text");
         l->fd = (int)get_int(item, "fd", -1);
         l->adopted = get_int(item, "adopted", 0);
+        l->current = get_int(item, "current", 1); /* before live changes: all of them were */
+        l->stored = get_str(item, "stored");
         const char *parse = address ? address : l->text;
         int bad = !l->name || !l->text || l->fd < 0 || !parse ||
                   baton__address_parse(parse, &l->address, NULL) < 0;
         free(address);
-        if (bad) {
-            baton__buf_free(&names);
+        if (bad)
             return -EINVAL;
-        }
-        baton__buf_printf(&names, "%s%s", sup->n_listeners > 1 ? ":" : "", l->name);
     }
-    sup->fdnames = names.data ? baton__buf_steal(&names) : baton__xstrdup("");
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -109,9 +110,14 @@ static char **build_env(struct baton_supervisor *sup, const struct baton_worker 
             env[k++] = baton__xstrdup(c->app.env[j]);
     }
     /* app.probe: one more listener, the worker's own, last (DESIGN.md "Observability"). */
-    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", sup->n_listeners + (probe ? 1 : 0));
-    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s%s%s", sup->fdnames,
-                                probe && sup->fdnames[0] ? ":" : "", probe ? "probe" : "");
+    struct baton_buf names = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
+    for (size_t i = 0; i < c->n_listen; i++)
+        baton__buf_printf(&names, "%s%s", i ? ":" : "", c->listen[i].name);
+    if (probe)
+        baton__buf_printf(&names, "%sprobe", c->n_listen ? ":" : "");
+    env[k++] = baton__xasprintf("LISTEN_FDS=%zu", c->n_listen + (probe ? 1 : 0));
+    env[k++] = baton__xasprintf("LISTEN_FDNAMES=%s", names.data ? names.data : "");
+    baton__buf_free(&names);
     env[k++] = baton__xasprintf("NOTIFY_SOCKET=%s", sup->notify_name);
     env[k++] = baton__xasprintf("BATON_GENERATION=%ld", w->gen->id);
     env[k++] = baton__xasprintf("BATON_WORKER=%u", w->slot);
@@ -269,17 +275,26 @@ int baton__worker_spawn(struct baton_supervisor *sup, struct baton_worker *w, ch
     int r;
 
     resolve(sup, g);
-    if (sup->n_listeners > 64) {
+    if (c->n_listen > 64) {
         *ret_what = baton__xstrdup("listen: more than 64 listeners");
         return -E2BIG;
     }
-    for (size_t i = 0; i < sup->n_listeners; i++)
-        listen_fds[i] = sup->listeners[i].fd;
+    /* The generation's own listeners, in its `listen:` order (a reload may have changed them:
+     * an older generation keeps those it started with). */
+    for (size_t i = 0; i < c->n_listen; i++) {
+        const struct baton_listener *l = baton__listener_find(sup, &c->listen[i]);
+        if (!l) {
+            *ret_what =
+                baton__xasprintf("listen %s: %s: not open", c->listen[i].name, c->listen[i].text);
+            return -EBADF;
+        }
+        listen_fds[i] = l->fd;
+    }
     plan.path = g->exec_path;
     plan.argv = c->app.command;
     plan.dir = g->dir;
     plan.listen_fds = listen_fds;
-    plan.n_listen = (int)sup->n_listeners;
+    plan.n_listen = (int)c->n_listen;
     if (c->app.probe.path) {
         /* Bound before the fork: the worker's own, so the port is known before it starts. */
         if ((r = baton__probe_listener(&probe_fd, &probe_port)) < 0) {

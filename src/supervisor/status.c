@@ -146,15 +146,7 @@ void baton__status_json(const struct baton_supervisor *sup, struct baton_buf *b)
     baton__counters_json(b, &counters);
     baton__json_kv_int(b, "stats_refused", (long long)gs->stats_refused);
     baton__json_key(b, "listeners");
-    baton__buf_puts(b, "[");
-    for (size_t i = 0; i < sup->n_listeners; i++) {
-        baton__buf_puts(b, i ? ",{" : "{");
-        baton__json_kv_str(b, "name", sup->listeners[i].name);
-        baton__json_kv_str(b, "address", sup->listeners[i].text);
-        baton__json_kv_int(b, "fd", (long long)(3 + i));
-        baton__buf_puts(b, "}");
-    }
-    baton__buf_puts(b, "]");
+    baton__listeners_status_json(sup, b);
     baton__json_key(b, "generations");
     baton__buf_puts(b, "[");
     for (const struct baton_generation *g = gs->list; g; g = g->next) {

@@ -47,18 +47,6 @@ static void sd_notify(struct baton_supervisor *sup, const char *msg)
     sd_notify_fd(sup, msg, -1);
 }
 
-/* Hands the listeners to systemd's fd store: a restarted supervisor gets them back as
- * LISTEN_FDS and adopts them, with their queued connections. Ignored by units that keep no
- * store (FileDescriptorStoreMax=0). */
-static void sd_store_listeners(struct baton_supervisor *sup)
-{
-    char msg[300];
-    for (size_t i = 0; sup->sd_notify_socket && i < sup->n_listeners; i++) {
-        snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", sup->listeners[i].name);
-        sd_notify_fd(sup, msg, sup->listeners[i].fd);
-    }
-}
-
 static void apply_log_config(const struct baton_config *c)
 {
     enum baton_log_format format = c->log.format;
@@ -95,20 +83,25 @@ static void op_kill(void *ctx, struct baton_worker *w, int signo)
                       baton__signal_name(signo), strerror(errno));
 }
 
-static void op_progress(void *ctx, long gen, const char *msg)
+static void op_progress(void *ctx, long gen, const char *step, const char *msg)
 {
     struct baton_supervisor *sup = ctx;
     baton__log_at(BATON_LOG_INFO, gen, -1, "%s", msg);
     baton__deploy_progress(sup, gen, msg);
     if (!sup->tx_client)
         return;
+    uint64_t now = baton__clock_now_ms();
+    uint64_t since = sup->tx_step_ms > sup->tx_started_ms ? sup->tx_step_ms : sup->tx_started_ms;
     struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     baton__buf_puts(&b, "{");
     baton__json_kv_str(&b, "event", "progress");
+    baton__json_kv_str(&b, "step", step);
     baton__json_kv_str(&b, "msg", msg);
     baton__json_kv_int(&b, "gen", gen);
-    baton__json_kv_int(&b, "elapsed_ms", (long long)(baton__clock_now_ms() - sup->tx_started_ms));
+    baton__json_kv_int(&b, "elapsed_ms", (long long)(now - sup->tx_started_ms));
+    baton__json_kv_int(&b, "step_ms", (long long)(now - since));
     baton__buf_puts(&b, "}");
+    sup->tx_step_ms = now;
     baton__ctl_send(sup->tx_client, b.data, b.len);
     baton__buf_free(&b);
 }
@@ -185,9 +178,9 @@ void baton__sup_finish(struct baton_supervisor *sup, bool ok, const char *json, 
     finish(sup, ok, json, len, true);
 }
 
-void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *msg)
+void baton__sup_progress(struct baton_supervisor *sup, long gen, const char *step, const char *msg)
 {
-    op_progress(sup, gen, msg);
+    op_progress(sup, gen, step, msg);
 }
 
 static void op_release_worker(void *ctx, struct baton_worker *w)
@@ -235,23 +228,31 @@ void baton__sup_busy_message(const struct baton_supervisor *sup, char *buf, size
         snprintf(buf, size, "busy");
 }
 
-static void config_failed(struct baton_supervisor *sup, const char *error)
+/* A reload refused before anything changed: cause "config" (the file does not load) or
+ * "listen" (an address of its `listen:` cannot be bound). */
+static void reload_refused(struct baton_supervisor *sup, const char *error, const char *cause)
 {
     struct baton_buf b = BATON_BUF_INIT(BATON_CONTROL_REPLY_MAX);
     size_t n = strlen(error);
     while (n && error[n - 1] == '\n')
         n--;
-    baton__log(BATON_LOG_ERROR, "reload: configuration error: %.*s", (int)n, error);
+    baton__log(BATON_LOG_ERROR, "reload: %s%.*s",
+               strcmp(cause, "config") == 0 ? "configuration error: " : "", (int)n, error);
     baton__buf_puts(&b, "{");
     baton__json_kv_bool(&b, "ok", 0);
     baton__json_kv_str(&b, "verdict", "failed");
     baton__json_key(&b, "error");
     baton__json_string(&b, error, n);
-    baton__buf_puts(&b, ",\"reason\":{\"cause\":\"config\"}");
+    baton__buf_printf(&b, ",\"reason\":{\"cause\":\"%s\"}", cause);
     baton__json_kv_str(&b, "msg", "nothing changed");
     baton__buf_puts(&b, "}");
     finish(sup, false, b.data, b.len, true);
     baton__buf_free(&b);
+}
+
+static void config_failed(struct baton_supervisor *sup, const char *error)
+{
+    reload_refused(sup, error, "config");
 }
 
 int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client *c, bool in_place)
@@ -293,17 +294,21 @@ int baton__sup_reload(struct baton_supervisor *sup, struct baton_control_client 
         return 0;
     }
     baton__log(BATON_LOG_INFO, "reload: reading the configuration");
+    sup->tx_step_ms = now;
     if (baton__config_load(sup->options, &config, &err) < 0) {
         config_failed(sup, err.data ? err.data : "configuration error");
         baton__buf_free(&err);
         return 0;
     }
     baton__buf_free(&err);
-    if (baton__listeners_changed(sup, config)) {
-        baton__log(BATON_LOG_WARNING, "listen changes need a restart: keeping the listeners");
-        op_progress(sup, gs->last_id + 1, "warning: listen changes need a restart");
+    /* New addresses are bound now, before anything starts: one that cannot be fails the reload
+     * with nothing changed. Those no longer named close once their generations are gone. */
+    char why[768];
+    if (baton__listeners_prepare(sup, config, gs->last_id + 1, why, sizeof(why)) < 0) {
+        baton__config_free(config);
+        reload_refused(sup, why, "listen");
+        return 0;
     }
-    baton__listeners_configure(sup, config);
     if (sup->control_path && strcmp(sup->control_path, config->control.socket) != 0)
         baton__log(BATON_LOG_WARNING, "control.socket changes need a restart");
     if (baton__endpoint_changed(sup, config->metrics.listen))
@@ -488,7 +493,8 @@ static void on_prepare(uv_prepare_t *h)
         uv_stop(sup->loop);
         return;
     }
-    baton__recover_save(sup); /* the state file, when this turn changed the machine */
+    baton__listeners_update(sup); /* closes those no generation uses any more */
+    baton__recover_save(sup);     /* the state file, when this turn changed the machine */
     uint64_t next = baton__gens_next_deadline(&sup->gens);
     uint64_t c = baton__ctl_next_deadline(sup);
     if (c < next)
@@ -683,7 +689,7 @@ int baton__supervisor_run(struct baton_config *config, const struct baton_config
     (void)baton__pull_open(sup, config); /* logged; the supervisor runs without pull mode */
     baton__recover_own(sup, config->control.socket);
     baton__watch_open(sup, config->path, config->control.watch);
-    sd_store_listeners(sup);
+    baton__listeners_store(sup);
     if ((r = baton__notify_open(sup)) < 0) {
         baton__log(BATON_LOG_ERROR, "notify socket: %s", strerror(-r));
         goto out;

@@ -8,8 +8,8 @@
 - HTTP: http_get (one request through http.client), RawConn (the raw-socket client: send bytes,
   read responses one by one, check for a clean EOF), request/chunked/get (build raw requests);
 - baton-web: start_web (the one way to start it);
-- the supervisor: write_config (the one way to write a baton.yaml), set_command, Supervisor (the
-  one way to start `baton run` and drive the CLI against it), pyapp;
+- the supervisor: write_config (the one way to write a baton.yaml), set_command, set_listen,
+  worker_env, Supervisor (the one way to start `baton run` and drive the CLI against it), pyapp;
 - libbaton's side of systemd's protocol: Notify (a NOTIFY_SOCKET receiver);
 - the load client (tests/tools/loadgen): loadgen, read_report.
 
@@ -269,6 +269,20 @@ def set_command(config, command):
     line = "  command: " + json.dumps([str(c) for c in command])
     text = re.sub(r"(?m)^  command: .*$", lambda m: line, text)  # no escapes read in `line`
     config.write_text(text)
+
+
+def set_listen(config, listeners):
+    """Rewrites the `listen:` block of a config written by write_config() (name -> address, in
+    order)."""
+    block = "listen:\n" + "".join(f"  {name}: {addr}\n" for name, addr in listeners.items())
+    text = re.sub(r"(?m)^listen:\n(?:  .*\n)+", lambda m: block, config.read_text())
+    config.write_text(text)
+
+
+def worker_env(pid):
+    """The environment a process started with (/proc/PID/environ) as a dict."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return dict(e.split("=", 1) for e in f.read().decode().split("\0") if "=" in e)
 
 
 def pyapp(*args):

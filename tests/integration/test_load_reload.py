@@ -6,11 +6,13 @@ For baton-web and for the Go net/http example, with keep-alive and with Connecti
 must be answered with a 2xx. Each reload must really change the generation: the active
 generation id goes up by one, every worker pid is new, and the old workers exit (drained).
 Both apps run with app.probe: each new worker is probed on its own listener before it counts.
+Reloads that add, remove and reorder listeners lose nothing on the listener they keep.
 """
 import pytest
 
-from harness import (end_load, BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, loadgen, pid_alive, assert_lost_nothing,
-                     Supervisor, wait_for, write_config)
+from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, end_load, free_port, http_get,
+                     loadgen, pid_alive, assert_lost_nothing, set_listen, Supervisor, wait_for,
+                     worker_env, write_config)
 
 RELOADS = 20
 
@@ -48,3 +50,32 @@ def test_reloads_under_load_lose_nothing(procs, port, app, mode):
 
     end_load(client)
     assert_lost_nothing(report, 1000, f"{app} {mode} over {RELOADS} reloads")
+
+
+def test_adding_a_listener_under_load_loses_nothing(procs, port):
+    config = write_config(procs.tmp, port, [BATON_WEB, "--module", HELLO_MODULE], workers=2)
+    sup = Supervisor(procs, config)
+    gen = sup.wait_ready(workers=2)
+    seconds = int(8 * TIME_SCALE)
+    client, report = loadgen(procs, port, seconds, connections=64, close=True)
+    wait_for(lambda: client.alive(), timeout=2, what="loadgen to start")
+
+    extra = free_port()
+    for i, listen in enumerate([{"http": f"127.0.0.1:{port}", "admin": f"127.0.0.1:{extra}"},
+                                {"http": f"127.0.0.1:{port}"},
+                                {"admin": f"127.0.0.1:{extra}", "http": f"127.0.0.1:{port}"}]):
+        assert client.alive(), f"load ended after only {i} reloads; make the run longer"
+        set_listen(config, listen)
+        r = sup.reload()
+        assert r.returncode == 0, f"reload {i + 1} failed: {r.stdout}{r.stderr}"
+        old_pids = {w["pid"] for w in gen["workers"]}
+        gen = sup.wait_ready(workers=2, generation=gen["id"] + 1)
+        wait_for(lambda: not any(pid_alive(p) for p in old_pids), timeout=15 * TIME_SCALE,
+                 what="the old generation to exit")
+    assert http_get(extra)[0] == 200
+    # The reordered `listen:` puts admin at fd 3 now.
+    env = worker_env(gen["workers"][0]["pid"])
+    assert env["LISTEN_FDNAMES"] == "admin:http"
+    end_load(client)
+    assert_lost_nothing(report, 500, "reloads that changed listen:")
+    sup.stop()

@@ -12,7 +12,7 @@ import stat
 import time
 
 from harness import (BATON, READYAPP, TIME_SCALE, Supervisor, free_port, http_get, pid_alive, pyapp,
-                     start_activated, wait_for, write_config)
+                     set_listen, start_activated, wait_for, write_config)
 
 
 
@@ -53,7 +53,8 @@ def test_start_serve_status_stop(procs, port):
     assert st["pid"] == sup.proc.pid
     assert st["state"] == "running"
     assert st["generation"] == 1
-    assert st["listeners"] == [{"name": "http", "address": f"127.0.0.1:{port}", "fd": 3}]
+    assert st["listeners"] == [{"name": "http", "address": f"127.0.0.1:{port}", "fd": 3, "state": "open",
+                               "systemd": False, "generations": [1]}]
     assert st["restarts"] == 0 and st["crash_loop"] is False and st["last_reload"] is None
     [gen] = st["generations"]
     assert gen["id"] == 1 and gen["state"] == "active"
@@ -218,6 +219,16 @@ def sd_next(sd):
             return data.decode()
 
 
+def sd_until(sd, match):
+    """The next notify message to "systemd" that match(text) accepts, with the fds it carried."""
+    while True:
+        data, fds, _, _ = socket.recv_fds(sd, 4096, 8)
+        if match(data.decode()):
+            return data.decode(), fds
+        for fd in fds:
+            os.close(fd)
+
+
 def test_systemd_notify(procs, port):
     notify_path = procs.tmp / "notify.sock"
     sd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -260,12 +271,16 @@ def test_config_error_on_reload_changes_nothing(procs, port):
     assert st["generation"] == 1
     assert st["generations"][0]["workers"][0]["pid"] == gen["workers"][0]["pid"]
     assert st["last_reload"]["reason"]["cause"] == "config"
-    # A listener change is a warning, not an error: the reload goes on with the old sockets.
-    config.write_text(good.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"))
+    # A listener change is applied: the new address is bound for generation 2, the old one
+    # closes once generation 1 is gone (test_supervisor_listen_reload.py has the details).
+    moved = free_port()
+    config.write_text(good.replace(f"127.0.0.1:{port}", f"127.0.0.1:{moved}"))
     r = sup.reload()
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "listen changes need a restart" in r.stdout + sup.proc.log()
-    assert body(port)
+    assert "restart" not in r.stdout + r.stderr
+    assert body(moved)
+    wait_for(lambda: [l["address"] for l in sup.status()["listeners"]] == [f"127.0.0.1:{moved}"],
+             timeout=15 * TIME_SCALE, what="the old listener to close")
 
 
 def test_raw_control_protocol(procs, port):
@@ -369,6 +384,27 @@ def test_systemd_socket_activation_and_fd_store(procs, port):
         assert os.readlink(f"/proc/{gen['workers'][0]['pid']}/fd/3") == mine
         assert "inherited the listener on" in sup.proc.log()
         assert body(port)
+
+        # A reload adds a listener: bound by the supervisor (socket activation passes listeners
+        # only at start: the verdict says so), stored once its generation serves.
+        extra = free_port()
+        set_listen(config, {"http": f"127.0.0.1:{port}", "admin": f"127.0.0.1:{extra}"})
+        r = sup.reload()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "not passed by systemd's socket activation" in r.stdout, r.stdout
+        data, fds = sd_until(sd, lambda d: d.startswith("FDSTORE=1"))
+        assert data == "FDSTORE=1\nFDNAME=admin" and len(fds) == 1
+        assert socket.socket(fileno=fds[0]).getsockname() == ("127.0.0.1", extra)
+        assert body(extra)
+        # A reload removes systemd's own listener: closed here once no generation uses it (and
+        # said to stay open in the socket unit), and taken out of the fd store.
+        set_listen(config, {"admin": f"127.0.0.1:{extra}"})
+        r = sup.reload()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "passed by systemd: its socket unit still holds it" in r.stdout, r.stdout
+        data, _ = sd_until(sd, lambda d: d.startswith("FDSTORE"))
+        assert data == "FDSTOREREMOVE=1\nFDNAME=http"
+        assert [l["name"] for l in sup.status()["listeners"]] == ["admin"]
         assert sup.stop() == 0
     finally:
         sd.close()

@@ -44,6 +44,24 @@ static void progress_then_the_verdict(void **state)
     fake_run_free(&r);
 }
 
+/* The supervisor's events carry their step and its time. */
+static void steps_and_their_times(void **state)
+{
+    struct fake_run r = reload(
+        (struct baton_cli_args){0},
+        "{\"event\":\"progress\",\"step\":\"start\",\"msg\":\"generation 2: starting\","
+        "\"gen\":2,\"elapsed_ms\":2,\"step_ms\":2}\n"
+        "{\"event\":\"progress\",\"step\":\"ready\",\"msg\":\"generation 2: worker 9 ready\","
+        "\"gen\":2,\"elapsed_ms\":2504,\"step_ms\":2502}\n"
+        "{\"ok\":true,\"msg\":\"generation 2 is serving\"}\n");
+    assert_int_equal(r.code, BATON_EXIT_OK);
+    /* Not a terminal: no spinner, no control character, no colour. */
+    assert_string_equal(r.out, "[+2ms] start     generation 2: starting (2ms)\n"
+                               "[+2.5s] ready     generation 2: worker 9 ready (2.5s)\n"
+                               "generation 2 is serving\n");
+    fake_run_free(&r);
+}
+
 static void options_reach_the_request(void **state)
 {
     struct fake_run r =
@@ -95,9 +113,8 @@ static void failure_details_go_to_stderr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(progress_then_the_verdict),
-        cmocka_unit_test(options_reach_the_request),
-        cmocka_unit_test(json_prints_every_line),
+        cmocka_unit_test(progress_then_the_verdict),    cmocka_unit_test(steps_and_their_times),
+        cmocka_unit_test(options_reach_the_request),    cmocka_unit_test(json_prints_every_line),
         cmocka_unit_test(failure_details_go_to_stderr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

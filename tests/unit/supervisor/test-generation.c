@@ -58,7 +58,7 @@ static void fake_kill(void *ctx, struct baton_worker *w, int signo)
     f.kills[f.n_kills++] = (struct sent){w->pid, signo};
 }
 
-static void fake_progress(void *ctx, long gen, const char *msg)
+static void fake_progress(void *ctx, long gen, const char *step, const char *msg)
 {
 }
 

@@ -243,7 +243,7 @@ static void fake_kill(void *ctx, struct baton_worker *w, int signo)
 {
 }
 
-static void fake_progress(void *ctx, long gen, const char *msg)
+static void fake_progress(void *ctx, long gen, const char *step, const char *msg)
 {
 }
 
@@ -278,9 +278,9 @@ static void sup_free(struct baton_supervisor *sup)
     for (size_t i = 0; i < sup->n_listeners; i++) {
         free(sup->listeners[i].name);
         free(sup->listeners[i].text);
+        free(sup->listeners[i].stored);
     }
     free(sup->listeners);
-    free(sup->fdnames);
     free(sup->last_reload);
     free(sup->control_path);
     free(sup);
@@ -301,12 +301,21 @@ static void test_state_round_trip(void **state)
     struct baton_buf a = BATON_BUF_INIT(BATON_BUF_UNBOUNDED),
                      b = BATON_BUF_INIT(BATON_BUF_UNBOUNDED);
 
-    sup->listeners = calloc(1, sizeof(*sup->listeners));
+    /* A current listener (in systemd's fd store) and one a reload removed, still held for the
+     * generation draining on it. */
+    sup->listeners = calloc(2, sizeof(*sup->listeners));
     sup->listeners[0].name = strdup("http");
     sup->listeners[0].text = strdup("127.0.0.1:18080");
     assert_int_equal(baton__address_parse("127.0.0.1:18080", &sup->listeners[0].address, NULL), 0);
     sup->listeners[0].fd = 3;
-    sup->n_listeners = 1;
+    sup->listeners[0].current = true;
+    sup->listeners[0].stored = strdup("http");
+    sup->listeners[1].name = strdup("old");
+    sup->listeners[1].text = strdup("unix:/tmp/old.sock");
+    assert_int_equal(baton__address_parse("unix:/tmp/old.sock", &sup->listeners[1].address, NULL),
+                     0);
+    sup->listeners[1].fd = 4;
+    sup->n_listeners = 2;
     sup->notify_fd = 7;
     sup->control_fd = 8;
     sup->control_path = strdup("/tmp/x.sock");
@@ -351,6 +360,13 @@ static void test_state_round_trip(void **state)
     assert_int_equal(back->gens.active->id, 3);
     assert_int_equal(back->gens.last_id, 3);
     assert_int_equal(back->gens.active->slots[0].state, BATON_SLOT_BACKOFF);
+    assert_int_equal(back->n_listeners, 2);
+    assert_true(back->listeners[0].current);
+    assert_string_equal(back->listeners[0].stored, "http");
+    assert_false(back->listeners[1].current);
+    assert_null(back->listeners[1].stored);
+    assert_int_equal(back->listeners[1].fd, 4);
+    assert_string_equal(back->listeners[1].text, "unix:/tmp/old.sock");
     assert_non_null(strstr(a.data, "\"version\":2"));
     assert_non_null(strstr(a.data, "\"state\":\"draining\""));
     assert_non_null(strstr(a.data, "\"state\":\"backoff\""));
@@ -399,6 +415,8 @@ static void test_version_1(void **state)
     assert_int_equal(g->slots[0].restarts, 2);
     assert_int_equal(g->workers->state, BATON_WORKER_READY);
     assert_int_equal(g->workers->pid, 321);
+    assert_int_equal(sup->n_listeners, 1);
+    assert_true(sup->listeners[0].current); /* before live listener changes: all current */
     free(fds->control_path);
     free(fds);
     sup_free(sup);
