@@ -444,6 +444,7 @@ void baton__server_free(struct baton__server *s)
         return;
     baton__uring_free(s->uring); /* may free the last connections (which still name s) */
     s->uring = NULL;
+    baton__conn_blocks_free(s);
     baton__router_free(s->router);
     free(s->listeners);
     free(s->read_buf);
