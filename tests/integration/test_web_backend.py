@@ -115,8 +115,11 @@ def last_stats(notify, pid):
 
 
 @pytest.mark.parametrize("backend", [pytest.param("io_uring", marks=needs_io_uring), "epoll"])
-@pytest.mark.parametrize("close", [True, False], ids=["close", "keep-alive"])
-def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, close, backend):
+def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backend):
+    """Connection: close load, so that thousands of accepts show the spread. (The 64 connections
+    of a keep-alive burst land where the scheduler happens to run a worker first: 58/6, and 64/0
+    once, on either backend with the whole suite running beside it; bench/http reports them.)"""
+    close = True
     listener, port = listening_socket()
     notify = Notify(procs.tmp)
     workers = [start_activated(procs, [BATON_WEB, "--module", HELLO_MODULE, "--log-format", "json",
@@ -133,14 +136,14 @@ def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, close
     for w in workers:
         w.signal(signal.SIGTERM)
         assert w.wait(10) == 0
-    accepted = []
-    for w in workers:
-        st = wait_for(lambda: last_stats(notify, w.pid), what="BATON_STATS")
+    # A worker sends BATON_STATS when its counters changed (and a last one as it exits): one
+    # that accepted nothing sends none.
+    stats = [last_stats(notify, w.pid) for w in workers]
+    accepted = [int(st["accepted"]) if st else 0 for st in stats]
+    print(f"{backend}: accepted per worker (Connection: close): {accepted}")
+    assert sum(accepted) >= 200, accepted
+    # Neither worker takes (nearly) everything from the one shared listener (no SO_REUSEPORT).
+    assert min(accepted) >= sum(accepted) * 0.15, accepted
+    for st in stats:
         assert st["io_uring"] == ("1" if backend == "io_uring" else "0"), st
-        accepted.append(int(st["accepted"]))
-    total = sum(accepted)
-    print(f"{backend}: accepted per worker ({'close' if close else 'keep-alive'}): {accepted}")
-    assert total >= (200 if close else 64), accepted
-    # Neither worker takes (nearly) everything: one SO_REUSEPORT-free listener, shared.
-    assert min(accepted) >= total * 0.15, accepted
     notify.close()
