@@ -28,25 +28,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http/internal.h"
 #include "http/uring.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BATON_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(BATON_ASAN)
-#include <sanitizer/asan_interface.h>
-#else
-#define ASAN_POISON_MEMORY_REGION(p, n)   ((void)(p), (void)(n))
-#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
-#endif
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -203,11 +190,11 @@ static int promote(struct baton__conn *c)
             return read_start(c);
         return 0;
     }
-    if (!(c->tcp = malloc(sizeof(*c->tcp))))
+    if (!(c->tcp = baton__slab_alloc(&c->server->tcp_slab)))
         return UV_ENOMEM;
     int r = uv_tcp_init(c->server->loop, c->tcp);
     if (r < 0) {
-        free(c->tcp);
+        baton__slab_free(&c->server->tcp_slab, c->tcp);
         c->tcp = NULL;
         return r;
     }
@@ -262,124 +249,11 @@ static void early_read_result(struct baton__server *s, bool hit)
         s->early_read_score = s->early_read_score > -8 ? s->early_read_score - 2 : -8;
 }
 
-/* ---- allocation ---------------------------------------------------------------------------- */
-
-/*
- * Connections live in slots of their own blocks (64 KiB, mapped apart from the heap) rather
- * than between the per-request buffers that come and go in the heap: 10,000 idle connections
- * are then 10,000 dense slots, not slots with the holes of freed buffers between them (measured
- * with bench/idle, docs/BENCHMARKS.md). Blocks with a free slot come first in the server's list,
- * full ones after, so a slot is found at the head; a block that empties is unmapped unless it
- * is the only one. Slots are handed out from the block's end first, so untouched pages cost
- * nothing. Under AddressSanitizer a free slot is poisoned, as freed heap memory would be.
- */
-#define CONN_BLOCK_BYTES (64 * 1024)
-
-struct baton__conn_block {
-    struct baton__conn_block *prev, *next;
-    struct baton__conn *free; /* freed slots, linked by reap_next */
-    unsigned used;            /* slots handed out */
-    unsigned fresh;           /* slots from the start ever handed out */
-    struct baton__conn slots[];
-};
-
-#define CONN_PER_BLOCK                                                                             \
-    ((CONN_BLOCK_BYTES - sizeof(struct baton__conn_block)) / sizeof(struct baton__conn))
-
-static void block_unlink(struct baton__server *s, struct baton__conn_block *b)
-{
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        s->conn_blocks = b->next;
-    if (b->next)
-        b->next->prev = b->prev;
-    b->prev = b->next = NULL;
-}
-
-static void block_push_front(struct baton__server *s, struct baton__conn_block *b)
-{
-    b->next = s->conn_blocks;
-    b->prev = NULL;
-    if (b->next)
-        b->next->prev = b;
-    s->conn_blocks = b;
-}
-
-static void block_push_back(struct baton__server *s, struct baton__conn_block *b)
-{
-    struct baton__conn_block *t = s->conn_blocks;
-    if (!t) {
-        block_push_front(s, b);
-        return;
-    }
-    while (t->next)
-        t = t->next;
-    t->next = b;
-    b->prev = t;
-    b->next = NULL;
-}
-
-static struct baton__conn *conn_alloc(struct baton__server *s)
-{
-    struct baton__conn_block *b = s->conn_blocks;
-    if (!b || b->used == CONN_PER_BLOCK) {
-        void *m = mmap(NULL, CONN_BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
-        if (m == MAP_FAILED)
-            return NULL;
-        b = m; /* zero-filled */
-        ASAN_POISON_MEMORY_REGION(b->slots, CONN_PER_BLOCK * sizeof(struct baton__conn));
-        block_push_front(s, b);
-    }
-    struct baton__conn *c;
-    if (b->free) {
-        c = b->free;
-        ASAN_UNPOISON_MEMORY_REGION(c, sizeof(*c));
-        b->free = c->reap_next;
-    } else {
-        c = &b->slots[b->fresh++];
-        ASAN_UNPOISON_MEMORY_REGION(c, sizeof(*c));
-    }
-    memset(c, 0, sizeof(*c));
-    c->block = b;
-    if (++b->used == CONN_PER_BLOCK && b->next) {
-        block_unlink(s, b); /* full: behind the blocks with room */
-        block_push_back(s, b);
-    }
-    return c;
-}
-
-static void conn_release(struct baton__conn *c)
-{
-    struct baton__server *s = c->server;
-    struct baton__conn_block *b = c->block;
-    c->reap_next = b->free;
-    b->free = c;
-    ASAN_POISON_MEMORY_REGION(c, sizeof(*c));
-    if (b->used-- == CONN_PER_BLOCK && s->conn_blocks != b) {
-        block_unlink(s, b); /* room again: in front */
-        block_push_front(s, b);
-    }
-    if (b->used == 0 && (b->prev || b->next)) {
-        block_unlink(s, b);
-        munmap(b, CONN_BLOCK_BYTES);
-    }
-}
-
-void baton__conn_blocks_free(struct baton__server *s)
-{
-    struct baton__conn_block *b;
-    while ((b = s->conn_blocks)) {
-        s->conn_blocks = b->next;
-        munmap(b, CONN_BLOCK_BYTES);
-    }
-}
-
 /* A new connection on fd (owned from now on), raw, waiting for its first request. */
 static struct baton__conn *conn_new(struct baton__server *s, int fd)
 {
-    struct baton__conn *c = conn_alloc(s);
+    /* In the server's slab, apart from the heap (http/slab.h): memory per idle connection. */
+    struct baton__conn *c = baton__slab_alloc(&s->conn_slab);
     if (!c) {
         close(fd);
         return NULL;
@@ -480,14 +354,14 @@ static void free_conn(struct baton__conn *c)
     }
     free(c->write_req);
     free(c->shutdown_req);
-    conn_release(c);
+    baton__slab_free(&s->conn_slab, c);
     baton__server_conn_closed(s);
 }
 
 static void on_close(uv_handle_t *h)
 {
     struct baton__conn *c = h->data;
-    free(h);
+    baton__slab_free(&c->server->tcp_slab, h);
     c->tcp = NULL;
     closed(c);
 }

@@ -16,6 +16,7 @@
 #include "http/parser.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/slab.h"
 
 /* Output queued on one connection past which it stops parsing (and reading) more requests. */
 #define BATON__OUTPUT_HIGH (256 * 1024)
@@ -105,8 +106,6 @@ enum baton__conn_list {
     LIST_COUNT,
 };
 
-struct baton__conn_block;
-
 struct baton__conn_link {
     struct baton__conn *prev, *next;
 };
@@ -116,7 +115,6 @@ struct baton__conn_link {
 struct baton__conn {
     uv_tcp_t *tcp; /* allocated once promoted on the epoll backend (see conn.c) */
     struct baton__server *server;
-    struct baton__conn_block *block; /* the block its slot is in (conn.c, allocation) */
     int fd;
     bool raw; /* not yet handed to libuv: served synchronously right after accept */
     struct baton__conn_link link; /* in server->lists[list] */
@@ -185,8 +183,9 @@ struct baton__server {
     uv_timer_t drain_deadline;
     struct baton__conn_link lists[LIST_COUNT];
     struct baton__router *router;
-    struct baton__uring *uring;            /* the io_uring backend's ring, or NULL (epoll) */
-    struct baton__conn_block *conn_blocks; /* connection slots: those with room first */
+    struct baton__uring *uring;   /* the io_uring backend's ring, or NULL (epoll) */
+    struct baton__slab conn_slab; /* connections (conn.c) */
+    struct baton__slab tcp_slab;  /* their libuv handles (the epoll backend) */
     struct baton_static *st;
     char *read_buf;               /* shared: connections read into it */
     struct baton_buf out;         /* shared: responses of the connection being processed */
@@ -242,8 +241,6 @@ size_t baton__conn_queued(const struct baton__conn *c);
  * On return res.mode is RES_DONE when everything went out (or no body was due). */
 void baton__conn_file_start(struct baton__conn *c);
 size_t baton__conn_memory(const struct baton__conn *c);
-/* Unmaps the server's connection blocks (baton__server_free()). */
-void baton__conn_blocks_free(struct baton__server *s);
 
 /* dispatch.c */
 /* What baton__dispatch() tells the connection. */
