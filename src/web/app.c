@@ -412,8 +412,7 @@ static int choose_backend(struct app *a)
 {
     enum baton__web_backend b = a->opts->backend;
     const char *env = getenv("BATON_WEB_BACKEND");
-    if (b == BATON__WEB_BACKEND_UNSET && env && *env &&
-        baton__web_backend_parse(env, &b) < 0) {
+    if (b == BATON__WEB_BACKEND_UNSET && env && *env && baton__web_backend_parse(env, &b) < 0) {
         baton__log(BATON_LOG_ERROR, "BATON_WEB_BACKEND=%s: expected auto, io_uring or epoll", env);
         return -EINVAL;
     }
