@@ -30,8 +30,12 @@ struct baton__slab_block {
     void *free;   /* freed objects, each holding the next */
     size_t used;  /* slots handed out */
     size_t fresh; /* slots from the start ever handed out */
-    char slots[]; /* each: the block's address, then the object */
 };
+
+/* The slots follow the block's header, 16-byte aligned; each: the block's address, then the
+ * object. */
+#define SLOTS_OFFSET ((sizeof(struct baton__slab_block) + 15) & ~(size_t)15)
+#define SLOTS(b)     ((char *)(b) + SLOTS_OFFSET)
 
 /* The header of a slot, before its object: 16 bytes, so objects stay 16-byte aligned. */
 #define SLOT_HEADER 16
@@ -41,7 +45,7 @@ void baton__slab_init(struct baton__slab *s, size_t size)
     memset(s, 0, sizeof(*s));
     s->size = size < sizeof(void *) ? sizeof(void *) : size;
     s->slot = SLOT_HEADER + ((s->size + 15) & ~(size_t)15);
-    s->per_block = (BLOCK_BYTES - sizeof(struct baton__slab_block)) / s->slot;
+    s->per_block = (BLOCK_BYTES - SLOTS_OFFSET) / s->slot;
 }
 
 static void unlink_block(struct baton__slab *s, struct baton__slab_block *b)
@@ -87,7 +91,7 @@ void *baton__slab_alloc(struct baton__slab *s)
         if (m == MAP_FAILED)
             return NULL;
         b = m; /* zero-filled */
-        ASAN_POISON_MEMORY_REGION(b->slots, s->per_block * s->slot);
+        ASAN_POISON_MEMORY_REGION(SLOTS(b), s->per_block * s->slot);
         push_front(s, b);
     }
     char *p;
@@ -96,7 +100,7 @@ void *baton__slab_alloc(struct baton__slab *s)
         ASAN_UNPOISON_MEMORY_REGION(p, s->size);
         b->free = *(void **)p;
     } else {
-        char *slot = b->slots + b->fresh++ * s->slot;
+        char *slot = SLOTS(b) + b->fresh++ * s->slot;
         ASAN_UNPOISON_MEMORY_REGION(slot, s->slot);
         *(struct baton__slab_block **)slot = b;
         ASAN_POISON_MEMORY_REGION(slot + sizeof(b), SLOT_HEADER - sizeof(b));
@@ -126,6 +130,14 @@ void baton__slab_free(struct baton__slab *s, void *p)
         unlink_block(s, b);
         munmap(b, BLOCK_BYTES);
     }
+}
+
+size_t baton__slab_blocks(const struct baton__slab *s)
+{
+    size_t n = 0;
+    for (const struct baton__slab_block *b = s->blocks; b; b = b->next)
+        n++;
+    return n;
 }
 
 void baton__slab_destroy(struct baton__slab *s)

@@ -25,6 +25,8 @@ void baton__slab_init(struct baton__slab *s, size_t size);
 void *baton__slab_alloc(struct baton__slab *s);
 /* Gives an object of s back (NULL is fine). */
 void baton__slab_free(struct baton__slab *s, void *p);
+/* Blocks mapped now. */
+size_t baton__slab_blocks(const struct baton__slab *s);
 /* Unmaps every block: every object is gone. */
 void baton__slab_destroy(struct baton__slab *s);
 
