@@ -414,11 +414,15 @@ static void file_poll_stop(struct baton__conn *c)
  * in flight holds the socket open even past close()), so what is in flight is cancelled and the
  * last completion closes it; with nothing in flight it is closed at the end of the loop turn
  * (never from inside the caller, as uv_close() calls back later). */
+/* Nothing of c is in flight any more: the fd closes now (as uv_close() closes it at once), the
+ * connection is freed at the end of the loop turn. */
 static void uring_reap(struct baton__conn *c)
 {
     if (c->reaped)
         return;
     c->reaped = true;
+    close(c->fd);
+    c->fd = -1;
     baton__uring_reap(c->server->uring, c);
 }
 
@@ -433,6 +437,9 @@ static void uring_cancel(struct baton__conn *c)
     if (sqe) {
         io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, 0);
+        /* Now rather than at the end of the turn: the socket is released (and the client sees
+         * the close) as soon as the cancelled operations complete. */
+        baton__uring_submit(u);
     } else {
         shutdown(c->fd, SHUT_RDWR); /* ends whatever waits on the socket */
     }
@@ -486,8 +493,6 @@ static int arm_pollout(struct baton__conn *c)
 
 void baton__conn_uring_closed(struct baton__conn *c)
 {
-    close(c->fd);
-    c->fd = -1;
     closed(c);
 }
 

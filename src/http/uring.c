@@ -178,6 +178,11 @@ void baton__uring_buf_return(struct baton__uring *u, unsigned bid)
     io_uring_buf_ring_advance(u->br, 1);
 }
 
+void baton__uring_submit(struct baton__uring *u)
+{
+    io_uring_submit(&u->ring);
+}
+
 void baton__uring_reap(struct baton__uring *u, struct baton__conn *c)
 {
     c->reap_next = u->reap;

@@ -38,8 +38,10 @@ void baton__uring_prep(struct baton__uring *u, struct io_uring_sqe *sqe, struct 
 /* The provided buffer bid (lent by a receive completion), and giving it back. */
 const char *baton__uring_buf(struct baton__uring *u, unsigned bid);
 void baton__uring_buf_return(struct baton__uring *u, unsigned bid);
-/* c is closed with nothing in flight: baton__conn_uring_closed(c) at the end of this loop turn
- * (as uv_close() calls back later, never from inside the caller). */
+/* Submits what is queued now rather than at the end of the loop turn. */
+void baton__uring_submit(struct baton__uring *u);
+/* c is closed (its fd too) with nothing in flight: baton__conn_uring_closed(c) at the end of this
+ * loop turn (as uv_close() calls back later, never from inside the caller). */
 void baton__uring_reap(struct baton__uring *u, struct baton__conn *c);
 /* The server closes: the loop handles go once the last operation in flight completed. */
 void baton__uring_close(struct baton__uring *u);
@@ -49,7 +51,7 @@ void baton__uring_free(struct baton__uring *u);
 /* conn.c: a completion of c's operation (res and flags of the CQE). */
 void baton__conn_uring_complete(struct baton__conn *c, enum baton__uring_op op, int res,
                                 unsigned flags);
-/* conn.c: c is closed and nothing of it is in flight: close its fd and free it. */
+/* conn.c: c is closed and nothing of it is in flight: free it. */
 void baton__conn_uring_closed(struct baton__conn *c);
 
 #endif
