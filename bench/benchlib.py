@@ -243,7 +243,8 @@ class Baton(Server):
     """`baton run -c baton.yaml` with `workers` workers of `command`: by default baton-web with
     the hello module (and --static static_dir when given)."""
 
-    def __init__(self, tmp, port, build, workers=2, static_dir=None, command=None, name="baton"):
+    def __init__(self, tmp, port, build, workers=2, static_dir=None, command=None, name="baton",
+                 backend=None):
         super().__init__(tmp, port)
         self.name = name
         self.build = Path(build)
@@ -254,6 +255,8 @@ class Baton(Server):
                        str(self.build / "modules/hello.so")]
             if static_dir:
                 command += ["--static", str(static_dir)]
+            if backend:
+                command += ["--backend", backend]
         self.config.write_text(
             "name: bench\n"
             f"listen:\n  http: 127.0.0.1:{port}\n"

@@ -27,11 +27,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http/internal.h"
+#include "http/uring.h"
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -43,6 +45,7 @@ static void closed(struct baton__conn *c);
 static void file_send(struct baton__conn *c);
 static void free_conn(struct baton__conn *c);
 static void response_done(struct baton__conn *c);
+static int read_start(struct baton__conn *c);
 
 /* ---- state --------------------------------------------------------------------------------- */
 
@@ -173,29 +176,39 @@ static void settle(struct baton__conn *c)
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
-/* Hands a raw connection to libuv. Returns 0 or a libuv error (the caller aborts). */
+/* Hands a raw connection to libuv, or to the ring with the io_uring backend. Returns 0 or a
+ * libuv error (the caller aborts). */
 static int promote(struct baton__conn *c)
 {
     if (!c->raw)
         return 0;
-    int r = uv_tcp_init(c->server->loop, &c->tcp);
-    if (r < 0)
+    if (c->server->uring) {
+        c->raw = false;
+        c->uring = true;
+        if (c->state != CONN_CLOSING && !c->in.len && !c->peer_eof && c->state != CONN_RESPONDING &&
+            !c->close_after)
+            return read_start(c);
+        return 0;
+    }
+    if (!(c->tcp = baton__slab_alloc(&c->server->tcp_slab)))
+        return UV_ENOMEM;
+    int r = uv_tcp_init(c->server->loop, c->tcp);
+    if (r < 0) {
+        baton__slab_free(&c->server->tcp_slab, c->tcp);
+        c->tcp = NULL;
         return r;
-    c->tcp.data = c;
+    }
+    c->tcp->data = c;
     c->raw = false;
-    r = uv_tcp_open(&c->tcp, c->fd);
+    r = uv_tcp_open(c->tcp, c->fd);
     if (r < 0) {
         close(c->fd); /* the handle did not take it */
         return r;
     }
     if (c->state == CONN_CLOSING)
         return 0; /* baton__conn_close() goes on with the shutdown */
-    if (!c->in.len && !c->peer_eof && c->state != CONN_RESPONDING && !c->close_after) {
-        r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-        if (r < 0)
-            return r;
-        c->reading = true;
-    }
+    if (!c->in.len && !c->peer_eof && c->state != CONN_RESPONDING && !c->close_after)
+        return read_start(c);
     return 0;
 }
 
@@ -239,7 +252,8 @@ static void early_read_result(struct baton__server *s, bool hit)
 /* A new connection on fd (owned from now on), raw, waiting for its first request. */
 static struct baton__conn *conn_new(struct baton__server *s, int fd)
 {
-    struct baton__conn *c = calloc(1, sizeof(*c));
+    /* In the server's slab, apart from the heap (http/slab.h): memory per idle connection. */
+    struct baton__conn *c = baton__slab_alloc(&s->conn_slab);
     if (!c) {
         close(fd);
         return NULL;
@@ -340,13 +354,16 @@ static void free_conn(struct baton__conn *c)
     }
     free(c->write_req);
     free(c->shutdown_req);
-    free(c);
+    baton__slab_free(&s->conn_slab, c);
     baton__server_conn_closed(s);
 }
 
 static void on_close(uv_handle_t *h)
 {
-    closed(h->data);
+    struct baton__conn *c = h->data;
+    baton__slab_free(&c->server->tcp_slab, h);
+    c->tcp = NULL;
+    closed(c);
 }
 
 /* The request in flight ended (complete 0: its connection was lost): the next one may start. */
@@ -391,6 +408,94 @@ static void file_poll_stop(struct baton__conn *c)
     c->file_poll_fd = -1;
 }
 
+/* ---- the io_uring backend ----------------------------------------------------------------- */
+
+/* The ring's side of hard_close(): the fd is closed once nothing in flight names it (a receive
+ * in flight holds the socket open even past close()), so what is in flight is cancelled and the
+ * last completion closes it; with nothing in flight it is closed at the end of the loop turn
+ * (never from inside the caller, as uv_close() calls back later). */
+/* Nothing of c is in flight any more: the fd closes now (as uv_close() closes it at once), the
+ * connection is freed at the end of the loop turn. */
+static void uring_reap(struct baton__conn *c)
+{
+    if (c->reaped)
+        return;
+    c->reaped = true;
+    close(c->fd);
+    c->fd = -1;
+    baton__uring_reap(c->server->uring, c);
+}
+
+static void uring_cancel(struct baton__conn *c)
+{
+    struct baton__uring *u = c->server->uring;
+    if (!c->uring_ops) {
+        uring_reap(c);
+        return;
+    }
+    struct io_uring_sqe *sqe = baton__uring_sqe(u);
+    if (sqe) {
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, 0);
+        /* Now rather than at the end of the turn: the socket is released (and the client sees
+         * the close) as soon as the cancelled operations complete. */
+        baton__uring_submit(u);
+    } else {
+        shutdown(c->fd, SHUT_RDWR); /* ends whatever waits on the socket */
+    }
+}
+
+static int arm_recv(struct baton__conn *c)
+{
+    if (c->recv_armed)
+        return 0;
+    struct baton__uring *u = c->server->uring;
+    struct io_uring_sqe *sqe = baton__uring_sqe(u);
+    if (!sqe)
+        return UV_ENOBUFS;
+    io_uring_prep_recv(sqe, c->fd, NULL, BATON__URING_BUF_SIZE, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+    baton__uring_prep(u, sqe, c, BATON__URING_RECV);
+    c->uring_ops++;
+    c->recv_armed = true;
+    return 0;
+}
+
+/* Sends what wf holds past wf_sent. */
+static int arm_send(struct baton__conn *c)
+{
+    struct baton__uring *u = c->server->uring;
+    struct io_uring_sqe *sqe = baton__uring_sqe(u);
+    if (!sqe)
+        return UV_ENOBUFS;
+    io_uring_prep_send(sqe, c->fd, c->wf.data + c->wf_sent, c->wf.len - c->wf_sent, MSG_NOSIGNAL);
+    baton__uring_prep(u, sqe, c, BATON__URING_SEND);
+    c->uring_ops++;
+    c->writing = true;
+    return 0;
+}
+
+static int arm_pollout(struct baton__conn *c)
+{
+    if (c->pollout_armed)
+        return 0;
+    struct baton__uring *u = c->server->uring;
+    struct io_uring_sqe *sqe = baton__uring_sqe(u);
+    if (!sqe)
+        return UV_ENOBUFS;
+    io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+    baton__uring_prep(u, sqe, c, BATON__URING_POLLOUT);
+    c->uring_ops++;
+    c->pollout_armed = true;
+    return 0;
+}
+
+void baton__conn_uring_closed(struct baton__conn *c)
+{
+    closed(c);
+}
+
 static void hard_close(struct baton__conn *c)
 {
     if (c->state == CONN_CLOSED)
@@ -407,7 +512,11 @@ static void hard_close(struct baton__conn *c)
         c->fd = -1;
         return;
     }
-    uv_close((uv_handle_t *)&c->tcp, on_close);
+    if (c->uring) {
+        uring_cancel(c);
+        return;
+    }
+    uv_close((uv_handle_t *)c->tcp, on_close);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -448,16 +557,28 @@ void baton__conn_close(struct baton__conn *c, bool graceful)
     set_state(c, CONN_CLOSING);
     c->linger_bytes = 0;
     move(c, LIST_LINGER);
-    if (!c->shutdown_req && !(c->shutdown_req = malloc(sizeof(*c->shutdown_req)))) {
+    if (promote(c) < 0) {
         hard_close(c);
         return;
     }
-    if (promote(c) < 0 || uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-        hard_close(c);
-        return;
+    if (c->uring) {
+        /* Nothing is being written (above): the write side can shut down at once. */
+        if (shutdown(c->fd, SHUT_WR) < 0) {
+            hard_close(c);
+            return;
+        }
+    } else {
+        if (!c->shutdown_req && !(c->shutdown_req = malloc(sizeof(*c->shutdown_req)))) {
+            hard_close(c);
+            return;
+        }
+        if (uv_shutdown(c->shutdown_req, (uv_stream_t *)c->tcp, on_shutdown) < 0) {
+            hard_close(c);
+            return;
+        }
     }
-    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-        c->reading = true;
+    if (!c->reading && read_start(c) < 0)
+        hard_close(c);
 }
 
 static void conn_abort(struct baton__conn *c)
@@ -550,7 +671,7 @@ size_t baton__conn_memory(const struct baton__conn *c)
 {
     return sizeof(*c) + baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap +
            (c->write_req ? sizeof(*c->write_req) : 0) +
-           (c->shutdown_req ? sizeof(*c->shutdown_req) : 0);
+           (c->shutdown_req ? sizeof(*c->shutdown_req) : 0) + (c->tcp ? sizeof(*c->tcp) : 0);
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -576,10 +697,14 @@ void baton__conn_emit(struct baton__conn *c, const void *p, size_t n)
 static int start_write(struct baton__conn *c)
 {
     nodelay(c); /* what the kernel did not take, or what queued behind it: a later write */
+    if (c->uring) {
+        c->wf_sent = 0;
+        return arm_send(c);
+    }
     uv_buf_t b = uv_buf_init(c->wf.data, (unsigned)c->wf.len);
     if (!c->write_req && !(c->write_req = malloc(sizeof(*c->write_req))))
         return -ENOMEM;
-    int r = uv_write(c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    int r = uv_write(c->write_req, (uv_stream_t *)c->tcp, &b, 1, on_write);
     if (r < 0)
         return r;
     c->writing = true;
@@ -604,7 +729,11 @@ int baton__conn_flush(struct baton__conn *c)
          * until the client acknowledges the head, which it delays by 40 ms. */
         bool file_follows = c->in_request && c->res.mode == RES_FILE && c->res.file_left > 0;
         nodelay(c);
-        if (c->raw || file_follows) {
+        if (c->uring && !file_follows) {
+            /* Through the ring, submitted with this loop turn's other operations: the bytes
+             * move to the connection's own buffer, which stays put until the send completes. */
+            n = 0;
+        } else if (c->raw || file_follows) {
             ssize_t w;
             do
                 w = send(c->fd, p, len, MSG_NOSIGNAL | (file_follows ? MSG_MORE : 0));
@@ -612,7 +741,7 @@ int baton__conn_flush(struct baton__conn *c)
             n = w >= 0 ? (int)w : errno == EAGAIN ? 0 : -errno;
         } else {
             uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-            n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            n = uv_try_write((uv_stream_t *)c->tcp, &b, 1);
             if (n == UV_EAGAIN || n == UV_ENOSYS)
                 n = 0;
         }
@@ -661,22 +790,14 @@ static void output_drained(struct baton__conn *c)
         process(c, c->in.data, c->in.len, false);
         return;
     }
-    if (!c->reading && c->state != CONN_RESPONDING && !c->peer_eof) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+    if (!c->reading && c->state != CONN_RESPONDING && !c->peer_eof)
+        read_start(c);
     settle(c);
 }
 
-static void on_write(uv_write_t *req, int status)
+/* wf has been written: what queued behind it goes next, or whatever waited for the output. */
+static void write_done(struct baton__conn *c)
 {
-    struct baton__conn *c = req->handle->data;
-    c->writing = false;
-    if (status < 0) {
-        conn_abort(c);
-        return;
-    }
-    c->server->stats.bytes_out += c->wf.len;
     c->wrote = true;
     baton__buf_reset(&c->wf);
     if (c->state == CONN_CLOSED)
@@ -699,6 +820,18 @@ static void on_write(uv_write_t *req, int status)
     output_drained(c);
 }
 
+static void on_write(uv_write_t *req, int status)
+{
+    struct baton__conn *c = req->handle->data;
+    c->writing = false;
+    if (status < 0) {
+        conn_abort(c);
+        return;
+    }
+    c->server->stats.bytes_out += c->wf.len;
+    write_done(c);
+}
+
 /* ---- files --------------------------------------------------------------------------------- */
 
 static void on_file_writable(uv_poll_t *poll, int status, int events)
@@ -718,10 +851,14 @@ static void on_file_writable(uv_poll_t *poll, int status, int events)
  */
 static int wait_writable(struct baton__conn *c)
 {
+    int r = promote(c);
+    if (r < 0)
+        return r;
+    if (c->uring) {
+        move(c, LIST_WRITE);
+        return arm_pollout(c);
+    }
     if (!c->file_poll) {
-        int r = promote(c);
-        if (r < 0)
-            return r;
         int dup = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
         if (dup < 0)
             return -errno;
@@ -809,16 +946,26 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void stop_reading(struct baton__conn *c)
 {
     if (c->reading && !c->raw) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        /* With the ring, a receive is armed only while reading and stops being re-armed;
+         * stop_reading() is called after its completion, with none in flight. */
+        if (!c->uring)
+            uv_read_stop((uv_stream_t *)c->tcp);
         c->reading = false;
     }
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* Starts reading (idempotent). Returns 0 or a libuv error. */
+static int read_start(struct baton__conn *c)
 {
-    struct baton__conn *c = stream->data;
-    if (nread == 0)
-        return;
+    int r = c->uring ? arm_recv(c) : uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read);
+    if (r == 0)
+        c->reading = true;
+    return r;
+}
+
+/* What a read brought: nread bytes at base, UV_EOF or an error. */
+static void read_result(struct baton__conn *c, ssize_t nread, const char *base)
+{
     if (c->state == CONN_CLOSING) {
         if (nread < 0) {
             hard_close(c); /* EOF (or error): the client has everything */
@@ -832,7 +979,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (c->state == CONN_CLOSED)
         return;
     if (nread > 0) {
-        process(c, buf->base, (size_t)nread, true);
+        process(c, base, (size_t)nread, true);
         return;
     }
     if (nread != UV_EOF) {
@@ -855,6 +1002,92 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     hard_close(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    if (nread != 0)
+        read_result(stream->data, nread, buf->base);
+}
+
+static void uring_recv_done(struct baton__conn *c, int res, unsigned flags)
+{
+    struct baton__uring *u = c->server->uring;
+    bool lent = flags & IORING_CQE_F_BUFFER;
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (c->state != CONN_CLOSED) {
+        if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) {
+            /* ENOBUFS: every buffer was lent at once; they are back before this retry is
+             * submitted at the end of the loop turn. */
+        } else {
+            read_result(c,
+                        res > 0    ? res
+                        : res == 0 ? UV_EOF
+                                   : res,
+                        lent ? baton__uring_buf(u, bid) : NULL);
+        }
+    }
+    if (lent)
+        baton__uring_buf_return(u, bid); /* process() copied what it keeps */
+    if (c->state != CONN_CLOSED && c->reading && arm_recv(c) < 0)
+        conn_abort(c);
+}
+
+static void uring_send_done(struct baton__conn *c, int res)
+{
+    if (c->state == CONN_CLOSED) {
+        c->writing = false;
+        return;
+    }
+    if (res < 0) {
+        c->writing = false;
+        conn_abort(c);
+        return;
+    }
+    c->wf_sent += (size_t)res;
+    c->server->stats.bytes_out += (size_t)res;
+    if (res > 0)
+        c->wrote = true;
+    if (c->wf_sent < c->wf.len) {
+        /* The kernel took part: send the rest (progress refreshes the send timeout). */
+        if (arm_send(c) < 0) {
+            c->writing = false;
+            conn_abort(c);
+        } else {
+            move(c, LIST_WRITE);
+        }
+        return;
+    }
+    c->writing = false;
+    c->wf_sent = 0;
+    write_done(c);
+}
+
+void baton__conn_uring_complete(struct baton__conn *c, enum baton__uring_op op, int res,
+                                unsigned flags)
+{
+    c->uring_ops--;
+    switch (op) {
+    case BATON__URING_RECV:
+        c->recv_armed = false;
+        uring_recv_done(c, res, flags);
+        break;
+    case BATON__URING_SEND:
+        uring_send_done(c, res);
+        break;
+    case BATON__URING_POLLOUT:
+        c->pollout_armed = false;
+        if (c->state == CONN_CLOSED)
+            break;
+        if (res < 0)
+            conn_abort(c);
+        else
+            file_send(c);
+        break;
+    }
+    /* The last operation of a closed connection: its fd can go, and the connection with it. */
+    if (c->state == CONN_CLOSED && c->uring_ops == 0)
+        uring_reap(c);
 }
 
 /* Sends 100 Continue when a request announced a body with Expect and is waiting for it. */
@@ -944,10 +1177,8 @@ static void process(struct baton__conn *c, const char *data, size_t len, bool sh
         return;
     }
     if (!c->raw && !c->reading && !c->in.len && c->state != CONN_RESPONDING && !c->peer_eof &&
-        !c->close_after) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+        !c->close_after)
+        read_start(c);
     settle(c);
 }
 

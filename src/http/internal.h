@@ -16,6 +16,7 @@
 #include "http/parser.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/slab.h"
 
 /* Output queued on one connection past which it stops parsing (and reading) more requests. */
 #define BATON__OUTPUT_HIGH (256 * 1024)
@@ -27,6 +28,7 @@
 #define BATON__LINGER_BYTES (256 * 1024)
 
 struct baton__conn;
+struct baton__uring;
 
 enum baton__res_mode {
     RES_OPEN,      /* the handler is filling it in */
@@ -111,7 +113,7 @@ struct baton__conn_link {
 /* One client connection. Every field is written in conn.c only (the embedded req and res
  * excepted, see above); other files read it or ask through the conn.c API below. */
 struct baton__conn {
-    uv_tcp_t tcp; /* initialised only once the connection is promoted (see conn.c) */
+    uv_tcp_t *tcp; /* allocated once promoted on the epoll backend (see conn.c) */
     struct baton__server *server;
     int fd;
     bool raw; /* not yet handed to libuv: served synchronously right after accept */
@@ -142,6 +144,15 @@ struct baton__conn {
     bool served;        /* a response has been completed on this connection */
     bool wrote;         /* output has gone out: a later write may meet Nagle (see nodelay()) */
     bool nodelay;       /* TCP_NODELAY set (or tried) */
+    /* The io_uring backend (uring.c): the connection's I/O goes through the server's ring once
+     * promoted (tcp is never initialised then). */
+    bool uring;
+    bool recv_armed;               /* a receive is in flight */
+    bool pollout_armed;            /* a writability poll is in flight (file send) */
+    bool reaped;                   /* closed and queued to be freed at the end of the loop turn */
+    uint8_t uring_ops;             /* operations in flight: the fd is closed and c freed at 0 */
+    size_t wf_sent;                /* bytes of wf the ring has sent so far */
+    struct baton__conn *reap_next; /* in the ring's list of closed connections to free */
     struct baton_request req;
     struct baton_response res;
 };
@@ -172,6 +183,9 @@ struct baton__server {
     uv_timer_t drain_deadline;
     struct baton__conn_link lists[LIST_COUNT];
     struct baton__router *router;
+    struct baton__uring *uring;   /* the io_uring backend's ring, or NULL (epoll) */
+    struct baton__slab conn_slab; /* connections (conn.c) */
+    struct baton__slab tcp_slab;  /* their libuv handles (the epoll backend) */
     struct baton_static *st;
     char *read_buf;               /* shared: connections read into it */
     struct baton_buf out;         /* shared: responses of the connection being processed */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "http/internal.h"
+#include "http/uring.h"
 
 /* Pause after EMFILE/ENFILE before accepting again. */
 #define ACCEPT_RETRY_MS 100
@@ -42,6 +43,8 @@ int baton__server_new(uv_loop_t *loop, const struct baton__server_config *config
     }
     s->loop = loop;
     s->config = *config;
+    baton__slab_init(&s->conn_slab, sizeof(struct baton__conn));
+    baton__slab_init(&s->tcp_slab, sizeof(uv_tcp_t));
     if (hooks)
         s->hooks = *hooks;
     /* Responses and response bodies are ours (handlers and modules), not the client's. */
@@ -281,6 +284,23 @@ int baton__server_start(struct baton__server *s)
     return 0;
 }
 
+int baton__server_use_io_uring(struct baton__server *s)
+{
+    if (s->uring)
+        return 0;
+    return baton__uring_new(s, &s->uring);
+}
+
+const char *baton__server_io_uring_why(int err)
+{
+    return baton__uring_why(err);
+}
+
+const char *baton__server_backend(const struct baton__server *s)
+{
+    return s->uring ? "io_uring" : "epoll";
+}
+
 void baton__server_set_router(struct baton__server *s, struct baton__router *router)
 {
     struct baton__router *old = s->router;
@@ -414,6 +434,7 @@ void baton__server_close(struct baton__server *s)
     s->closing = true;
     close_listeners(s);
     close_all(s);
+    baton__uring_close(s->uring); /* once the cancels of close_all() completed */
     uv_close((uv_handle_t *)&s->sweep, NULL);
     uv_close((uv_handle_t *)&s->accept_retry, NULL);
     uv_close((uv_handle_t *)&s->drain_deadline, NULL);
@@ -423,6 +444,10 @@ void baton__server_free(struct baton__server *s)
 {
     if (!s)
         return;
+    baton__uring_free(s->uring); /* may free the last connections (which still name s) */
+    s->uring = NULL;
+    baton__slab_destroy(&s->conn_slab);
+    baton__slab_destroy(&s->tcp_slab);
     baton__router_free(s->router);
     free(s->listeners);
     free(s->read_buf);

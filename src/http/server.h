@@ -74,6 +74,19 @@ int baton__server_new(uv_loop_t *loop, const struct baton__server_config *config
 /* Adopts a listening socket (takes ownership; made non-blocking). Returns 0 or -errno. */
 int baton__server_add_listener(struct baton__server *s, int fd);
 
+/*
+ * Moves connection I/O onto an io_uring (the io_uring backend, docs/http-core.md); call before
+ * baton__server_start(). Accepting stays on the loop's epoll (exclusive wake-ups spread the
+ * connections over the workers). Returns 0, or -errno when io_uring cannot be used (the server
+ * stays on epoll): -ENOSYS (no io_uring), -EPERM (sysctl kernel.io_uring_disabled, a seccomp
+ * profile), -EOPNOTSUPP (a kernel older than 5.19); baton__server_io_uring_why() says it for a log.
+ */
+int baton__server_use_io_uring(struct baton__server *s);
+const char *baton__server_io_uring_why(int err);
+
+/* "io_uring" or "epoll": how connection I/O is done. */
+const char *baton__server_backend(const struct baton__server *s);
+
 /* Starts accepting on every listener. Returns 0 or -errno. */
 int baton__server_start(struct baton__server *s);
 

@@ -383,12 +383,13 @@ static void send_stats(struct app *a)
     /* docs/protocol.md: space-separated key=value counters; `connections` is the gauge. */
     baton_notifyf("BATON_STATS=requests=%llu responses_1xx=%llu responses_2xx=%llu "
                   "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu errors=%llu "
-                  "bytes_out=%llu connections=%u accepted=%llu",
+                  "bytes_out=%llu connections=%u accepted=%llu io_uring=%d",
                   (unsigned long long)st.requests, (unsigned long long)st.responses[1],
                   (unsigned long long)st.responses[2], (unsigned long long)st.responses[3],
                   (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
                   (unsigned long long)st.errors, (unsigned long long)st.bytes_out, st.active,
-                  (unsigned long long)st.connections);
+                  (unsigned long long)st.connections,
+                  strcmp(baton__server_backend(a->server), "io_uring") == 0);
 }
 
 static void on_stats(uv_timer_t *t)
@@ -463,6 +464,37 @@ static int add_probe(struct app *a, int fd)
     }
     baton__server_set_router(a->probe, router);
     baton__log_at(BATON_LOG_DEBUG, a->generation, getpid(), "probe listener on fd %d", fd);
+    return 0;
+}
+
+/*
+ * The backend, chosen once at start (a reload keeps it): --backend or the file's `backend`, else
+ * BATON_WEB_BACKEND, else auto. auto takes io_uring when the kernel offers everything it needs
+ * and says why not otherwise; an explicit io_uring that cannot be had refuses to start.
+ */
+static int choose_backend(struct app *a)
+{
+    enum baton__web_backend b = a->opts->backend;
+    const char *env = getenv("BATON_WEB_BACKEND");
+    if (b == BATON__WEB_BACKEND_UNSET && env && *env && baton__web_backend_parse(env, &b) < 0) {
+        baton__log(BATON_LOG_ERROR, "BATON_WEB_BACKEND=%s: expected auto, io_uring or epoll", env);
+        return -EINVAL;
+    }
+    if (b == BATON__WEB_BACKEND_EPOLL) {
+        baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "backend epoll");
+        return 0;
+    }
+    int r = baton__server_use_io_uring(a->server);
+    if (r == 0) {
+        baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "backend io_uring");
+        return 0;
+    }
+    if (b == BATON__WEB_BACKEND_IO_URING) {
+        baton__log(BATON_LOG_ERROR, "backend io_uring: %s", baton__server_io_uring_why(r));
+        return r;
+    }
+    baton__log_at(BATON_LOG_INFO, a->generation, getpid(), "backend epoll: %s",
+                  baton__server_io_uring_why(r));
     return 0;
 }
 
@@ -563,7 +595,7 @@ int baton__web_app_run(struct baton__web_options *opts, int argc, char **argv)
         baton__log(BATON_LOG_ERROR, "out of memory");
         goto out;
     }
-    if (add_listeners(a) < 0)
+    if (choose_backend(a) < 0 || add_listeners(a) < 0)
         goto out;
     baton__server_set_router(a->server, router);
     router = NULL;

@@ -9,6 +9,7 @@
  *     - hello.so
  *   static: public
  *   access_log: false
+ *   backend: auto                     # auto | io_uring | epoll
  *   dev: false
  *   limits: {header_bytes: 8192, header_count: 100, uri_bytes: 4096, body_bytes: 1048576,
  *            connections: 16384}
@@ -51,6 +52,7 @@ static const struct config_key keys[] = {
     SECTION(""),
     {"listen", KEY_CUSTOM, 0, 0, 0, false, NULL, false},
     {"modules", KEY_CUSTOM, 0, 0, 0, false, NULL, false},
+    {"backend", KEY_CUSTOM, 0, 0, 0, false, NULL, false},
     KEY("static", KEY_PATH, static_root, 0, 0),
     KEY("access_log", KEY_BOOL, access_log, 0, 0),
     KEY("dev", KEY_BOOL, dev, 0, 0),
@@ -156,10 +158,41 @@ static void add_module(struct config_loader *l, const struct config_layer *layer
     o->nmodules++;
 }
 
-/* listen and modules: one value or a list of them, each added after those already given. */
+int baton__web_backend_parse(const char *text, enum baton__web_backend *ret)
+{
+    if (strcmp(text, "auto") == 0)
+        *ret = BATON__WEB_BACKEND_AUTO;
+    else if (strcmp(text, "epoll") == 0)
+        *ret = BATON__WEB_BACKEND_EPOLL;
+    else if (strcmp(text, "io_uring") == 0)
+        *ret = BATON__WEB_BACKEND_IO_URING;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static void set_backend(struct config_loader *l, const struct config_layer *layer,
+                        const struct config_node *value)
+{
+    struct baton__web_options *o = l->data;
+    char ex[80];
+    if (value->type != NODE_SCALAR || baton__web_backend_parse(value->text, &o->backend) < 0)
+        baton__config_error(l, layer, value, "backend must be auto, io_uring or epoll, not '%s'",
+                            value->type == NODE_SCALAR
+                                ? baton__config_excerpt(value->text, ex, sizeof(ex))
+                                : kind(value));
+}
+
+/* listen and modules: one value or a list of them, each added after those already given;
+ * backend: one of its names. */
 static void apply_custom(struct config_loader *l, const struct config_layer *layer, int index,
                          const struct config_node *at, const struct config_node *value)
 {
+    if (strcmp(keys[index].path, "backend") == 0) {
+        if (value && !baton__config_node_is_null(value))
+            set_backend(l, layer, value);
+        return;
+    }
     void (*add)(struct config_loader *, const struct config_layer *, const struct config_node *) =
         strcmp(keys[index].path, "listen") == 0 ? add_listen : add_module;
 

@@ -49,6 +49,7 @@ static void usage(FILE *f)
            "  --drain-grace DUR       quiet time before an idle connection closes at drain "
            "(1s)\n"
            "  --drain-timeout DUR     at drain, close everything after (30s)\n"
+           "  --backend auto|io_uring|epoll  connection I/O (auto; env BATON_WEB_BACKEND)\n"
            "  --log-format text|json  --log-level LEVEL\n"
            "  --version, --help\n");
 }
@@ -69,6 +70,7 @@ enum {
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
     OPT_VERSION,
+    OPT_BACKEND,
 };
 
 static const struct option long_options[] = {
@@ -93,6 +95,7 @@ static const struct option long_options[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"backend", required_argument, NULL, OPT_BACKEND},
     {NULL, 0, NULL, 0},
 };
 
@@ -216,6 +219,12 @@ static int parse_args(int argc, char **argv, struct baton__web_options *o, bool 
         case OPT_DRAIN_TIMEOUT:
             if (parse_ms("drain-timeout", optarg, &o->server.drain_timeout_ms) < 0)
                 return -EINVAL;
+            break;
+        case OPT_BACKEND:
+            if (baton__web_backend_parse(optarg, &o->backend) < 0) {
+                fprintf(stderr, "baton-web: --backend: expected auto, io_uring or epoll\n");
+                return -EINVAL;
+            }
             break;
         case OPT_LOG_FORMAT:
             if (baton__log_format_parse(optarg, fmt) < 0) {

@@ -19,6 +19,14 @@ struct baton__web_module_spec {
     char *config; /* the module's configuration as one-line JSON, or NULL */
 };
 
+/* How connection I/O is done (docs/http-core.md, "The io_uring backend"). */
+enum baton__web_backend {
+    BATON__WEB_BACKEND_UNSET,    /* neither --backend nor the file: BATON_WEB_BACKEND, or auto */
+    BATON__WEB_BACKEND_AUTO,     /* io_uring when the kernel offers it, epoll otherwise */
+    BATON__WEB_BACKEND_EPOLL,    /* libuv's epoll loop */
+    BATON__WEB_BACKEND_IO_URING, /* io_uring, or refuse to start */
+};
+
 struct baton__web_options {
     char *listen[BATON__WEB_MAX_LISTEN];
     size_t nlisten;
@@ -28,8 +36,12 @@ struct baton__web_options {
     char *config_file;
     bool dev;
     bool access_log;
+    enum baton__web_backend backend;
     struct baton__server_config server;
 };
+
+/* "auto", "epoll" or "io_uring". Returns 0 or -EINVAL. */
+int baton__web_backend_parse(const char *text, enum baton__web_backend *ret);
 
 /* config.c: reads a baton-web YAML file into opts: the keys it sets replace their values, its
  * listen addresses and modules are added (flags parsed afterwards win). Returns 0; -EINVAL

@@ -53,6 +53,11 @@ void harness_init(struct harness *h, const struct baton__server_config *cfg)
         .drained = on_drained,
     };
     assert_int_equal(baton__server_new(&h->loop, cfg ? cfg : &defaults, &hooks, &h->server), 0);
+    /* BATON_WEB_BACKEND=io_uring runs the same tests on the io_uring backend (ctest's *-io_uring
+     * variants); it must then really be used. */
+    const char *backend = getenv("BATON_WEB_BACKEND");
+    if (backend && strcmp(backend, "io_uring") == 0)
+        assert_int_equal(baton__server_use_io_uring(h->server), 0);
     assert_int_equal(baton__router_new(&h->router), 0);
     h->owner.name = "test";
 }
