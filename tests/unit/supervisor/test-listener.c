@@ -103,17 +103,20 @@ static void ready_all(struct baton_gens *gs)
 }
 
 /* Every draining worker exits: their generations are freed. */
+static struct baton_worker *a_draining_worker(struct baton_gens *gs)
+{
+    for (struct baton_generation *g = gs->list; g; g = g->next)
+        for (struct baton_worker *w = g->workers; w; w = w->next)
+            if (w->state == BATON_WORKER_DRAINING)
+                return w;
+    return NULL;
+}
+
 static void drained(struct baton_gens *gs)
 {
-    for (bool again = true; again;) {
-        again = false;
-        for (struct baton_generation *g = gs->list; g && !again; g = g->next)
-            for (struct baton_worker *w = g->workers; w && !again; w = w->next)
-                if (w->state == BATON_WORKER_DRAINING) {
-                    baton__gens_worker_exited(gs, w, 0, 20);
-                    again = true;
-                }
-    }
+    /* One at a time: an exit frees the worker (and maybe its generation) under the walk. */
+    for (struct baton_worker *w; (w = a_draining_worker(gs));)
+        baton__gens_worker_exited(gs, w, 0, 20);
 }
 
 /* The next message "systemd" got: its text in buf, the fd it carried (or -1) returned. */
