@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness import (BATON_WEB, HELLO_MODULE, Notify, RawConn, exchange, free_port, get,
+from harness import (BATON_WEB, HELLO_MODULE, TIME_SCALE, Notify, RawConn, exchange, free_port, get,
                      listening_socket, loadgen, read_report, start_activated, start_web, wait_for)
 
 # Execs the rest of its arguments under a seccomp filter that fails io_uring_setup, _enter and
@@ -129,7 +129,8 @@ def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backe
         wait_for(lambda: '"module hello' in w.log(), what="a worker to start")
         assert f'"backend {backend}"' in w.log()
     listener.close()
-    lg, report = loadgen(procs, port, seconds=2, connections=64, close=close)
+    # Long enough that a worker descheduled for a while on a busy machine still shows its share.
+    lg, report = loadgen(procs, port, seconds=int(4 * TIME_SCALE), connections=64, close=close)
     assert lg.wait(30) == 0, lg.log()
     r = read_report(report)
     assert r["failed"] == 0 and r["ok"] > 200, r
@@ -142,8 +143,11 @@ def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backe
     accepted = [int(st["accepted"]) if st else 0 for st in stats]
     print(f"{backend}: accepted per worker (Connection: close): {accepted}")
     assert sum(accepted) >= 200, accepted
-    # Neither worker takes (nearly) everything from the one shared listener (no SO_REUSEPORT).
-    assert min(accepted) >= sum(accepted) * 0.15, accepted
+    # Neither worker takes (nearly) everything from the one shared listener (no SO_REUSEPORT,
+    # no multishot accept, which put every connection on one worker). An even spread is not
+    # guaranteed: epoll's exclusive wake-ups favour the worker registered first while it keeps
+    # up (measured 3,681 / 39,070 once, 12,631 / 12,481 in bench/http); docs/BENCHMARKS.md.
+    assert min(accepted) >= sum(accepted) * 0.02, accepted
     for st in stats:
         assert st["io_uring"] == ("1" if backend == "io_uring" else "0"), st
     notify.close()
