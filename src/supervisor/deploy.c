@@ -853,6 +853,18 @@ static void releases_reply(struct baton_supervisor *sup, struct baton_control_cl
     baton__buf_free(&b);
 }
 
+/* What a deploy takes from `release:` of the config it starts (or resumes) under. */
+static void take_release_settings(struct baton_deploy *d, const struct baton_config *config)
+{
+    d->trust = config->release.trust ? baton__xstrdup(config->release.trust) : NULL;
+    d->keep = config->release.keep;
+    d->max_size = config->release.max_size;
+    d->probation_ms = config->release.probation_ms;
+    d->probation_requests = config->release.probation_requests;
+    d->probation_timeout_ms = config->release.probation_timeout_ms;
+    d->max_error_rate = config->release.max_error_rate;
+}
+
 /* A deploy or rollback for req (client c, or NULL), from the configuration as it is now; NULL
  * with the reason in err when the configuration cannot be read. */
 static struct baton_deploy *deploy_new(struct baton_supervisor *sup, struct baton_control_client *c,
@@ -875,13 +887,7 @@ static struct baton_deploy *deploy_new(struct baton_supervisor *sup, struct bato
     d->rollback = req->cmd == BATON_CONTROL_ROLLBACK;
     d->root_fd = sup->release_fd;
     d->lock_fd = -1;
-    d->trust = config->release.trust ? baton__xstrdup(config->release.trust) : NULL;
-    d->keep = config->release.keep;
-    d->max_size = config->release.max_size;
-    d->probation_ms = config->release.probation_ms;
-    d->probation_requests = config->release.probation_requests;
-    d->probation_timeout_ms = config->release.probation_timeout_ms;
-    d->max_error_rate = config->release.max_error_rate;
+    take_release_settings(d, config);
     baton__config_free(config);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -1060,13 +1066,7 @@ static void resume(struct baton_supervisor *sup, const struct baton_config *conf
     snprintf(d->version, sizeof(d->version), "%s", st->last_deploy_version);
     snprintf(d->from, sizeof(d->from), "%s", st->last_deploy_from);
     snprintf(d->what, sizeof(d->what), "deploy of %s (resumed)", d->version);
-    d->trust = config->release.trust ? baton__xstrdup(config->release.trust) : NULL;
-    d->keep = config->release.keep;
-    d->max_size = config->release.max_size;
-    d->probation_ms = config->release.probation_ms;
-    d->probation_requests = config->release.probation_requests;
-    d->probation_timeout_ms = config->release.probation_timeout_ms;
-    d->max_error_rate = config->release.max_error_rate;
+    take_release_settings(d, config);
     d->started_ms = d->step_started_ms = baton__clock_now_ms();
     uv_timer_init(sup->loop, &d->timer);
     d->timer.data = d;
