@@ -23,35 +23,9 @@
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
 
+#include "fake-gens.h"
+
 static char dir[] = "/tmp/test-listener-XXXXXX";
-static pid_t next_pid = 100;
-
-static int fake_spawn(void *ctx, struct baton_worker *w, char **ret_what)
-{
-    w->pid = next_pid++;
-    return 0;
-}
-
-static void fake_kill(void *ctx, struct baton_worker *w, int signo)
-{
-}
-
-static void fake_progress(void *ctx, long gen, const char *step, const char *msg)
-{
-}
-
-static void fake_done(void *ctx, const struct baton_verdict *v)
-{
-}
-
-static void fake_release_worker(void *ctx, struct baton_worker *w)
-{
-}
-
-static void fake_release_generation(void *ctx, struct baton_generation *g)
-{
-    baton__config_free(g->config);
-}
 
 static const struct baton_gens_ops ops = {
     .spawn = fake_spawn,

@@ -21,6 +21,8 @@
 #include "common/xmalloc.h"
 #include "supervisor/internal.h"
 
+#include "fake-gens.h"
+
 /* Every key set to a value that is neither its default nor a zeroed field's. (The keys of
  * features not built yet - release.*, canary.* - are refused by the loader and not
  * printed; each comes back here when its feature does.) */
@@ -230,35 +232,6 @@ static void test_config_round_trip(void **state)
 }
 
 /* ---- the whole machine ------------------------------------------------------------------- */
-
-static pid_t next_pid = 100;
-
-static int fake_spawn(void *ctx, struct baton_worker *w, char **ret_what)
-{
-    w->pid = next_pid++;
-    return 0;
-}
-
-static void fake_kill(void *ctx, struct baton_worker *w, int signo)
-{
-}
-
-static void fake_progress(void *ctx, long gen, const char *step, const char *msg)
-{
-}
-
-static void fake_done(void *ctx, const struct baton_verdict *v)
-{
-}
-
-static void fake_release_worker(void *ctx, struct baton_worker *w)
-{
-}
-
-static void fake_release_generation(void *ctx, struct baton_generation *g)
-{
-    baton__config_free(g->config);
-}
 
 static const struct baton_gens_ops ops = {fake_spawn, fake_kill,           fake_progress,
                                           fake_done,  fake_release_worker, fake_release_generation,
