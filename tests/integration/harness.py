@@ -847,3 +847,31 @@ def deploy_json(sup, *args, timeout=60):
 def serving_version(port):
     """The body of one GET: the version make_artifact() releases answer with."""
     return http_get(port)[2].decode().strip()
+
+
+# ---- reload verdicts ---------------------------------------------------------------------------
+
+
+def reload_json(sup, *args):
+    """`baton reload --json`: (exit code, the verdict: its last JSON line)."""
+    r = sup.cli("reload", "--json", *args)
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert lines, f"no output from reload ({r.returncode}): {r.stderr}"
+    return r.returncode, lines[-1]
+
+
+def pids(gen):
+    return sorted(w["pid"] for w in gen["workers"])
+
+
+def still_serving(sup, port, gen_before, body=None):
+    """The old generation is active with exactly the same workers, ready, and answers (with
+    `body` in its answer when given)."""
+    gen = sup.active()
+    assert gen["id"] == gen_before["id"]
+    assert pids(gen) == pids(gen_before)
+    assert all(w["state"] == "ready" for w in gen["workers"])
+    status, _, answer = http_get(port)
+    assert status == 200
+    if body is not None:
+        assert body in answer.decode(), answer

@@ -8,29 +8,19 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from harness import (BATON_WEB, GO_HELLO, HELLO_MODULE, TIME_SCALE, Supervisor, deploy_json, http_get,
+                     pids, reload_json, still_serving,
                      open_sockets, pyapp, release_config, set_command, wait_for, write_config)
 
 PROBE = {"path": "/healthz", "timeout": "1s", "interval": "200ms", "expect": 200}
 
 
-def reload_json(sup, *args):
-    r = sup.cli("reload", "--json", *args)
-    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert lines, f"no output from reload ({r.returncode}): {r.stderr}"
-    return r.returncode, lines[-1]
 
 
-def pids(gen):
-    return sorted(w["pid"] for w in gen["workers"])
 
 
-def still_serving(sup, port, before):
-    gen = sup.active()
-    assert gen["id"] == before["id"] and pids(gen) == pids(before)
-    assert all(w["state"] == "ready" for w in gen["workers"])
-    status, _, body = http_get(port)
-    assert status == 200 and f"gen={before['id']}" in body.decode()
 
 
 def test_probe_is_asked_before_ready(procs, port):
@@ -57,38 +47,30 @@ def test_probe_503_fails_the_reload(procs, port):
     assert "probe GET /healthz on worker" in v["error"], v
     assert "503 Service Unavailable (expected 200)" in v["error"], v
     assert v["reason"]["probe"] in v["error"]
-    still_serving(sup, port, before)
+    still_serving(sup, port, before, body=f"gen={before['id']}")
     # The CLI says it to people too.
     r = sup.reload()
     assert r.returncode == 1 and "503 Service Unavailable" in r.stdout + r.stderr
-    still_serving(sup, port, before)
+    still_serving(sup, port, before, body=f"gen={before['id']}")
 
 
-def test_probe_timeout_fails_the_reload(procs, port):
-    probe = dict(PROBE, timeout="300ms")
-    config = write_config(procs.tmp, port, pyapp(), workers=1, extra_app={"probe": probe})
-    sup = Supervisor(procs, config)
-    before = sup.wait_ready(workers=1)
-    set_command(config, pyapp("--probe-hang"))
-    code, v = reload_json(sup)
-    assert code == 1, v
-    assert v["reason"]["cause"] == "probe", v
-    assert "timed out after 300ms" in v["error"], v
-    still_serving(sup, port, before)
-
-
-def test_probe_refused_when_nothing_listens(procs, port):
+@pytest.mark.parametrize("flag, timeout, error", [
+    ("--probe-hang", "300ms", "timed out after 300ms"),
     # An app that ignores its probe listener (closes it) fails the probe: opt-in means it
     # must serve it.
-    config = write_config(procs.tmp, port, pyapp(), workers=1, extra_app={"probe": PROBE})
+    ("--probe-close", PROBE["timeout"], "connection refused"),
+])
+def test_probe_without_an_answer_fails_the_reload(procs, port, flag, timeout, error):
+    config = write_config(procs.tmp, port, pyapp(), workers=1,
+                          extra_app={"probe": dict(PROBE, timeout=timeout)})
     sup = Supervisor(procs, config)
     before = sup.wait_ready(workers=1)
-    set_command(config, pyapp("--probe-close"))
+    set_command(config, pyapp(flag))
     code, v = reload_json(sup)
     assert code == 1, v
     assert v["reason"]["cause"] == "probe", v
-    assert "connection refused" in v["error"], v
-    still_serving(sup, port, before)
+    assert error in v["error"], v
+    still_serving(sup, port, before, body=f"gen={before['id']}")
 
 
 def test_baton_web_serves_the_probe_out_of_the_box(procs, port):

@@ -4,14 +4,14 @@ foreground `baton run` (a `kill -HUP` still reloads); stopping leaves nothing a 
 behind; verdicts name a killing signal, the worker's own STATUS= and a wrapper that did not
 `exec`; a draining worker's failure is a warning; systemd's variables are read strictly."""
 import fcntl
-import json
 import os
 import shutil
 import signal
 import subprocess
 import termios
 
-from harness import (BATON, BIN, TIME_SCALE, Proc, Supervisor, pid_alive, set_command, wait_for,
+from harness import (BATON, BIN, TIME_SCALE, Proc, Supervisor, pid_alive, reload_json, set_command,
+                     wait_for,
                      write_config)
 
 READYAPP = BIN / "readyapp"
@@ -30,11 +30,6 @@ FAILING_DRAIN = (
 CLEAN_DRAIN = FAILING_DRAIN.replace("os._exit(3)", "os._exit(0)")
 
 
-def reload_json(sup, *args):
-    r = sup.cli("reload", "--json", *args)
-    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert lines, f"no output from reload ({r.returncode}): {r.stderr}"
-    return r.returncode, lines[-1]
 
 
 def adopt(procs, popen, log_path, config):

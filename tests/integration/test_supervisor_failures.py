@@ -13,31 +13,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import (BATON, READYAPP, TIME_SCALE, http_get, pid_alive, pyapp, set_command, Supervisor,
+from harness import (BATON, READYAPP, TIME_SCALE, http_get, pid_alive, pids, pyapp, reload_json,
+                     set_command, still_serving, Supervisor,
                      wait_for, write_config)
 
 
 
 
 
-def reload_json(sup, *args):
-    r = sup.cli("reload", "--json", *args)
-    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert lines, f"no output from reload ({r.returncode}): {r.stderr}"
-    return r.returncode, lines[-1]
 
 
-def pids(gen):
-    return sorted(w["pid"] for w in gen["workers"])
 
 
-def still_serving(sup, port, gen_before):
-    """The old generation is active with exactly the same workers, and answers."""
-    gen = sup.active()
-    assert gen["id"] == gen_before["id"]
-    assert pids(gen) == pids(gen_before)
-    assert all(w["state"] == "ready" for w in gen["workers"])
-    assert http_get(port)[0] == 200
 
 
 def test_command_not_found(procs, port):
