@@ -31,4 +31,11 @@
  */
 int baton__notify_send(const char *name, const char *state, const int *fds, size_t n_fds);
 
+/*
+ * baton_notify() that never waits: -EAGAIN when the receiver's queue is full (a supervisor
+ * that is busy, or stopped reading). For messages a later one supersedes (baton-web's
+ * BATON_STATS counters), which must never hold the event loop for the send timeout.
+ */
+int baton__notify_try(const char *state);
+
 #endif /* BATON_LIB_INTERNAL_H */

@@ -51,7 +51,8 @@ static int notify_address(const char *name, struct sockaddr_un *addr)
     return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
 }
 
-int baton__notify_send(const char *name, const char *state, const int *fds, size_t n_fds)
+/* The send itself; flags MSG_DONTWAIT for a send that never waits for room. */
+static int notify_send(const char *name, const char *state, const int *fds, size_t n_fds, int flags)
 {
     struct timeval tv = {NOTIFY_SEND_TIMEOUT_MS / 1000, (NOTIFY_SEND_TIMEOUT_MS % 1000) * 1000};
     union {
@@ -104,7 +105,7 @@ int baton__notify_send(const char *name, const char *state, const int *fds, size
     }
 
     /* MSG_NOSIGNAL: a vanished receiver is an error to return, never a SIGPIPE. */
-    n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
     if (n < 0)
         r = -errno;
     else
@@ -112,6 +113,16 @@ int baton__notify_send(const char *name, const char *state, const int *fds, size
 out:
     close(fd);
     return r;
+}
+
+int baton__notify_send(const char *name, const char *state, const int *fds, size_t n_fds)
+{
+    return notify_send(name, state, fds, n_fds, 0);
+}
+
+int baton__notify_try(const char *state)
+{
+    return notify_send(getenv("NOTIFY_SOCKET"), state, NULL, 0, MSG_DONTWAIT);
 }
 
 int baton_notify(const char *state)

@@ -21,6 +21,7 @@
 #include "baton/baton.h"
 #include "common/address.h"
 #include "common/log.h"
+#include "lib/internal.h"
 #include "web/app.h"
 #ifdef BATON_HAVE_STATIC
 #include "http/static.h"
@@ -373,28 +374,36 @@ static void on_flush(uv_prepare_t *p)
     baton__web_access_log_flush();
 }
 
-static void send_stats(struct app *a)
+/*
+ * Sends the counters when they changed. The periodic send never waits (a supervisor whose
+ * notify queue is full must not stall serving for the send timeout): a skipped one is sent at
+ * the next tick, the counters being cumulative. The last one, as the server closes, waits.
+ */
+static void send_stats(struct app *a, bool wait)
 {
     struct baton__server_stats st;
     baton__server_stats(a->server, &st);
     if (memcmp(&st, &a->last_stats, sizeof(st)) == 0)
         return;
-    a->last_stats = st;
     /* docs/protocol.md: space-separated key=value counters; `connections` is the gauge. */
-    baton_notifyf("BATON_STATS=requests=%llu responses_1xx=%llu responses_2xx=%llu "
-                  "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu errors=%llu "
-                  "bytes_out=%llu connections=%u accepted=%llu io_uring=%d",
-                  (unsigned long long)st.requests, (unsigned long long)st.responses[1],
-                  (unsigned long long)st.responses[2], (unsigned long long)st.responses[3],
-                  (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
-                  (unsigned long long)st.errors, (unsigned long long)st.bytes_out, st.active,
-                  (unsigned long long)st.connections,
-                  strcmp(baton__server_backend(a->server), "io_uring") == 0);
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "BATON_STATS=requests=%llu responses_1xx=%llu responses_2xx=%llu "
+             "responses_3xx=%llu responses_4xx=%llu responses_5xx=%llu errors=%llu "
+             "bytes_out=%llu connections=%u accepted=%llu io_uring=%d",
+             (unsigned long long)st.requests, (unsigned long long)st.responses[1],
+             (unsigned long long)st.responses[2], (unsigned long long)st.responses[3],
+             (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
+             (unsigned long long)st.errors, (unsigned long long)st.bytes_out, st.active,
+             (unsigned long long)st.connections,
+             strcmp(baton__server_backend(a->server), "io_uring") == 0);
+    if ((wait ? baton_notify(msg) : baton__notify_try(msg)) >= 0)
+        a->last_stats = st;
 }
 
 static void on_stats(uv_timer_t *t)
 {
-    send_stats(t->data);
+    send_stats(t->data, false);
 }
 
 static void close_everything(struct app *a)
@@ -403,7 +412,7 @@ static void close_everything(struct app *a)
         return;
     a->closed = true;
     if (a->notify)
-        send_stats(a);
+        send_stats(a, true);
     baton__server_close(a->server);
     if (a->probe)
         baton__server_close(a->probe);

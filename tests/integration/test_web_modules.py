@@ -5,11 +5,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 
 import pytest
 
-from harness import (BATON_WEB, HELLO_MODULE, TEST_MODULES, Notify, exchange, refused, free_port, get,
-                     start_web, wait_for)
+from harness import (BATON_WEB, HELLO_MODULE, TEST_MODULES, TIME_SCALE, Notify, exchange, free_port,
+                     get, loadgen, read_report, refused, start_web, wait_for)
 
 
 @pytest.mark.parametrize("module,message", [
@@ -169,6 +170,38 @@ def test_stats_reach_the_supervisor(procs, tmp_path):
 
     s = wait_for(stats, what="BATON_STATS with our requests")
     assert s["requests"] >= 5 and s["accepted"] >= 5 and s["connections"] >= 0
+    notify.close()
+
+
+def test_a_supervisor_that_stops_reading_never_stalls_serving(procs, tmp_path):
+    """BATON_STATS is sent without waiting: with the receiver's queue full (a busy supervisor),
+    serving goes on, and the counters arrive once there is room (they are cumulative)."""
+    notify = Notify(tmp_path)
+    web = start_web(procs, env={"NOTIFY_SOCKET": notify.env})
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.setblocking(False)
+    queued = 0
+    while queued < 10000:
+        try:
+            filler.sendto(b"X-TEST-FILLER=1", notify.env)
+            queued += 1
+        except BlockingIOError:
+            break
+    filler.close()
+    assert 0 < queued < 10000
+    # Stats go out every second: a send that waited would stall every request for its 2 s.
+    lg, report = loadgen(procs, web.port, seconds=int(3 * TIME_SCALE), connections=8)
+    assert lg.wait(30) == 0, lg.log()
+    r = read_report(report)
+    assert r["failed"] == 0 and r["ok"] > 100 and r["longest_gap_ms"] < 1000, r
+
+    def stats():
+        for _, m in reversed(notify.poll()):
+            if m.startswith("BATON_STATS="):
+                return dict(kv.split("=", 1) for kv in m[len("BATON_STATS="):].split())
+        return None
+
+    assert int(wait_for(stats, what="BATON_STATS once there is room")["requests"]) >= r["ok"]
     notify.close()
 
 

@@ -277,6 +277,32 @@ static void test_send_with_fds(void **state)
     close(p[1]);
 }
 
+/* A receiver that stopped reading: baton__notify_try() gives up at once where baton_notify()
+ * would wait out its send timeout. Whatever was queued is intact, and room makes it send again. */
+static void test_try_never_waits(void **state)
+{
+    int queued = 0;
+    for (; queued < 10000; queued++) {
+        int r = baton__notify_try("BATON_STATS=requests=1");
+        if (r == -EAGAIN)
+            break;
+        assert_int_equal(r, 1);
+    }
+    assert_true(queued > 0 && queued < 10000); /* net.unix.max_dgram_qlen, or the buffer */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(baton__notify_try("BATON_STATS=requests=2"), -EAGAIN);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(waited_ms < 500); /* the blocking send would take its 2 s timeout */
+    expect_message("BATON_STATS=requests=1");
+    assert_int_equal(baton__notify_try("BATON_STATS=requests=3"), 1);
+    for (int i = 1; i < queued; i++)
+        expect_message("BATON_STATS=requests=1");
+    expect_message("BATON_STATS=requests=3");
+    expect_nothing();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +310,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messages, open_path, close_receiver),
         cmocka_unit_test_setup_teardown(test_messages, open_abstract, close_receiver),
         cmocka_unit_test_setup_teardown(test_reloading, open_path, close_receiver),
+        cmocka_unit_test_setup_teardown(test_try_never_waits, open_path, close_receiver),
         cmocka_unit_test_setup_teardown(test_refused_arguments, open_abstract, close_receiver),
         cmocka_unit_test(test_unset),
         cmocka_unit_test(test_bad_addresses),
