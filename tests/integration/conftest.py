@@ -3,7 +3,13 @@
 imports, are in harness.py."""
 import pytest
 
-from harness import Procs, free_port, start_web
+from harness import Procs, free_port, start_web, sweep_orphans
+
+
+def pytest_sessionstart(session):
+    swept = sweep_orphans()
+    if swept:
+        print(f"killed {len(swept)} processes left behind by a pytest that was killed: {swept}")
 
 
 @pytest.fixture

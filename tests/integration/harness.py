@@ -135,6 +135,47 @@ class Proc:
         self.popen.send_signal(sig)
 
 
+def _start_time(pid):
+    """A process's start time in clock ticks since boot (with the pid, names it across pid reuse)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[19].decode()
+
+
+# Every process a test starts carries its pytest's pid and start time: if pytest itself is killed
+# (a ctest timeout, ^C twice), the next pytest session takes down what it left behind.
+OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def sweep_orphans():
+    """Kills (SIGKILL) test processes whose pytest is gone; returns their pids. Processes of a
+    pytest that still runs (another ctest job, another checkout) are never touched."""
+    swept = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        owner = next((e[len(b"BATON_TEST_OWNER="):].decode() for e in environ
+                      if e.startswith(b"BATON_TEST_OWNER=")), None)
+        if not owner or ":" not in owner:
+            continue
+        pid, start = owner.split(":", 1)
+        try:
+            if _start_time(int(pid)) == start:
+                continue  # its pytest still runs
+        except (OSError, ValueError):
+            pass
+        try:
+            os.kill(int(entry), signal.SIGKILL)
+            swept.append(int(entry))
+        except ProcessLookupError:
+            pass
+    return swept
+
+
 class Procs:
     """Starts processes for one test and takes them all down at teardown."""
 
@@ -146,6 +187,7 @@ class Procs:
     def env(self, extra=None):
         env = dict(os.environ)
         env["BATON_TEST_MARKER"] = self.marker
+        env["BATON_TEST_OWNER"] = OWNER
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         env.pop("NOTIFY_SOCKET", None)
