@@ -44,6 +44,7 @@ int baton__server_new(uv_loop_t *loop, const struct baton__server_config *config
     s->loop = loop;
     s->config = *config;
     baton__slab_init(&s->conn_slab, sizeof(struct baton__conn));
+    baton__slab_init(&s->ex_slab, sizeof(struct baton__exchange));
     baton__slab_init(&s->tcp_slab, sizeof(uv_tcp_t));
     if (hooks)
         s->hooks = *hooks;
@@ -447,6 +448,7 @@ void baton__server_free(struct baton__server *s)
     baton__uring_free(s->uring); /* may free the last connections (which still name s) */
     s->uring = NULL;
     baton__slab_destroy(&s->conn_slab);
+    baton__slab_destroy(&s->ex_slab);
     baton__slab_destroy(&s->tcp_slab);
     baton__router_free(s->router);
     free(s->listeners);
