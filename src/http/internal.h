@@ -174,7 +174,8 @@ struct baton__listener {
     int wake_fd; /* an eventfd that only names the listener in the loop's epoll, or -1 */
     struct baton__server *server;
     bool active;
-    bool registered; /* fd is in the loop's epoll with EPOLLEXCLUSIVE */
+    bool registered;       /* fd is in the loop's epoll with EPOLLEXCLUSIVE */
+    unsigned since_rotate; /* accepted since it was last registered (server.c, rotate()) */
 };
 
 struct baton__server {
