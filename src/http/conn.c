@@ -258,11 +258,12 @@ static struct baton__conn *conn_new(struct baton__server *s, int fd)
         close(fd);
         return NULL;
     }
+    /* Slab objects are 8-byte aligned: uring.c keeps the operation in the low 3 bits. */
+    assert(((uintptr_t)c & 7) == 0);
     c->server = s;
     c->fd = fd;
     c->raw = true;
     c->file_poll_fd = -1;
-    c->res.file_fd = -1;
     /* One read's leftover: reading stops while it holds data (process()). */
     c->in = (struct baton_buf)BATON_BUF_INIT(BATON__READ_BUFFER);
     /* Our own responses; a client that does not read them stops being read past
@@ -338,12 +339,22 @@ int baton__conn_open(struct baton__server *s, int fd, struct baton__conn **ret)
     return 0;
 }
 
+/* Gives the exchange back (the connection is idle or being freed). */
+static void exchange_free(struct baton__conn *c)
+{
+    if (!c->ex)
+        return;
+    if (c->ex->res.file_fd >= 0)
+        close(c->ex->res.file_fd);
+    baton__slab_free(&c->server->ex_slab, c->ex);
+    c->ex = NULL;
+}
+
 static void free_conn(struct baton__conn *c)
 {
     struct baton__server *s = c->server;
     list_remove(c);
-    if (c->res.file_fd >= 0)
-        close(c->res.file_fd);
+    exchange_free(c);
     baton__parser_free(&c->parser);
     baton__buf_free(&c->in);
     baton__buf_free(&c->wq);
@@ -381,7 +392,7 @@ static void request_end(struct baton__conn *c, int complete)
 static void closed(struct baton__conn *c)
 {
     if (c->in_request) {
-        if (c->res.mode == RES_STREAMING) {
+        if (c->ex->res.mode == RES_STREAMING) {
             /* The handler still holds the response: it learns of the loss from its next
              * write, and the connection is freed when it ends the stream. */
             c->zombie = true;
@@ -629,7 +640,10 @@ size_t baton__conn_shrink(struct baton__conn *c)
 {
     assert(c->list == LIST_IDLE);
     uint64_t since = c->since;
-    size_t freed = baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap;
+    assert(!c->in_request);
+    size_t freed = baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap +
+                   (c->ex ? sizeof(*c->ex) : 0);
+    exchange_free(c);
     baton__parser_shrink(&c->parser);
     baton__buf_free(&c->in);
     baton__buf_free(&c->wq);
@@ -669,8 +683,8 @@ size_t baton__conn_queued(const struct baton__conn *c)
 
 size_t baton__conn_memory(const struct baton__conn *c)
 {
-    return sizeof(*c) + baton__parser_footprint(&c->parser) + c->in.cap + c->wq.cap + c->wf.cap +
-           (c->write_req ? sizeof(*c->write_req) : 0) +
+    return sizeof(*c) + (c->ex ? sizeof(*c->ex) : 0) + baton__parser_footprint(&c->parser) +
+           c->in.cap + c->wq.cap + c->wf.cap + (c->write_req ? sizeof(*c->write_req) : 0) +
            (c->shutdown_req ? sizeof(*c->shutdown_req) : 0) + (c->tcp ? sizeof(*c->tcp) : 0);
 }
 
@@ -727,7 +741,8 @@ int baton__conn_flush(struct baton__conn *c)
         /* A file body follows this head: MSG_MORE holds the head back until sendfile() adds
          * the body, so both leave in one segment. Without it, Nagle holds the body instead
          * until the client acknowledges the head, which it delays by 40 ms. */
-        bool file_follows = c->in_request && c->res.mode == RES_FILE && c->res.file_left > 0;
+        bool file_follows =
+            c->in_request && c->ex->res.mode == RES_FILE && c->ex->res.file_left > 0;
         nodelay(c);
         if (c->uring && !file_follows) {
             /* Through the ring, submitted with this loop turn's other operations: the bytes
@@ -778,7 +793,7 @@ static void output_drained(struct baton__conn *c)
 {
     if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
         return;
-    if (c->in_request && c->res.mode == RES_FILE) {
+    if (c->in_request && c->ex->res.mode == RES_FILE) {
         file_send(c);
         return;
     }
@@ -883,7 +898,7 @@ static int wait_writable(struct baton__conn *c)
 
 static void file_send(struct baton__conn *c)
 {
-    struct baton_response *res = &c->res;
+    struct baton_response *res = &c->ex->res;
     int sock = c->fd;
     while (res->file_left > 0) {
         size_t chunk = res->file_left > (1u << 20) ? (1u << 20) : (size_t)res->file_left;
@@ -918,8 +933,8 @@ static void file_send(struct baton__conn *c)
 
 void baton__conn_file_start(struct baton__conn *c)
 {
-    struct baton_response *res = &c->res;
-    if (c->req.head || res->file_left == 0 ||
+    struct baton_response *res = &c->ex->res;
+    if (c->ex->req.head || res->file_left == 0 ||
         !(res->status >= 200 && res->status != 204 && res->status != 304)) {
         close(res->file_fd);
         res->file_fd = -1;
@@ -971,7 +986,7 @@ static void read_result(struct baton__conn *c, ssize_t nread, const char *base)
             hard_close(c); /* EOF (or error): the client has everything */
             return;
         }
-        c->linger_bytes += (uint64_t)nread;
+        c->linger_bytes += (uint32_t)nread;
         if (c->linger_bytes > BATON__LINGER_BYTES)
             hard_close(c);
         return;
@@ -1143,6 +1158,14 @@ static void process(struct baton__conn *c, const char *data, size_t len, bool sh
         off += used;
         c->more_input = off < len;
         set_state(c, CONN_READING);
+        if (!c->ex) {
+            /* The request's objects, kept until the connection idles (baton__conn_shrink()). */
+            if (!(c->ex = baton__slab_alloc(&c->server->ex_slab))) {
+                conn_abort(c);
+                return;
+            }
+            c->ex->res.file_fd = -1;
+        }
         run_request(c);
     }
     if (c->state == CONN_CLOSED)

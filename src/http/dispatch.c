@@ -14,7 +14,7 @@
 static void fill_request(struct baton__conn *c)
 {
     struct baton__parser *p = &c->parser;
-    struct baton_request *req = &c->req;
+    struct baton_request *req = &c->ex->req;
     req->conn = c;
     req->arena = &p->arena;
     req->method = p->method;
@@ -40,9 +40,9 @@ static void fill_request(struct baton__conn *c)
 static void recover(struct baton__conn *c, const char *owner, int err)
 {
     struct baton__server *s = c->server;
-    struct baton_response *res = &c->res;
+    struct baton_response *res = &c->ex->res;
     if (s->hooks.handler_error)
-        s->hooks.handler_error(s->hooks.data, &c->req, owner, err);
+        s->hooks.handler_error(s->hooks.data, &c->ex->req, owner, err);
     if (res->mode == RES_STREAMING) {
         /* The head is out: only an unfinished chunked body can tell the client. */
         res->mode = RES_DONE;
@@ -61,8 +61,8 @@ static void recover(struct baton__conn *c, const char *owner, int err)
 
 static void run_chain(struct baton__conn *c, const struct baton__match *m)
 {
-    struct baton_request *req = &c->req;
-    struct baton_response *res = &c->res;
+    struct baton_request *req = &c->ex->req;
+    struct baton_response *res = &c->ex->res;
     size_t n = 0;
     const struct baton_middleware *mws = baton__router_middleware(c->server->router, &n);
     size_t ran = 0;
@@ -99,7 +99,7 @@ static void run_chain(struct baton__conn *c, const struct baton__match *m)
 
 static int set_params(struct baton__conn *c, const struct baton__match *m)
 {
-    struct baton_request *req = &c->req;
+    struct baton_request *req = &c->ex->req;
     if (m->nparams == 0)
         return 0;
     req->params = baton__arena_alloc(req->arena, m->nparams * sizeof(*req->params));
@@ -126,8 +126,8 @@ static int set_params(struct baton__conn *c, const struct baton__match *m)
 static void answer_static_or_404(struct baton__conn *c)
 {
     struct baton__server *s = c->server;
-    struct baton_request *req = &c->req;
-    struct baton_response *res = &c->res;
+    struct baton_request *req = &c->ex->req;
+    struct baton_response *res = &c->ex->res;
 #ifdef BATON_HAVE_STATIC
     if (s->st && (req->head || strcmp(req->method, "GET") == 0)) {
         int r = baton__static_serve(s->st, req, res);
@@ -149,7 +149,7 @@ static void answer_static_or_404(struct baton__conn *c)
 enum baton__dispatch_result baton__dispatch(struct baton__conn *c)
 {
     struct baton__server *s = c->server;
-    struct baton_response *res = &c->res;
+    struct baton_response *res = &c->ex->res;
     struct baton__match m;
     char allow[256];
 
@@ -157,9 +157,10 @@ enum baton__dispatch_result baton__dispatch(struct baton__conn *c)
     baton__response_reset(res, c);
     s->stats.requests++;
 
-    switch (baton__router_match(s->router, c->req.method, c->req.path, &m, allow, sizeof(allow))) {
+    switch (baton__router_match(s->router, c->ex->req.method, c->ex->req.path, &m, allow,
+                                sizeof(allow))) {
     case BATON__ROUTE_FOUND:
-        c->req.owner = m.owner;
+        c->ex->req.owner = m.owner;
         baton__owner_ref(m.owner);
         if (set_params(c, &m) < 0)
             recover(c, "server", -ENOMEM);
@@ -192,15 +193,15 @@ void baton__dispatch_end(struct baton__conn *c, int complete)
 {
     struct baton__server *s = c->server;
     if (s->hooks.request_done) {
-        uint64_t us = (uv_hrtime() - c->req.start_ns) / 1000;
-        s->hooks.request_done(s->hooks.data, &c->req, &c->res, us, complete);
+        uint64_t us = (uv_hrtime() - c->ex->req.start_ns) / 1000;
+        s->hooks.request_done(s->hooks.data, &c->ex->req, &c->ex->res, us, complete);
     }
-    if (c->res.file_fd >= 0) {
-        close(c->res.file_fd);
-        c->res.file_fd = -1;
+    if (c->ex->res.file_fd >= 0) {
+        close(c->ex->res.file_fd);
+        c->ex->res.file_fd = -1;
     }
-    baton__owner_unref(c->req.owner);
-    c->req.owner = NULL;
+    baton__owner_unref(c->ex->req.owner);
+    c->ex->req.owner = NULL;
 }
 
 void *baton_module_state(const baton_request *req)

@@ -42,8 +42,8 @@ struct baton__param {
     const char *value;
 };
 
-/* The request and response objects handlers see. They are embedded in the connection for
- * locality but are not the connection's state: dispatch.c and request.c fill the request,
+/* The request and response objects handlers see (in the connection's exchange, below). They
+ * are not the connection's state: dispatch.c and request.c fill the request,
  * response.c the response, and both reach the connection only through the conn.c API. */
 struct baton_request {
     struct baton__conn *conn;
@@ -110,51 +110,62 @@ struct baton__conn_link {
     struct baton__conn *prev, *next;
 };
 
-/* One client connection. Every field is written in conn.c only (the embedded req and res
- * excepted, see above); other files read it or ask through the conn.c API below. */
+/* What a connection holds only while it serves requests: the request and response objects
+ * handlers see. Attached at the connection's first request (from the server's exchange slab),
+ * kept across the requests that follow, given back when the connection shrinks (idle) or is
+ * freed: an idle connection does not carry them (docs/http-core.md, memory per connection). */
+struct baton__exchange {
+    struct baton_request req;
+    struct baton_response res;
+};
+
+/* One client connection. Every field is written in conn.c only (the exchange's req and res
+ * excepted, see above); other files read it or ask through the conn.c API below. Fields are
+ * ordered by size and the flags are bits: every idle connection holds one of these, and
+ * tests/unit/http/test-conn.c bounds its size. */
 struct baton__conn {
     uv_tcp_t *tcp; /* allocated once promoted on the epoll backend (see conn.c) */
     struct baton__server *server;
-    int fd;
-    bool raw; /* not yet handed to libuv: served synchronously right after accept */
     struct baton__conn_link link; /* in server->lists[list] */
-    enum baton__conn_list list;
-    enum baton__conn_state state;
-    uint64_t since;    /* uv_now() when it entered its list */
-    uint64_t deadline; /* uv_now() past which the list's timeout fires */
+    uint64_t since;               /* uv_now() when it entered its list */
+    uint64_t deadline;            /* uv_now() past which the list's timeout fires */
     struct baton__parser parser;
     struct baton_buf in;         /* input not parsed yet (only while a response holds parsing) */
     struct baton_buf wq;         /* output queued behind the write in flight */
     struct baton_buf wf;         /* output of the write in flight */
+    struct baton__exchange *ex;  /* the request and response; NULL until the first request and
+                                    while shrunk (always set while in_request) */
     uv_write_t *write_req;       /* allocated at the first write that has to wait */
     uv_shutdown_t *shutdown_req; /* allocated for a lingering close */
     uv_poll_t *file_poll;        /* waits for writability during a file send */
-    int file_poll_fd;
-    uint64_t linger_bytes;
-    bool writing;       /* a uv_write is in flight */
-    bool reading;       /* uv_read_start is on */
-    bool close_after;   /* close once the output is written */
-    bool must_linger;   /* unread input may be on the way: shut down and read to EOF */
-    bool peer_eof;      /* the client finished sending */
-    bool continue_sent; /* 100 Continue sent for the current request */
-    bool in_request;    /* req/res hold a dispatched request */
-    bool dispatching;   /* inside baton__dispatch() */
-    bool more_input;    /* bytes of another request follow the one being answered */
-    bool zombie;        /* closed while a streaming handler still holds the response */
-    bool served;        /* a response has been completed on this connection */
-    bool wrote;         /* output has gone out: a later write may meet Nagle (see nodelay()) */
-    bool nodelay;       /* TCP_NODELAY set (or tried) */
     /* The io_uring backend (uring.c): the connection's I/O goes through the server's ring once
      * promoted (tcp is never initialised then). */
-    bool uring;
-    bool recv_armed;               /* a receive is in flight */
-    bool pollout_armed;            /* a writability poll is in flight (file send) */
-    bool reaped;                   /* closed and queued to be freed at the end of the loop turn */
-    uint8_t uring_ops;             /* operations in flight: the fd is closed and c freed at 0 */
     size_t wf_sent;                /* bytes of wf the ring has sent so far */
     struct baton__conn *reap_next; /* in the ring's list of closed connections to free */
-    struct baton_request req;
-    struct baton_response res;
+    int fd;
+    int file_poll_fd;
+    uint32_t linger_bytes; /* discarded while lingering (at most BATON__LINGER_BYTES + a read) */
+    enum baton__conn_list list;
+    enum baton__conn_state state;
+    uint8_t uring_ops;      /* io_uring: operations in flight: the fd is closed and c freed at 0 */
+    bool raw : 1;           /* not yet handed to libuv: served synchronously right after accept */
+    bool writing : 1;       /* a uv_write is in flight */
+    bool reading : 1;       /* uv_read_start is on */
+    bool close_after : 1;   /* close once the output is written */
+    bool must_linger : 1;   /* unread input may be on the way: shut down and read to EOF */
+    bool peer_eof : 1;      /* the client finished sending */
+    bool continue_sent : 1; /* 100 Continue sent for the current request */
+    bool in_request : 1;    /* ex holds a dispatched request */
+    bool dispatching : 1;   /* inside baton__dispatch() */
+    bool more_input : 1;    /* bytes of another request follow the one being answered */
+    bool zombie : 1;        /* closed while a streaming handler still holds the response */
+    bool served : 1;        /* a response has been completed on this connection */
+    bool wrote : 1;         /* output has gone out: a later write may meet Nagle (see nodelay()) */
+    bool nodelay : 1;       /* TCP_NODELAY set (or tried) */
+    bool uring : 1;         /* io_uring: I/O goes through the ring */
+    bool recv_armed : 1;    /* io_uring: a receive is in flight */
+    bool pollout_armed : 1; /* io_uring: a writability poll is in flight (file send) */
+    bool reaped : 1;        /* io_uring: closed and queued to be freed at the end of the turn */
 };
 
 struct baton__listener {
@@ -163,7 +174,8 @@ struct baton__listener {
     int wake_fd; /* an eventfd that only names the listener in the loop's epoll, or -1 */
     struct baton__server *server;
     bool active;
-    bool registered; /* fd is in the loop's epoll with EPOLLEXCLUSIVE */
+    bool registered;       /* fd is in the loop's epoll with EPOLLEXCLUSIVE */
+    unsigned since_rotate; /* accepted since it was last registered (server.c, rotate()) */
 };
 
 struct baton__server {
@@ -185,6 +197,7 @@ struct baton__server {
     struct baton__router *router;
     struct baton__uring *uring;   /* the io_uring backend's ring, or NULL (epoll) */
     struct baton__slab conn_slab; /* connections (conn.c) */
+    struct baton__slab ex_slab;   /* their requests and responses (conn.c) */
     struct baton__slab tcp_slab;  /* their libuv handles (the epoll backend) */
     struct baton_static *st;
     char *read_buf;               /* shared: connections read into it */

@@ -54,43 +54,22 @@ enum baton__token {
     TOKEN_VALUE,
 };
 
+/* Fields ordered by size (pointers and sizes, then 32-bit, then bytes): no padding holes, as it
+ * is part of every connection (docs/http-core.md, memory per connection). */
 struct baton__parser {
     llhttp_t http;
     const struct baton__limits *limits;
-    struct baton__arena arena; /* strings of the current request */
-    struct baton_buf token;    /* the URL, field or value being collected */
-    enum baton__token token_kind;
-    const char *field; /* the current header's name, in the arena */
-    uint32_t field_len;
+    struct baton__arena arena;     /* strings of the current request */
+    struct baton_buf token;        /* the URL, field or value being collected */
+    struct baton_buf body;         /* decoded body, max = limits->body_bytes */
+    const char *field;             /* the current header's name, in the arena */
     struct baton__header *headers; /* kept across requests */
-    unsigned nheaders;
-    unsigned headers_cap;
-    size_t head_bytes;      /* bytes of request line and header section seen */
-    size_t head_raw;        /* the same, counted on the wire (whitespace included) */
-    const char *exec_start; /* the input of the llhttp_execute() running */
+    size_t head_bytes;             /* bytes of request line and header section seen */
+    size_t head_raw;               /* the same, counted on the wire (whitespace included) */
+    const char *exec_start;        /* the input of the llhttp_execute() running */
     const char *exec_end;
-    bool value_at_end;        /* the last piece of a trailer value ended the input */
-    char tail[2];             /* the last two bytes of the previous input */
-    char raw_last;            /* the last framing byte scanned on the wire (raw_scan()) */
-    uint8_t raw_line;         /* 0 before the request line, 1 in it, 2 after it */
-    uint8_t line_start_len;   /* bytes of the request line kept in line_start */
-    char line_start[24];      /* its first bytes, as scanned (what the method is) */
     uint64_t raw_skip;        /* chunk data bytes the scan passes over */
-    bool raw_need_crlf;       /* chunk data ended: CRLF must follow */
-    bool chunked;             /* the body is chunked (after the header section) */
-    bool paused_at_chunk;     /* the last pause came from on_chunk_header */
     size_t chunk_ext_bytes;   /* bytes of extensions on the current chunk */
-    uint8_t ext_val;          /* where a chunk extension value is (on_chunk_extension_value()) */
-    bool ext_name;            /* the chunk extension name has a byte */
-    struct baton_buf body;    /* decoded body, max = limits->body_bytes */
-    unsigned host_count;      /* Host fields seen */
-    bool started;             /* a byte of the current request has arrived */
-    bool headers_done;        /* the header section is complete */
-    bool paused_at_headers;   /* the last pause came from on_headers_complete */
-    bool in_trailers;         /* fields after the last chunk */
-    bool expect_continue;     /* Expect: 100-continue with a body still to come */
-    bool keep_alive;          /* after the header section: the client keeps the connection */
-    int error_status;         /* after ERROR: 400, 408, 413, 414, 431, 501, 505 */
     const char *error_reason; /* after ERROR: static text */
 
     /* The request, after REQUEST (valid until the next execute or reset). */
@@ -98,7 +77,31 @@ struct baton__parser {
     const char *target; /* raw, as received */
     const char *path;   /* decoded and normalised: "/a/b" (never "..", never NUL) */
     const char *query;  /* raw, after '?', "" when none */
-    uint8_t http_minor; /* 0 or 1 */
+
+    enum baton__token token_kind;
+    uint32_t field_len;
+    unsigned nheaders;
+    unsigned headers_cap;
+    unsigned host_count;    /* Host fields seen */
+    int error_status;       /* after ERROR: 400, 408, 413, 414, 431, 501, 505 */
+    char line_start[24];    /* the request line's first bytes, as scanned (what the method is) */
+    uint8_t line_start_len; /* bytes of the request line kept in line_start */
+    char tail[2];           /* the last two bytes of the previous input */
+    char raw_last;          /* the last framing byte scanned on the wire (raw_scan()) */
+    uint8_t raw_line;       /* 0 before the request line, 1 in it, 2 after it */
+    uint8_t ext_val;        /* where a chunk extension value is (on_chunk_extension_value()) */
+    uint8_t http_minor;     /* of the request: 0 or 1 */
+    bool value_at_end;      /* the last piece of a trailer value ended the input */
+    bool raw_need_crlf;     /* chunk data ended: CRLF must follow */
+    bool chunked;           /* the body is chunked (after the header section) */
+    bool paused_at_chunk;   /* the last pause came from on_chunk_header */
+    bool ext_name;          /* the chunk extension name has a byte */
+    bool started;           /* a byte of the current request has arrived */
+    bool headers_done;      /* the header section is complete */
+    bool paused_at_headers; /* the last pause came from on_headers_complete */
+    bool in_trailers;       /* fields after the last chunk */
+    bool expect_continue;   /* Expect: 100-continue with a body still to come */
+    bool keep_alive;        /* after the header section: the client keeps the connection */
 };
 
 /* Prepares a parser with these limits (kept by pointer: they may change between requests). */

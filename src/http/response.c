@@ -62,7 +62,7 @@ static size_t put_u64(char *p, uint64_t v)
 static bool decide_close(struct baton_response *res)
 {
     struct baton__conn *c = res->conn;
-    if (res->close || c->close_after || !c->req.keep_alive)
+    if (res->close || c->close_after || !c->ex->req.keep_alive)
         return true;
     /* Draining: the last response to what the client already sent carries the close; answers
      * to pipelined requests already received go out before it. */
@@ -109,7 +109,7 @@ void baton__response_write_head(struct baton_response *res, int64_t length)
         memcpy(head + n, "Connection: close\r\n", 19);
         n += 19;
         baton__conn_needs_close(c, false);
-    } else if (c->req.http_minor == 0) {
+    } else if (c->ex->req.http_minor == 0) {
         memcpy(head + n, "Connection: keep-alive\r\n", 24);
         n += 24;
     }
@@ -125,10 +125,10 @@ void baton__response_write_all(struct baton_response *res)
     struct baton__conn *c = res->conn;
     baton__response_write_head(res, (int64_t)res->body->len);
     res->body_bytes = res->body->len;
-    if (!c->req.head && body_allowed(res->status) && res->body->len)
+    if (!c->ex->req.head && body_allowed(res->status) && res->body->len)
         baton__conn_emit(c, res->body->data, res->body->len);
     else
-        res->body_bytes = c->req.head ? 0 : res->body_bytes;
+        res->body_bytes = c->ex->req.head ? 0 : res->body_bytes;
     res->mode = RES_DONE;
 }
 
@@ -310,7 +310,7 @@ int baton_response_stream_write(baton_response *res, const void *data, size_t le
     struct baton__conn *c = res->conn;
     if (baton__conn_lost(c))
         return -EPIPE;
-    if (len == 0 || c->req.head)
+    if (len == 0 || c->ex->req.head)
         return 0;
     if (baton__conn_queued(c) > STREAM_QUEUE_MAX)
         return -ENOBUFS;
@@ -334,7 +334,7 @@ int baton_response_stream_end(baton_response *res)
     struct baton__conn *c = res->conn;
     res->mode = RES_DONE;
     bool lost = c->zombie; /* the end of the stream frees a connection closed under it */
-    if (!lost && !c->req.head)
+    if (!lost && !c->ex->req.head)
         baton__conn_emit(c, "0\r\n\r\n", 5);
     baton__conn_response_end(c);
     return lost ? -EPIPE : 0;

@@ -3,6 +3,8 @@
  * Slots in 64 KiB blocks (slab.h). Blocks with a free slot come first in the list, full ones
  * after, so a slot is found at the head; a block that empties is unmapped unless it is the only
  * one. Slots are handed out from the block's start first, so untouched pages cost nothing.
+ * Blocks are aligned to their size, so an object finds its block from its own address: a slot
+ * is the object alone, without a header (8 bytes rounded, which every object here needs).
  * Under AddressSanitizer a free slot is poisoned, as freed heap memory would be.
  */
 #include <stdint.h>
@@ -32,20 +34,36 @@ struct baton__slab_block {
     size_t fresh; /* slots from the start ever handed out */
 };
 
-/* The slots follow the block's header, 16-byte aligned; each: the block's address, then the
- * object. */
+/* The slots follow the block's header, 16-byte aligned; each slot is an object, 8-byte aligned
+ * (pointers and 64-bit integers; nothing here needs more). */
 #define SLOTS_OFFSET ((sizeof(struct baton__slab_block) + 15) & ~(size_t)15)
 #define SLOTS(b)     ((char *)(b) + SLOTS_OFFSET)
-
-/* The header of a slot, before its object: 16 bytes, so objects stay 16-byte aligned. */
-#define SLOT_HEADER 16
+#define SLOT_ALIGN   8
+/* The block of an object: blocks are BLOCK_BYTES-aligned (new_block()). */
+#define BLOCK_OF(p) ((struct baton__slab_block *)((uintptr_t)(p) & ~(uintptr_t)(BLOCK_BYTES - 1)))
 
 void baton__slab_init(struct baton__slab *s, size_t size)
 {
     memset(s, 0, sizeof(*s));
     s->size = size < sizeof(void *) ? sizeof(void *) : size;
-    s->slot = SLOT_HEADER + ((s->size + 15) & ~(size_t)15);
+    s->slot = (s->size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1);
     s->per_block = (BLOCK_BYTES - SLOTS_OFFSET) / s->slot;
+}
+
+/* A zero-filled block at an address that is a multiple of its size: twice its size mapped, the
+ * unaligned head and tail given back. */
+static struct baton__slab_block *new_block(void)
+{
+    char *m =
+        mmap(NULL, 2 * BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *b = (char *)(((uintptr_t)m + BLOCK_BYTES - 1) & ~(uintptr_t)(BLOCK_BYTES - 1));
+    if (b > m)
+        munmap(m, (size_t)(b - m));
+    if (b + BLOCK_BYTES < m + 2 * BLOCK_BYTES)
+        munmap(b + BLOCK_BYTES, (size_t)(m + 2 * BLOCK_BYTES - (b + BLOCK_BYTES)));
+    return (struct baton__slab_block *)b;
 }
 
 static void unlink_block(struct baton__slab *s, struct baton__slab_block *b)
@@ -86,11 +104,8 @@ void *baton__slab_alloc(struct baton__slab *s)
 {
     struct baton__slab_block *b = s->blocks;
     if (!b || b->used == s->per_block) {
-        void *m =
-            mmap(NULL, BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
+        if (!(b = new_block()))
             return NULL;
-        b = m; /* zero-filled */
         ASAN_POISON_MEMORY_REGION(SLOTS(b), s->per_block * s->slot);
         push_front(s, b);
     }
@@ -100,11 +115,8 @@ void *baton__slab_alloc(struct baton__slab *s)
         ASAN_UNPOISON_MEMORY_REGION(p, s->size);
         b->free = *(void **)p;
     } else {
-        char *slot = SLOTS(b) + b->fresh++ * s->slot;
-        ASAN_UNPOISON_MEMORY_REGION(slot, s->slot);
-        *(struct baton__slab_block **)slot = b;
-        ASAN_POISON_MEMORY_REGION(slot + sizeof(b), SLOT_HEADER - sizeof(b));
-        p = slot + SLOT_HEADER;
+        p = SLOTS(b) + b->fresh++ * s->slot;
+        ASAN_UNPOISON_MEMORY_REGION(p, s->size);
     }
     memset(p, 0, s->size);
     if (++b->used == s->per_block && b->next) {
@@ -118,7 +130,7 @@ void baton__slab_free(struct baton__slab *s, void *p)
 {
     if (!p)
         return;
-    struct baton__slab_block *b = *(struct baton__slab_block **)((char *)p - SLOT_HEADER);
+    struct baton__slab_block *b = BLOCK_OF(p);
     *(void **)p = b->free;
     b->free = p;
     ASAN_POISON_MEMORY_REGION((char *)p + sizeof(void *), s->size - sizeof(void *));

@@ -14,14 +14,14 @@ struct baton__slab_block;
 
 struct baton__slab {
     size_t size;                      /* of an object */
-    size_t slot;                      /* of a slot: its block's address, then the object */
+    size_t slot;                      /* of a slot: the size, 8-byte rounded */
     size_t per_block;                 /* slots per block */
     struct baton__slab_block *blocks; /* those with a free slot first */
 };
 
 /* A slab of objects of size bytes (nothing is mapped yet). */
 void baton__slab_init(struct baton__slab *s, size_t size);
-/* A zero-filled object, or NULL (out of memory). */
+/* A zero-filled object (8-byte aligned), or NULL (out of memory). */
 void *baton__slab_alloc(struct baton__slab *s);
 /* Gives an object of s back (NULL is fine). */
 void baton__slab_free(struct baton__slab *s, void *p);

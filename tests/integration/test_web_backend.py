@@ -5,6 +5,7 @@ default one does), said in the log and in BATON_STATS; an explicit io_uring that
 refuses to start; accepts stay spread over the workers on io_uring."""
 import ctypes
 import signal
+import socket
 import struct
 import sys
 
@@ -114,12 +115,33 @@ def last_stats(notify, pid):
     return dict(kv.split("=", 1) for kv in msgs[-1][len("BATON_STATS="):].split())
 
 
+def accepted_per_worker(notify, workers):
+    """accepted= of each worker's last BATON_STATS (0 for one that sent none)."""
+    stats = [last_stats(notify, w.pid) for w in workers]
+    return [int(st["accepted"]) if st else 0 for st in stats]
+
+
+def keep_alive_burst(port, n):
+    """n keep-alive connections opened at once, one request answered on each; returns them."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+    for s in socks:
+        s.setblocking(True)
+        s.settimeout(10)
+        s.sendall(get("/"))
+    for s in socks:
+        assert s.recv(65536).startswith(b"HTTP/1.1 200"), "no answer in the burst"
+    return socks
+
+
 @pytest.mark.parametrize("backend", [pytest.param("io_uring", marks=needs_io_uring), "epoll"])
 def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backend):
-    """Connection: close load, so that thousands of accepts show the spread. (The 64 connections
-    of a keep-alive burst land where the scheduler happens to run a worker first: 58/6, and 64/0
-    once, on either backend with the whole suite running beside it; bench/http reports them.)"""
-    close = True
+    """A burst of 64 keep-alive connections, then Connection: close load (thousands of accepts).
+    Workers share one listener (no SO_REUSEPORT, no multishot accept, which put every connection
+    on one worker); epoll's exclusive wake-ups favour the worker registered first, so a worker
+    re-registers after every 32 accepts (server.c, rotate()) and the workers take turns."""
     listener, port = listening_socket()
     notify = Notify(procs.tmp)
     workers = [start_activated(procs, [BATON_WEB, "--module", HELLO_MODULE, "--log-format", "json",
@@ -129,8 +151,21 @@ def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backe
         wait_for(lambda: '"module hello' in w.log(), what="a worker to start")
         assert f'"backend {backend}"' in w.log()
     listener.close()
+
+    # A burst of keep-alive connections: all served. Its spread is reported, not asserted: the
+    # connections arrive before either worker runs, and on a 2-core machine the worker that gets
+    # a CPU first takes what is queued while the other waits for one (64/0 seen before and after
+    # the rotation; 32/32 .. 16/48 usually), which no accept rule can change.
+    burst = keep_alive_burst(port, 64)
+    wait_for(lambda: sum(accepted_per_worker(notify, workers)) == 64, timeout=10,
+             what="BATON_STATS of the burst")
+    spread = accepted_per_worker(notify, workers)
+    print(f"{backend}: accepted per worker (a burst of 64 keep-alive connections): {spread}")
+    for s in burst:
+        s.close()
+
     # Long enough that a worker descheduled for a while on a busy machine still shows its share.
-    lg, report = loadgen(procs, port, seconds=int(4 * TIME_SCALE), connections=64, close=close)
+    lg, report = loadgen(procs, port, seconds=int(4 * TIME_SCALE), connections=64, close=True)
     # Read the notify socket meanwhile, as a supervisor does (its queue holds 10 messages).
     wait_for(lambda: notify.poll() is not None and not lg.alive(), timeout=30, what="the load")
     assert lg.wait(5) == 0, lg.log()
@@ -139,17 +174,15 @@ def test_accepts_spread_over_two_workers_and_stats_name_the_backend(procs, backe
     for w in workers:
         w.signal(signal.SIGTERM)
         assert w.wait(10) == 0
-    # A worker sends BATON_STATS when its counters changed (and a last one as it exits): one
-    # that accepted nothing sends none.
+    # A worker sends BATON_STATS when its counters changed (and a last one as it exits).
     stats = [last_stats(notify, w.pid) for w in workers]
-    accepted = [int(st["accepted"]) if st else 0 for st in stats]
+    accepted = [a - b for a, b in zip(accepted_per_worker(notify, workers), spread)]
     print(f"{backend}: accepted per worker (Connection: close): {accepted}")
     assert sum(accepted) >= 200, accepted
-    # Neither worker takes (nearly) everything from the one shared listener (no SO_REUSEPORT,
-    # no multishot accept, which put every connection on one worker). An even spread is not
-    # guaranteed: epoll's exclusive wake-ups favour the worker registered first while it keeps
-    # up (measured 3,681 / 39,070 once, 12,631 / 12,481 in bench/http); docs/BENCHMARKS.md.
-    assert min(accepted) >= sum(accepted) * 0.02, accepted
+    # Before the rotation 3,681 / 39,070 was seen once (and 36/64 % typically); with it 49/51 %
+    # typically (docs/BENCHMARKS.md). The bound leaves room for a worker descheduled for a while
+    # on a loaded 2-core machine under ASan (the other takes what arrives meanwhile).
+    assert min(accepted) >= sum(accepted) * 0.3, accepted
     for st in stats:
         assert st["io_uring"] == ("1" if backend == "io_uring" else "0"), st
     notify.close()
