@@ -249,6 +249,9 @@ static void on_submit(uv_prepare_t *p)
         complete(u);
         reap(u);
     }
+    /* What the last round queued goes too: the loop may block next. */
+    if (io_uring_sq_ready(&u->ring))
+        io_uring_submit(&u->ring);
     if (u->closing && !u->inflight && !u->reap)
         close_handles(u);
 }
