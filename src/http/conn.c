@@ -465,6 +465,9 @@ static int arm_recv(struct baton__conn *c)
     if (!sqe)
         return UV_ENOBUFS;
     io_uring_prep_recv(sqe, c->fd, NULL, BATON__URING_BUF_SIZE, 0);
+    /* Armed once the input so far is consumed: the next bytes are rarely there yet, so the
+     * kernel waits for them at once instead of trying a receive that fails first (5.19). */
+    sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
     baton__uring_prep(u, sqe, c, BATON__URING_RECV);
