@@ -16,7 +16,8 @@
  * the epoll path.
  *
  * A connection's user_data is its address with the operation in the low bits (connections are
- * slab slots, 8-byte aligned: conn_new() asserts it); 0 marks operations nobody waits for (cancels).
+ * slab slots, 8-byte aligned: conn_new() asserts it); 0 marks operations nobody waits for
+ * (cancels).
  */
 #include <errno.h>
 #include <stdio.h>
