@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #define BATON_VERSION_MAX 64 /* longest version (bytes, without the NUL) */
-#define BATON_KEYID_HEX   17 /* 16 hex digits + NUL */
+#define BATON_KEYID_HEX   17 /* at most 16 hex digits (minisign prints no leading zeros) + NUL */
 #define BATON_SHA256_HEX  65
 #define BATON_COMMENT_MAX 1024
 

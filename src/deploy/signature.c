@@ -119,15 +119,19 @@ int baton_minisig_parse(const char *text, size_t len, struct baton_minisig *ret_
     return 0;
 }
 
+/* The key id as minisign prints it ("%" PRIX64 of the little-endian key number: upper-case, no
+ * leading zeros), so that it compares with what `minisign -G` and the .pub file's comment say. */
 static void key_id_hex(const uint8_t id[8], char out[BATON_KEYID_HEX])
 {
-    /* minisign prints the little-endian key number */
     static const char hex[] = "0123456789ABCDEF";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hex[id[7 - i] >> 4];
-        out[2 * i + 1] = hex[id[7 - i] & 15];
+    size_t n = 0;
+    for (int i = 0; i < 16; i++) {
+        uint8_t byte = id[7 - i / 2];
+        uint8_t nibble = i % 2 ? byte & 15 : byte >> 4;
+        if (n > 0 || nibble != 0 || i == 15)
+            out[n++] = hex[nibble];
     }
-    out[16] = '\0';
+    out[n] = '\0';
 }
 
 int baton_minisig_verify(const struct baton_minisig *sig, const struct baton_minisign_key *key,

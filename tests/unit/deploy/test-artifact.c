@@ -51,7 +51,8 @@ static int setup(void **state)
     /* "untrusted comment: minisign public key 5391C15C4535878B" */
     char *id = strstr(pub, "public key ");
     assert_non_null(id);
-    snprintf(f->keyid, 17, "%s", id + 11);
+    id += strlen("public key ");
+    snprintf(f->keyid, sizeof(f->keyid), "%.*s", (int)strcspn(id, "\r\n"), id);
     free(pub);
     snprintf(f->art, sizeof(f->art), "%s/hello-1.4.0.tar.gz", f->dir);
     assert_int_equal(write_file(f->art, "\x1f\x8b pretend tarball contents\n", 28), 0);

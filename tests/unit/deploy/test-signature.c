@@ -151,6 +151,13 @@ static void key_id_in_minisign_order(void **state)
     char hex[BATON_KEYID_HEX];
     baton__key_id_hex(id, hex);
     assert_string_equal(hex, "5391C15C4535878B");
+    /* minisign prints "%" PRIX64: a key number below 2^60 has fewer than 16 digits. */
+    const uint8_t low[8] = {0xbe, 0xce, 0x05, 0xf3, 0x71, 0x34, 0x89, 0x08};
+    baton__key_id_hex(low, hex);
+    assert_string_equal(hex, "8893471F305CEBE");
+    const uint8_t zero[8] = {0};
+    baton__key_id_hex(zero, hex);
+    assert_string_equal(hex, "0");
 }
 
 int main(void)
