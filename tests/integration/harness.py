@@ -146,18 +146,27 @@ def _start_time(pid):
 OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
 
 
-def sweep_orphans():
-    """Kills (SIGKILL) test processes whose pytest is gone; returns their pids. Processes of a
-    pytest that still runs (another ctest job, another checkout) are never touched."""
-    swept = []
+def live_processes():
+    """(pid, environment entries) of every process that is not a zombie and can be read."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as f:
                 environ = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
+        if state != b"Z":
+            yield entry, environ
+
+
+def sweep_orphans():
+    """Kills (SIGKILL) test processes whose pytest is gone; returns their pids. Processes of a
+    pytest that still runs (another ctest job, another checkout) are never touched."""
+    swept = []
+    for entry, environ in live_processes():
         owner = next((e[len(b"BATON_TEST_OWNER="):].decode() for e in environ
                       if e.startswith(b"BATON_TEST_OWNER=")), None)
         if not owner or ":" not in owner:
@@ -231,20 +240,7 @@ class Procs:
     def marked_pids(self):
         """Every live process whose environment carries this test's marker."""
         needle = f"BATON_TEST_MARKER={self.marker}".encode()
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    environ = f.read()
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    state = f.read().rsplit(b")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != b"Z" and needle in environ.split(b"\0"):
-                pids.append(int(entry))
-        return pids
+        return [int(pid) for pid, environ in live_processes() if needle in environ]
 
     def teardown(self):
         problems = []
