@@ -138,9 +138,11 @@ static void set_accepting(struct baton__server *s, bool on)
 static void on_accept_retry(uv_timer_t *t)
 {
     struct baton__server *s = t->data;
-    s->accept_paused = false;
-    if (!s->draining && s->stats.active < s->config.max_connections)
+    /* Still at max_connections: stay paused, so that the next close resumes accepting. */
+    if (!s->draining && s->stats.active < s->config.max_connections) {
+        s->accept_paused = false;
         set_accepting(s, true);
+    }
 }
 
 /*

@@ -124,18 +124,16 @@ int baton__uring_new(struct baton__server *s, struct baton__uring **ret)
     if (!u)
         return -ENOMEM;
     u->server = s;
-    /* COOP_TASKRUN: a completion arriving while the worker runs waits for its next system call
-     * instead of interrupting it; SINGLE_ISSUER: only this thread submits, which spares the
-     * kernel its locking. Both Linux 6.0; refused (EINVAL) before, and the ring goes without. */
-    struct io_uring_params params = {
-        .flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN |
-                 IORING_SETUP_SINGLE_ISSUER,
-        .cq_entries = RING_ENTRIES * 8,
-    };
-    int r = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &params);
-    if (r == -EINVAL) {
-        params = (struct io_uring_params){
-            .flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
+    /* COOP_TASKRUN (Linux 5.19): a completion arriving while the worker runs waits for its next
+     * system call instead of interrupting it; SINGLE_ISSUER (6.0): only this thread submits,
+     * which spares the kernel its locking. A kernel without one refuses (EINVAL): the ring is
+     * set up with what it has. */
+    static const unsigned extra[] = {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
+                                     IORING_SETUP_COOP_TASKRUN, 0};
+    int r = -EINVAL;
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]) && r == -EINVAL; i++) {
+        struct io_uring_params params = {
+            .flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | extra[i],
             .cq_entries = RING_ENTRIES * 8,
         };
         r = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &params);
