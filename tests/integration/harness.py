@@ -679,6 +679,13 @@ def listening_socket():
     return s, s.getsockname()[1]
 
 
+def accept_queue(listener):
+    """How many connections wait in a TCP listener's accept queue (TCP_INFO's tcpi_unacked,
+    which the kernel fills with the queue length for a listening socket)."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 24)[0]
+
+
 def start_activated(procs, argv, listener, notify=None, names=None, env=None, name=None):
     """Starts argv with `listener` as fd 3 (LISTEN_FDS=1, LISTEN_PID its own pid), as baton's
     supervisor would hand it over; `notify` a Notify for NOTIFY_SOCKET."""
